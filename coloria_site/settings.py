@@ -1,0 +1,171 @@
+"""Coloria's settings: one module, every value from the environment with a working default.
+
+Defaults give the embedded setup (SQLite file, django-q2's ORM broker, local-memory cache).
+DATABASE_URL switches to PostgreSQL; REDIS_URL moves the queue broker and the cache to Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from coloria_site.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("COLORIA_DEBUG", False)
+SECRET_KEY = env_str("COLORIA_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("COLORIA_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("COLORIA_SECRET_KEY must be set")
+    # Good enough for the embedded single-machine setup; set a real one in production.
+    SECRET_KEY = "coloria-insecure-development-key-change-me"  # noqa: S105
+ALLOWED_HOSTS = env_list("COLORIA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("COLORIA_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "accounts",
+    "colorize",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "coloria_site.urls"
+WSGI_APPLICATION = "coloria_site.wsgi.application"
+ASGI_APPLICATION = "coloria_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data -----------------------------------------------------------------------------------
+DATA_DIR = env_path("COLORIA_DATA_DIR", BASE_DIR / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+COLORIA_DATA_DIR = DATA_DIR  # evaluation figures live in COLORIA_DATA_DIR / "evaluations"
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL ({exc})") from exc
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "coloria.sqlite3",
+            # The web server and the worker write to one file: wait for locks instead of failing.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # A file, not memory, so that a worker process started by a test sees the test data.
+            "TEST": {"NAME": str(DATA_DIR / "test-coloria.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+MEDIA_ROOT = env_path("COLORIA_MEDIA_ROOT", DATA_DIR / "media")
+# Media is served by views that check who may see it, never as public static files.
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env_path("COLORIA_STATIC_ROOT", DATA_DIR / "static")
+
+# --- Colorization -----------------------------------------------------------------------------
+COLORIA_WEIGHTS_DIR = env_path("COLORIA_WEIGHTS_DIR", BASE_DIR / "weights")
+COLORIA_DEVICE = env_choice("COLORIA_DEVICE", "auto", ("auto", "cpu", "cuda"))
+COLORIA_DEFAULT_MODEL = env_str("COLORIA_DEFAULT_MODEL", "")
+COLORIA_MAX_UPLOAD_BYTES = env_int("COLORIA_MAX_UPLOAD_MB", 20, minimum=1) * 1024 * 1024
+COLORIA_MAX_PIXELS = env_int("COLORIA_MAX_MEGAPIXELS", 40, minimum=1) * 1_000_000
+COLORIA_MAX_BATCH = env_int("COLORIA_MAX_BATCH", 5, minimum=1)
+COLORIA_JOB_TIMEOUT = env_int("COLORIA_JOB_TIMEOUT", 600, minimum=10)
+# Run jobs inside the web request instead of the queue (tests, debugging).
+COLORIA_SYNC_JOBS = env_bool("COLORIA_SYNC_JOBS", False)
+# Photos sent without an account (and their results) are deleted this long after they are done.
+COLORIA_ANONYMOUS_TTL_MINUTES = env_int("COLORIA_ANONYMOUS_TTL_MINUTES", 10, minimum=1)
+# Uploads bigger than this go to a temporary file rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Worker (django-q2) -----------------------------------------------------------------------
+# timeout < retry, or a long job is handed to a second worker while the first still runs it.
+Q_CLUSTER = {
+    # Workers only take tasks of clusters with their name: tests use their own.
+    "name": env_str("COLORIA_QUEUE_NAME", "coloria"),
+    "workers": env_int("COLORIA_WORKERS", 1, minimum=1),
+    "timeout": COLORIA_JOB_TIMEOUT,
+    "retry": COLORIA_JOB_TIMEOUT + 120,
+    "max_attempts": 2,
+    "ack_failures": True,
+    # Recycle worker processes now and then to hand back memory that models fragment.
+    "recycle": 50,
+    "save_limit": 500,
+    "queue_limit": 10,
+    "catch_up": False,
+    "sync": COLORIA_SYNC_JOBS,
+    "poll": 0.5,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("COLORIA_LOG_LEVEL", "INFO")},
+}

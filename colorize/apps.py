@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class ColorizeConfig(AppConfig):
+    """Uploads, colorization jobs and their results."""
+
+    name = "colorize"
+
+    def ready(self) -> None:
+        import ml
+
+        # Point the framework-free ml package at this site's weights and device settings.
+        ml.configure(weights_dir=settings.COLORIA_WEIGHTS_DIR, device=settings.COLORIA_DEVICE)

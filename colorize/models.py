@@ -1,0 +1,150 @@
+"""Uploads, jobs and results. An upload is a stored original photo; a job is one model run on it;
+a result is the colorized image a succeeded job produced."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+def _random_path(folder: str, extension: str) -> str:
+    # Stored names are random: a client's filename never reaches the filesystem.
+    now = timezone.now()
+    return f"{folder}/{now:%Y/%m}/{uuid.uuid4().hex}.{extension}"
+
+
+def original_path(instance: Upload, filename: str) -> str:
+    return _random_path("originals", filename.rsplit(".", 1)[-1].lower())
+
+
+def result_path(instance: Result, filename: str) -> str:
+    return _random_path("results", "png")
+
+
+class Batch(models.Model):
+    """What one submission created: one or more uploads and their jobs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="batches",
+    )
+    session_key = models.CharField(max_length=40, blank=True, db_index=True)
+    model_key = models.CharField(max_length=64)  # a registry key, or "all"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"batch {self.id} ({self.model_key})"
+
+
+class Upload(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="uploads")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="uploads",
+    )
+    session_key = models.CharField(max_length=40, blank=True)
+    image = models.FileField(upload_to=original_path, max_length=200)
+    original_name = models.CharField(max_length=255, blank=True)  # shown to the owner only
+    format = models.CharField(max_length=10)  # PIL's format name: JPEG, PNG, ...
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Anonymous uploads are deleted (with their jobs and files) once this time has passed.
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.id} ({self.width}x{self.height})"
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+    )
+    session_key = models.CharField(max_length=40, blank=True)
+    model_key = models.CharField(max_length=64)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)  # shown to the user: written to be read by people
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Sharing: an owner may publish a succeeded job to the public gallery.
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Moderation: a hidden job is out of the gallery and public view; its owner sees the reason.
+    hidden_reason = models.CharField(max_length=500, blank=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    # REST clients may ask to be told when the job ends (see the API).
+    callback_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [
+            models.Index(fields=["owner", "-queued_at"], name="job_owner_recent"),
+            models.Index(fields=["session_key", "-queued_at"], name="job_session_recent"),
+            models.Index(fields=["status", "queued_at"], name="job_status_queued"),
+            models.Index(fields=["-published_at"], name="job_gallery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.id} {self.model_key} {self.status}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Result(models.Model):
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="result")
+    image = models.FileField(upload_to=result_path, max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"result of {self.job_id}"

@@ -1,0 +1,501 @@
+"""Read-side queries: who may see what, what the model picker and the model pages show, and the
+files a viewer downloads (read-only renderings of stored images)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from PIL import Image
+
+import ml
+from ml.registry import ModelSpec
+from ml.weights import is_installed
+
+from .models import Batch, Job, Upload
+
+log = logging.getLogger(__name__)
+
+ALL_MODELS = "all"  # the same value as services.ALL_MODELS
+
+# --- Who may see what -------------------------------------------------------------------------
+
+
+def _owned_by(user: Any, session_key: str) -> Q:
+    """A signed-in user owns what they sent; an anonymous visitor what their session sent."""
+    if getattr(user, "is_authenticated", False):
+        return Q(owner=user)
+    if not session_key:
+        return Q(pk__in=[])
+    return Q(owner__isnull=True, session_key=session_key)
+
+
+def _visible_to(user: Any, session_key: str) -> Q:
+    """Staff see everything; owners see their own things (hidden ones too, with the reason)."""
+    if getattr(user, "is_authenticated", False) and user.is_staff:
+        return Q(pk__isnull=False)  # everything (an empty Q() would vanish when OR-ed)
+    return _owned_by(user, session_key)
+
+
+PUBLIC_JOBS = Q(published_at__isnull=False, hidden_at__isnull=True, status=Job.Status.SUCCEEDED)
+
+
+def job_for_viewer(*, job_id: Any, user: Any, session_key: str) -> Job | None:
+    """The job if this viewer may see it, else None (callers answer 404: no existence leak).
+
+    Published, non-hidden jobs are visible to everyone, read-only."""
+    return (
+        Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
+        .select_related("upload", "result", "batch")
+        .first()
+    )
+
+
+def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
+    """The job if this viewer owns it (may retry, re-run, publish, delete it), else None."""
+    return (
+        Job.objects.filter(_owned_by(user, session_key), pk=job_id)
+        .select_related("upload", "result", "batch")
+        .first()
+    )
+
+
+def is_owner(thing: Job | Batch, user: Any, session_key: str) -> bool:
+    """Whether this viewer owns a job or batch (the same rule as `job_for_owner`)."""
+    if getattr(user, "is_authenticated", False):
+        return thing.owner_id == user.pk
+    return thing.owner_id is None and bool(session_key) and thing.session_key == session_key
+
+
+def batch_for_viewer(*, batch_id: Any, user: Any, session_key: str) -> Batch | None:
+    """Batches are private: their owner (and staff) only."""
+    return Batch.objects.filter(_visible_to(user, session_key), pk=batch_id).first()
+
+
+def batch_jobs(batch: Batch) -> QuerySet[Job]:
+    return batch.jobs.select_related("upload", "result").order_by(
+        "upload__created_at", "upload_id", "queued_at", "model_key"
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    failed: int
+    running: int
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished == self.total
+
+
+def progress_of(jobs: list[Job]) -> Progress:
+    statuses = [job.status for job in jobs]
+    return Progress(
+        total=len(statuses),
+        done=statuses.count(Job.Status.SUCCEEDED),
+        failed=statuses.count(Job.Status.FAILED),
+        running=statuses.count(Job.Status.RUNNING),
+    )
+
+
+def batch_expires_at(batch: Batch):
+    """When an anonymous batch's photos are deleted (None: not scheduled, or owned)."""
+    return (
+        Upload.objects.filter(batch=batch, expires_at__isnull=False)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
+def history_page(*, user: Any, model_key: str = "", page: Any = 1, per_page: int = 12) -> Page:
+    """A signed-in user's jobs, newest first, optionally of one model."""
+    jobs = Job.objects.filter(owner=user).select_related("upload", "result")
+    if model_key:
+        jobs = jobs.filter(model_key=model_key)
+    found = Paginator(jobs.order_by("-queued_at"), per_page).get_page(page)
+    found.object_list = with_model_names(list(found.object_list))
+    return found
+
+
+def history_models(*, user: Any) -> list[tuple[str, str]]:
+    """(key, name) of the models a user's jobs used, for the history filter."""
+    keys = Job.objects.filter(owner=user).values_list("model_key", flat=True).distinct()
+    return sorted(((key, model_name(key)) for key in set(keys)), key=lambda item: item[1])
+
+
+def gallery_page(*, page: Any = 1, per_page: int = 12) -> Page:
+    jobs = (
+        Job.objects.filter(PUBLIC_JOBS).select_related("upload", "result").order_by("-published_at")
+    )
+    found = Paginator(jobs, per_page).get_page(page)
+    found.object_list = with_model_names(list(found.object_list))
+    return found
+
+
+# --- Models -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: ModelSpec
+    installed: bool
+
+    @property
+    def unavailable_reason(self) -> str:
+        if self.installed:
+            return ""
+        return f"weights not installed: python manage.py fetch_weights {self.spec.weights}"
+
+
+def spec_or_none(model_key: str) -> ModelSpec | None:
+    try:
+        return ml.get_spec(model_key)
+    except ml.ColorizeError:
+        return None
+
+
+def model_name(model_key: str) -> str:
+    if model_key == ALL_MODELS:
+        return "All models"
+    spec = spec_or_none(model_key)
+    return spec.name if spec else model_key
+
+
+def with_model_names(jobs: list[Job]) -> list[Job]:
+    """Give each job a `model_name` for templates (the registry's name, or the key)."""
+    for job in jobs:
+        job.model_name = model_name(job.model_key)
+    return jobs
+
+
+def model_choices() -> list[ModelChoice]:
+    return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
+
+
+def describe_params(job: Job) -> list[tuple[str, str]]:
+    """A job's parameters as (label, value) for people: hints are counted, not listed."""
+    spec = spec_or_none(job.model_key)
+    labels = {p.name: p for p in spec.params} if spec else {}
+    described = []
+    for name, value in (job.params or {}).items():
+        param = labels.get(name)
+        label = param.label if param else name
+        if param is not None and param.kind == "hints":
+            count = len(value or [])
+            text = "none" if not count else f"{count} colour point{'s' if count != 1 else ''}"
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        else:
+            text = str(value)
+        described.append((label, text))
+    return described
+
+
+# Family pages: what the registry does not say (architecture, training, strengths). Families
+# that are not listed here still get a page from the registry's own descriptions.
+FAMILY_INFO: dict[str, dict[str, Any]] = {
+    "zhang": {
+        "title": "Zhang et al. (ECCV16, SIGGRAPH17)",
+        "summary": "Richard Zhang's colorization networks from UC Berkeley: the classic "
+        "classification approach, and its user-guided successor that takes colour hints.",
+        "architecture": "ECCV16 is a VGG-style stack of 3×3 convolutions with dilated layers "
+        "in the middle. It looks at the lightness channel (L) at 256×256 and predicts, for "
+        "every pixel, a probability over 313 quantised colours of the ab plane; the colour "
+        "is the annealed mean of that distribution. SIGGRAPH17 is a U-Net that also takes "
+        "sparse colour points and a mask, and regresses ab directly.",
+        "training": "About 1.3 million ImageNet photos turned grey. ECCV16 uses a "
+        "cross-entropy loss with class rebalancing, so rare saturated colours are not "
+        "drowned out by brown and grey; SIGGRAPH17 adds randomly sampled hints during "
+        "training so the network learns to spread them.",
+        "strengths": [
+            "Fast: one forward pass at 256×256, then the colour is scaled back up.",
+            "Bold colour where the network is confident (skies, grass, skin).",
+            "SIGGRAPH17 lets you steer the result with a few colour points.",
+        ],
+        "weaknesses": [
+            "Colour bleeds across edges and can look blotchy.",
+            "Low colour resolution: fine details take the colour of their surroundings.",
+        ],
+        "study_delta_e00": None,
+    },
+    "cnn": {
+        "title": "The study's CNN",
+        "summary": "The small convolutional network the original study built and trained "
+        "itself in TensorFlow/Keras, retrained by Coloria.",
+        "architecture": "A U-Net: an encoder halves a 160×160 grey image five times "
+        "(128 → 512 filters, LeakyReLU, batch normalisation) and a decoder doubles it back "
+        "with transposed convolutions, joined at each scale to the encoder and finally to "
+        "the input. It predicts RGB; Coloria keeps only its colour.",
+        "training": "Mean absolute error between predicted and true RGB on colour photos "
+        "made grey. Coloria's pipeline trains it from scratch on an openly licensed photo set.",
+        "strengths": ["Small and quick, even on a CPU.", "Gentle colours, rarely garish."],
+        "weaknesses": [
+            "A plain regression loss pulls colours towards the average: often brownish or dull.",
+            "Works at 160×160, so colour is coarse on large photos.",
+        ],
+        "study_delta_e00": 9.42,
+    },
+    "deoldify": {
+        "title": "DeOldify (Stable and Artistic)",
+        "summary": "Jason Antic's DeOldify, the best-scoring models of the study.",
+        "architecture": "A U-Net generator on a pretrained ResNet backbone (ResNet-101 for "
+        "Stable, ResNet-34 for Artistic) with self-attention and spectral normalisation.",
+        "training": "NoGAN: the generator is first trained alone with a perceptual loss, "
+        "then briefly against a critic, which gives realistic colour without the usual "
+        "GAN instability.",
+        "strengths": [
+            "Stable: natural skin tones, portraits and landscapes.",
+            "Artistic: vivid, bold colour.",
+        ],
+        "weaknesses": ["Heavy networks: slow without a GPU.", "Artistic can be over-saturated."],
+        "study_delta_e00": None,
+    },
+    "bigcolor": {
+        "title": "BigColor",
+        "summary": "A colorization network built on a BigGAN generative prior.",
+        "architecture": "An encoder maps the grey photo into the feature space of a "
+        "BigGAN-like generator, which produces the colour.",
+        "training": "Adversarial training on ImageNet with the generator's prior.",
+        "strengths": ["Very colourful results on objects the prior knows well."],
+        "weaknesses": ["Can invent colours; scored worst of the four in the study."],
+        "study_delta_e00": 12.49,
+    },
+}
+
+# The study's published mean ΔE00 per model (lower is closer to the original colours).
+STUDY_RESULTS = [
+    ("DeOldify Artistic", 7.46),
+    ("DeOldify Stable", 7.87),
+    ("CNN (the study's own)", 9.42),
+    ("BigColor", 12.49),
+]
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    mean: float
+    unit: str = ""
+    better: str = ""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    grey: float | None = None  # the leave-it-grey baseline on the same photos
+
+
+@dataclass
+class ModelFigures:
+    """One model's latest evaluation, checked value by value (the file may be damaged)."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    seconds_per_image: float | None = None
+    load_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    cuda_peak_mb: float | None = None
+    n_images: int | None = None
+    device: str = ""
+    evaluated_at: Any = None
+    delta_e00_vs_grey: float | None = None
+
+
+# (key in latest.json, label, unit, which way is better)
+SHOWN_METRICS = [
+    ("delta_e00", "ΔE00 (colour difference)", "", "lower is closer"),
+    ("psnr", "PSNR", "dB", "higher is closer"),
+    ("ssim", "SSIM", "", "higher is closer"),
+    ("colourfulness", "Colourfulness", "", "closer to the original's is better"),
+    ("ab_error_share", "Pixels with a clearly wrong colour", "%", "lower is better"),
+]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _model_figures(entry: dict[str, Any]) -> ModelFigures | None:
+    stats = _mapping(entry.get("metrics"))
+    grey = _mapping(entry.get("grey_baseline"))
+    figures = ModelFigures()
+    for key, label, unit, better in SHOWN_METRICS:
+        stat = _mapping(stats.get(key))
+        mean = _number(stat.get("mean"))
+        if mean is None:
+            continue
+        figures.metrics.append(
+            Metric(
+                label=label,
+                mean=mean,
+                unit=unit,
+                better=better,
+                ci_low=_number(stat.get("ci_low")),
+                ci_high=_number(stat.get("ci_high")),
+                grey=_number(_mapping(grey.get(key)).get("mean")),
+            )
+        )
+    if not figures.metrics:
+        return None
+    timing = _mapping(entry.get("timing"))
+    memory = _mapping(entry.get("memory"))
+    figures.seconds_per_image = _number(timing.get("seconds_per_image_mean"))
+    figures.load_seconds = _number(timing.get("load_seconds"))
+    figures.peak_memory_mb = _number(memory.get("peak_rss_mb"))
+    figures.cuda_peak_mb = _number(memory.get("cuda_peak_mb"))
+    n_images = entry.get("n_images")
+    figures.n_images = n_images if isinstance(n_images, int) and n_images >= 0 else None
+    device = entry.get("device")
+    figures.device = device if isinstance(device, str) else ""
+    stamp = entry.get("evaluated_at")
+    if isinstance(stamp, str):
+        try:
+            figures.evaluated_at = parse_datetime(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            figures.evaluated_at = None
+    figures.delta_e00_vs_grey = _number(
+        _mapping(_mapping(entry.get("vs_grey")).get("delta_e00")).get("mean")
+    )
+    return figures
+
+
+def evaluations_file() -> Path:
+    return Path(settings.COLORIA_DATA_DIR) / "evaluations" / "latest.json"
+
+
+def evaluation_figures(path: Path | None = None) -> dict[str, ModelFigures]:
+    """The figures `manage.py evaluate` stored, per model key; {} if missing or unreadable."""
+    path = path or evaluations_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        log.warning("ignoring unreadable evaluation figures in %s", path)
+        return {}
+    figures = {}
+    for key, entry in _mapping(_mapping(data).get("models")).items():
+        if isinstance(key, str) and isinstance(entry, dict):
+            model = _model_figures(entry)
+            if model is not None:
+                figures[key] = model
+    return figures
+
+
+@dataclass(frozen=True)
+class FamilyModel:
+    choice: ModelChoice
+    figures: ModelFigures | None
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    title: str
+    summary: str
+    info: dict[str, Any]
+    models: list[FamilyModel]
+
+
+def model_families(*, with_figures: bool = False) -> list[Family]:
+    """One entry per model family in the registry, in registry order."""
+    figures = evaluation_figures() if with_figures else {}
+    grouped: dict[str, list[FamilyModel]] = {}
+    for choice in model_choices():
+        grouped.setdefault(choice.spec.family, []).append(
+            FamilyModel(choice, figures.get(choice.spec.key))
+        )
+    families = []
+    for key, models in grouped.items():
+        info = FAMILY_INFO.get(key, {})
+        families.append(
+            Family(
+                key=key,
+                title=info.get("title") or key.replace("-", " ").title(),
+                summary=info.get("summary") or models[0].choice.spec.hint,
+                info=info,
+                models=models,
+            )
+        )
+    return families
+
+
+def model_family(key: str) -> Family | None:
+    return next((f for f in model_families(with_figures=True) if f.key == key), None)
+
+
+# --- Downloads: read-only renderings of stored images -------------------------------------------
+
+
+def _open_image(file) -> Image.Image:
+    with file.open("rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    return image
+
+
+def as_jpeg(file, *, quality: int = 92) -> bytes:
+    """A stored image re-encoded as JPEG (full resolution)."""
+    image = _open_image(file).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def thumbnail(file, *, size: int = 480) -> bytes:
+    """A small JPEG of a stored image, for lists and grids."""
+    with file.open("rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.draft("RGB", (size, size))  # JPEG: decode at a smaller scale directly
+        image = image.convert("RGB")
+    image.thumbnail((size, size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=82)
+    return buffer.getvalue()
+
+
+def download_stem(job: Job, *, owner: bool) -> str:
+    """The name a download is given: the original's name for its owner, a neutral one else."""
+    stem = PurePath(job.upload.original_name).stem if owner else ""
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.")
+    return stem[:80] or f"coloria-{str(job.id)[:8]}"
+
+
+def batch_zip(jobs: list[Job]):
+    """A zip of the batch's colorized results (PNG); a temporary file, rewound."""
+    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+    used: set[str] = set()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for job in jobs:
+            result = getattr(job, "result", None)
+            if job.status != Job.Status.SUCCEEDED or result is None:
+                continue
+            base = f"{download_stem(job, owner=True)}-{job.model_key}"
+            name, counter = f"{base}.png", 2
+            while name in used:
+                name, counter = f"{base}-{counter}.png", counter + 1
+            used.add(name)
+            with result.image.open("rb") as handle:
+                bundle.writestr(name, handle.read())
+    archive.seek(0)
+    return archive

@@ -1,0 +1,451 @@
+"""Where an upload becomes a job, and a job becomes an image.
+
+`job_submit` validates what a person sent, stores it and queues one job per (image, model);
+`job_run` is what the worker executes. Views, the API and django-q2 tasks stay thin and call these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from PIL import Image
+
+import ml
+from ml.errors import ColorizeError
+from ml.weights import is_installed
+
+from .models import Batch, Job, Result, Upload
+
+log = logging.getLogger(__name__)
+
+ALL_MODELS = "all"
+# PIL format name -> file extension. Formats outside this list are refused even if PIL reads them.
+ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+
+
+class SubmissionError(Exception):
+    """A submission was refused; the message is shown to the person who sent it."""
+
+    def __init__(self, message: str, *, field: str = "images") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    content: bytes
+    name: str
+    format: str
+    width: int
+    height: int
+    sha256: str
+
+
+def check_image(upload: UploadedFile) -> CheckedImage:
+    """Read and verify one uploaded file; raises SubmissionError with a message naming the file."""
+    name = (upload.name or "image")[-255:]
+    max_bytes = settings.COLORIA_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise SubmissionError(
+            f"{name} is {upload.size / 1_048_576:.1f} MB; the limit is {max_bytes // 1_048_576} MB."
+        )
+    content = upload.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise SubmissionError(f"{name} is larger than the {max_bytes // 1_048_576} MB limit.")
+    if not content:
+        raise SubmissionError(f"{name} is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(content)) as probe:
+            # PIL warns about big images; the pixel limit below is checked explicitly instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image_format = probe.format or "unknown"
+            width, height = probe.size
+            if image_format not in ACCEPTED_FORMATS:
+                raise SubmissionError(
+                    f"{name} is a {image_format} image, which is not supported. "
+                    "Use JPEG, PNG, WebP, BMP or TIFF."
+                )
+            # Check the pixel count from the header, before decoding: a small file can declare
+            # a gigantic image (a decompression bomb).
+            if width * height > settings.COLORIA_MAX_PIXELS:
+                raise SubmissionError(
+                    f"{name} is {width}×{height} pixels; the limit is "
+                    f"{settings.COLORIA_MAX_PIXELS / 1e6:.0f} megapixels."
+                )
+            if width < 8 or height < 8:
+                raise SubmissionError(
+                    f"{name} is only {width}×{height} pixels; use a bigger image."
+                )
+            probe.load()  # decodes every pixel: truncated or corrupt data fails here
+    except SubmissionError:
+        raise
+    except Image.DecompressionBombError:
+        raise SubmissionError(f"{name} declares too many pixels to be opened safely.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = "it is truncated" if "truncated" in str(exc).lower() else "it is not a valid image"
+        raise SubmissionError(f"{name} could not be read: {reason}.") from None
+    return CheckedImage(
+        content=content,
+        name=name,
+        format=image_format,
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def available_model_keys() -> list[str]:
+    """Models whose weights are installed, in registry order."""
+    return [spec.key for spec in ml.list_models() if is_installed(spec.weights)]
+
+
+def default_model_key() -> str | None:
+    keys = available_model_keys()
+    preferred = settings.COLORIA_DEFAULT_MODEL
+    if preferred in keys:
+        return preferred
+    return keys[0] if keys else None
+
+
+def _models_for(model_key: str, image_count: int) -> list[str]:
+    if model_key == ALL_MODELS:
+        if image_count != 1:
+            raise SubmissionError(
+                "“All models” compares models on one image: choose a single image."
+            )
+        keys = available_model_keys()
+        if not keys:
+            raise SubmissionError("No model is installed yet.", field="model")
+        return keys
+    try:
+        spec = ml.get_spec(model_key)
+    except ColorizeError:
+        raise SubmissionError(f"Unknown model “{model_key}”.", field="model") from None
+    if not is_installed(spec.weights):
+        raise SubmissionError(
+            f"{spec.name} is not available: its weights are not installed "
+            f"(python manage.py fetch_weights {spec.weights}).",
+            field="model",
+        )
+    return [model_key]
+
+
+def job_submit(
+    *,
+    files: list[UploadedFile],
+    model_key: str,
+    params: dict[str, Any] | None = None,
+    owner: Any = None,
+    session_key: str = "",
+) -> Batch:
+    """Validate, store and queue a submission.
+
+    All or nothing: a refused submission stores no file and no row.
+    """
+    if not files:
+        raise SubmissionError("Choose at least one image.")
+    if len(files) > settings.COLORIA_MAX_BATCH:
+        raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
+    model_keys = _models_for(model_key, len(files))
+    cleaned_params = {}
+    for key in model_keys:
+        spec = ml.get_spec(key)
+        # In "all models" mode each model takes the parameters it knows and its defaults otherwise.
+        raw = params or {}
+        if model_key == ALL_MODELS:
+            raw = {
+                name: value for name, value in raw.items() if name in {p.name for p in spec.params}
+            }
+        try:
+            cleaned_params[key] = spec.clean_params(raw)
+        except ColorizeError as exc:
+            raise SubmissionError(str(exc), field="params") from None
+    checked = [check_image(f) for f in files]
+
+    owner = owner if getattr(owner, "is_authenticated", False) else None
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
+            for image in checked:
+                upload = Upload(
+                    batch=batch,
+                    owner=owner,
+                    session_key=session_key,
+                    original_name=image.name,
+                    format=image.format,
+                    width=image.width,
+                    height=image.height,
+                    size_bytes=len(image.content),
+                    sha256=image.sha256,
+                )
+                extension = ACCEPTED_FORMATS[image.format]
+                upload.image.save(f"upload.{extension}", ContentFile(image.content), save=False)
+                stored.append(upload.image.name)
+                upload.save()
+                for key in model_keys:
+                    job = Job.objects.create(
+                        batch=batch,
+                        upload=upload,
+                        owner=owner,
+                        session_key=session_key,
+                        model_key=key,
+                        params=_jsonable(cleaned_params[key]),
+                    )
+                    transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
+    except Exception:
+        for name in stored:  # the rows rolled back; do not leave their files behind
+            Upload.image.field.storage.delete(name)
+        raise
+    return batch
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def enqueue_job(job_id: uuid.UUID) -> None:
+    """Hand a job to the django-q2 queue (or run it at once when COLORIA_SYNC_JOBS is set)."""
+    from django_q.tasks import async_task
+
+    async_task(
+        "colorize.tasks.run_job",
+        str(job_id),
+        task_name=f"colorize-{job_id}",
+        hook="colorize.tasks.job_task_finished",
+        sync=settings.COLORIA_SYNC_JOBS,
+    )
+
+
+def job_run(*, job_id: uuid.UUID | str) -> Job | None:
+    """Run one queued job.
+
+    Idempotent: a job that is not queued (taken by another worker, or done) is left alone.
+    """
+    now = timezone.now()
+    taken = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1
+    )
+    if not taken:
+        log.info("job %s is not queued; nothing to do", job_id)
+        return Job.objects.filter(pk=job_id).first()
+    job = Job.objects.select_related("upload").get(pk=job_id)
+    try:
+        with job.upload.image.open("rb") as original:
+            colorized = ml.colorize(original, model=job.model_key, **job.params)
+        buffer = io.BytesIO()
+        colorized.save(buffer, format="PNG")
+        result = Result(job=job, width=colorized.width, height=colorized.height)
+        result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
+        try:
+            with transaction.atomic():
+                Result.objects.filter(job=job).delete()
+                result.save()
+                job.status = Job.Status.SUCCEEDED
+                job.error = ""
+                job.finished_at = timezone.now()
+                job.save(update_fields=["status", "error", "finished_at"])
+        except Exception:
+            result.image.delete(save=False)
+            raise
+    except ColorizeError as exc:
+        _fail(job, str(exc))
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        _fail(job, f"Colorizing failed because of an internal error ({type(exc).__name__}).")
+    batch_refresh_expiry(batch_id=job.batch_id)
+    return job
+
+
+def _fail(job: Job, message: str) -> None:
+    job.status = Job.Status.FAILED
+    job.error = message
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+
+
+def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
+    """A worker died or timed out while running a job: fail it instead of leaving it running."""
+    lost = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
+    batch_ids = list(lost.values_list("batch_id", flat=True))
+    lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
+    for batch_id in batch_ids:
+        batch_refresh_expiry(batch_id=batch_id)
+
+
+def job_rerun(*, job: Job, params: dict[str, Any]) -> Job:
+    """A new job on the same photo with the same model and new parameters (e.g. colour hints)."""
+    spec = ml.get_spec(job.model_key)
+    try:
+        cleaned = spec.clean_params({**job.params, **params})
+    except ColorizeError as exc:
+        raise SubmissionError(str(exc), field="params") from None
+    with transaction.atomic():
+        rerun = Job.objects.create(
+            batch=job.batch,
+            upload=job.upload,
+            owner=job.owner,
+            session_key=job.session_key,
+            model_key=job.model_key,
+            params=_jsonable(cleaned),
+        )
+        batch_refresh_expiry(batch_id=job.batch_id)  # running again: not deleted meanwhile
+        transaction.on_commit(lambda: enqueue_job(rerun.id))
+    return rerun
+
+
+def job_retry(*, job: Job) -> Job:
+    """Queue a failed job again (its owner asked, or an administrator)."""
+    if job.status != Job.Status.FAILED:
+        raise SubmissionError("Only a failed job can be retried.", field="job")
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+        status=Job.Status.QUEUED,
+        error="",
+        queued_at=timezone.now(),
+        started_at=None,
+        finished_at=None,
+    )
+    if updated:
+        batch_refresh_expiry(batch_id=job.batch_id)
+        transaction.on_commit(lambda: enqueue_job(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+# --- Expiry of anonymous uploads ------------------------------------------------------------
+
+# A safety net: anonymous photos whose jobs never finished (no worker ran them) go after a day.
+ANONYMOUS_MAX_AGE = timedelta(days=1)
+
+
+def anonymous_ttl() -> timedelta:
+    return timedelta(minutes=settings.COLORIA_ANONYMOUS_TTL_MINUTES)
+
+
+def batch_refresh_expiry(*, batch_id: Any, now: datetime | None = None) -> None:
+    """Anonymous batches: once every job has finished, their uploads expire after the TTL;
+    while any job is queued or running (a retry, a re-run) they do not expire."""
+    if not Batch.objects.filter(pk=batch_id, owner__isnull=True).exists():
+        return
+    uploads = Upload.objects.filter(batch_id=batch_id, owner__isnull=True)
+    if Job.objects.filter(batch_id=batch_id).exclude(status__in=Job.FINISHED).exists():
+        uploads.update(expires_at=None)
+    else:
+        uploads.update(expires_at=(now or timezone.now()) + anonymous_ttl())
+
+
+def _delete_files_on_commit(names: list[tuple[Any, str]]) -> None:
+    """Delete stored files once the rows that named them are gone for good."""
+
+    def delete() -> None:
+        for storage, name in names:
+            try:
+                storage.delete(name)
+            except OSError:
+                log.warning("could not delete %s", name, exc_info=True)
+
+    transaction.on_commit(delete)
+
+
+def _files_of_uploads(upload_ids: list[Any]) -> list[tuple[Any, str]]:
+    upload_storage = Upload.image.field.storage
+    result_storage = Result.image.field.storage
+    names = [
+        (result_storage, name)
+        for name in Result.objects.filter(job__upload_id__in=upload_ids).values_list(
+            "image", flat=True
+        )
+        if name
+    ]
+    names += [
+        (upload_storage, name)
+        for name in Upload.objects.filter(pk__in=upload_ids).values_list("image", flat=True)
+        if name
+    ]
+    return names
+
+
+def purge_expired_uploads(now: datetime | None = None) -> int:
+    """Delete expired uploads with their jobs, results, files and emptied batches.
+
+    Returns the number of uploads deleted. Run every minute by a django-q2 schedule.
+    """
+    now = now or timezone.now()
+    expired = Upload.objects.filter(
+        Q(expires_at__lte=now) | Q(owner__isnull=True, created_at__lte=now - ANONYMOUS_MAX_AGE)
+    )
+    with transaction.atomic():
+        upload_ids = list(expired.values_list("pk", flat=True))
+        if not upload_ids:
+            return 0
+        batch_ids = set(Upload.objects.filter(pk__in=upload_ids).values_list("batch_id", flat=True))
+        _delete_files_on_commit(_files_of_uploads(upload_ids))
+        Upload.objects.filter(pk__in=upload_ids).delete()  # jobs and results cascade
+        Batch.objects.filter(pk__in=batch_ids, uploads__isnull=True).delete()
+    log.info("purged %d expired upload(s)", len(upload_ids))
+    return len(upload_ids)
+
+
+# --- Owners' actions: delete, publish ---------------------------------------------------------
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job and its result file; the original too when no other job uses it, and the
+    batch when nothing is left in it."""
+    with transaction.atomic():
+        upload_id, batch_id = job.upload_id, job.batch_id
+        names = [
+            (Result.image.field.storage, name)
+            for name in Result.objects.filter(job_id=job.pk).values_list("image", flat=True)
+            if name
+        ]
+        Job.objects.filter(pk=job.pk).delete()
+        if not Job.objects.filter(upload_id=upload_id).exists():
+            names += _files_of_uploads([upload_id])
+            Upload.objects.filter(pk=upload_id).delete()
+        if not Upload.objects.filter(batch_id=batch_id).exists():
+            Batch.objects.filter(pk=batch_id).delete()
+        _delete_files_on_commit(names)
+
+
+def job_publish(*, job: Job) -> Job:
+    """Put a succeeded job in the public gallery (its owner must have an account)."""
+    if job.owner_id is None:
+        raise SubmissionError(
+            "Sign in to publish: photos sent without an account are deleted after "
+            f"{settings.COLORIA_ANONYMOUS_TTL_MINUTES} minutes.",
+            field="job",
+        )
+    if job.is_hidden:
+        raise SubmissionError("A moderator hid this photo, so it cannot be published.", field="job")
+    if job.status != Job.Status.SUCCEEDED:
+        raise SubmissionError("Only a colorized photo can be published.", field="job")
+    Job.objects.filter(
+        pk=job.pk,
+        status=Job.Status.SUCCEEDED,
+        hidden_at__isnull=True,
+        published_at__isnull=True,
+    ).update(published_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def job_unpublish(*, job: Job) -> Job:
+    """Withdraw a job from the public gallery."""
+    Job.objects.filter(pk=job.pk).update(published_at=None)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,28 @@
+"""django-q2 task functions: thin wrappers around the services, run inside worker processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import services
+
+
+def run_job(job_id: str) -> str | None:
+    job = services.job_run(job_id=job_id)
+    return job.status if job else None
+
+
+def job_task_finished(task: Any) -> None:
+    """Called by django-q2 when a task ends. A task that failed outside `job_run` (a timeout
+    killed the worker, the process died) leaves its job running; fail it with a reason."""
+    if task.success or not task.args:
+        return
+    services.job_mark_lost(
+        job_id=task.args[0],
+        reason="The worker stopped before this job finished (time limit or crash). Try again.",
+    )
+
+
+def purge_expired() -> int:
+    """Run every minute by the django-q2 schedule that migration 0003_web_purge_schedule adds."""
+    return services.purge_expired_uploads()

@@ -1,0 +1,29 @@
+from django.urls import path
+
+from . import views
+
+app_name = "colorize"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("batches/<uuid:batch_id>/", views.batch_detail, name="batch"),
+    path("batches/<uuid:batch_id>/status", views.batch_status, name="batch-status"),
+    path("batches/<uuid:batch_id>/compare/", views.batch_compare, name="compare"),
+    path("batches/<uuid:batch_id>/results.zip", views.batch_download, name="batch-zip"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("jobs/<uuid:job_id>/status", views.job_status, name="job-status"),
+    path("jobs/<uuid:job_id>/original", views.job_original, name="job-original"),
+    path("jobs/<uuid:job_id>/result.png", views.job_result, name="job-result"),
+    path("jobs/<uuid:job_id>/thumbnail/<str:kind>", views.job_thumbnail, name="job-thumbnail"),
+    path("jobs/<uuid:job_id>/retry", views.job_retry, name="job-retry"),
+    path("jobs/<uuid:job_id>/rerun", views.job_rerun, name="job-rerun"),
+    path("jobs/<uuid:job_id>/publish", views.job_publish, name="job-publish"),
+    path("jobs/<uuid:job_id>/unpublish", views.job_unpublish, name="job-unpublish"),
+    path("jobs/<uuid:job_id>/delete", views.job_delete, name="job-delete"),
+    path("history/", views.history, name="history"),
+    path("gallery/", views.gallery, name="gallery"),
+    path("models/", views.models_index, name="models"),
+    path("models/<slug:family>/", views.model_family, name="model-family"),
+    path("how-it-works/", views.how_it_works, name="how-it-works"),
+    path("about/", views.about, name="about"),
+]

@@ -1,0 +1,435 @@
+"""Web pages: thin views that call services (writes) and selectors (reads)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import selectors, services
+from .models import Batch, Job
+
+ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff"
+
+
+def _session_key(request: HttpRequest, *, create: bool = False) -> str:
+    if create and not request.session.session_key:
+        request.session.save()
+    return request.session.session_key or ""
+
+
+def _job_or_404(request: HttpRequest, job_id) -> Job:
+    job = selectors.job_for_viewer(
+        job_id=job_id, user=request.user, session_key=_session_key(request)
+    )
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def _own_job_or_404(request: HttpRequest, job_id) -> Job:
+    job = selectors.job_for_owner(
+        job_id=job_id, user=request.user, session_key=_session_key(request)
+    )
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def _batch_or_404(request: HttpRequest, batch_id) -> Batch:
+    batch = selectors.batch_for_viewer(
+        batch_id=batch_id, user=request.user, session_key=_session_key(request)
+    )
+    if batch is None:
+        raise Http404("No such batch.")
+    return batch
+
+
+def _next_or(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _params_from(data, model_key: str) -> dict[str, str]:
+    """Model parameters from a form: fields named `<model key>:<parameter>` for the chosen model
+    (the page has inputs for every model; only the chosen model's count), or `param_<name>`."""
+    params = {}
+    for name, value in data.items():
+        if value == "":
+            continue
+        if name.startswith(f"{model_key}:"):
+            params[name.split(":", 1)[1]] = value
+        elif name.startswith("param_"):
+            params[name.removeprefix("param_")] = value
+    return params
+
+
+def _common(request: HttpRequest) -> dict:
+    return {
+        "ttl_minutes": settings.COLORIA_ANONYMOUS_TTL_MINUTES,
+        "anonymous": not request.user.is_authenticated,
+    }
+
+
+# --- Upload --------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    choices = selectors.model_choices()
+    context = {
+        **_common(request),
+        "choices": choices,
+        "selected_model": services.default_model_key(),
+        "any_installed": any(c.installed for c in choices),
+        "installed_count": sum(c.installed for c in choices),
+        "all_models": services.ALL_MODELS,
+        "max_batch": settings.COLORIA_MAX_BATCH,
+        "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,
+        "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
+        "accept": ACCEPT,
+    }
+    if request.method == "GET":
+        return render(request, "colorize/home.html", context)
+
+    model_key = request.POST.get("model", "")
+    params = _params_from(request.POST, model_key)
+    context["selected_model"] = model_key
+    try:
+        batch = services.job_submit(
+            files=request.FILES.getlist("images"),
+            model_key=model_key,
+            params=params,
+            owner=request.user,
+            session_key=_session_key(request, create=True),
+        )
+    except services.SubmissionError as exc:
+        context["error"] = exc.message
+        return render(request, "colorize/home.html", context, status=400)
+    if batch.model_key == services.ALL_MODELS:
+        return redirect("colorize:compare", batch_id=batch.id)
+    jobs = list(batch.jobs.all()[:2])
+    if len(jobs) == 1:
+        return redirect("colorize:job", job_id=jobs[0].id)
+    return redirect("colorize:batch", batch_id=batch.id)
+
+
+# --- Batches -------------------------------------------------------------------------------------
+
+
+def _job_json(job: Job, *, owner: bool) -> dict:
+    succeeded = job.status == Job.Status.SUCCEEDED
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "error": job.error,
+        "model": job.model_key,
+        "model_name": selectors.model_name(job.model_key),
+        "duration": job.duration_seconds,
+        "url": reverse("colorize:job", args=[job.id]),
+        "result_url": reverse("colorize:job-result", args=[job.id]) if succeeded else None,
+        "thumbnail_url": reverse("colorize:job-thumbnail", args=[job.id, "result"])
+        if succeeded
+        else None,
+        "can_retry": owner and job.status == Job.Status.FAILED,
+    }
+
+
+def _batch_context(request: HttpRequest, batch: Batch) -> dict:
+    jobs = selectors.with_model_names(list(selectors.batch_jobs(batch)))
+    progress = selectors.progress_of(jobs)
+    return {
+        **_common(request),
+        "batch": batch,
+        "jobs": jobs,
+        "progress": progress,
+        "refresh": not progress.is_finished,
+        "expires_at": selectors.batch_expires_at(batch),
+        "is_all_models": batch.model_key == services.ALL_MODELS,
+        "owner": selectors.is_owner(batch, request.user, _session_key(request)),
+    }
+
+
+def batch_detail(request: HttpRequest, batch_id) -> HttpResponse:
+    batch = _batch_or_404(request, batch_id)
+    return render(request, "colorize/batch.html", _batch_context(request, batch))
+
+
+def batch_status(request: HttpRequest, batch_id) -> JsonResponse:
+    batch = _batch_or_404(request, batch_id)
+    context = _batch_context(request, batch)
+    progress = context["progress"]
+    expires_at = context["expires_at"]
+    return JsonResponse(
+        {
+            "id": str(batch.id),
+            "finished": progress.is_finished,
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "jobs": [_job_json(job, owner=context["owner"]) for job in context["jobs"]],
+        }
+    )
+
+
+def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
+    batch = _batch_or_404(request, batch_id)
+    if batch.model_key != services.ALL_MODELS:
+        return redirect("colorize:batch", batch_id=batch.id)
+    context = _batch_context(request, batch)
+    jobs = context["jobs"]
+    done = [job for job in jobs if job.status == Job.Status.SUCCEEDED]
+    sides = {"original": "Original"}
+    sides |= {str(job.id): selectors.model_name(job.model_key) for job in done}
+    left = request.GET.get("left", "original")
+    right = request.GET.get("right") or (str(done[0].id) if done else "")
+    left = left if left in sides else "original"
+    right = (
+        right
+        if right in sides and right != left
+        else next((key for key in sides if key != left), "")
+    )
+    upload_job = jobs[0] if jobs else None
+
+    def image_url(side: str) -> str:
+        if side == "original" and upload_job is not None:
+            return reverse("colorize:job-original", args=[upload_job.id])
+        return reverse("colorize:job-result", args=[side]) if side else ""
+
+    context.update(
+        {
+            "done": done,
+            "sides": sides,
+            "left": left,
+            "right": right,
+            "left_url": image_url(left),
+            "right_url": image_url(right),
+            "left_name": sides.get(left, ""),
+            "right_name": sides.get(right, ""),
+            "upload_job": upload_job,
+        }
+    )
+    return render(request, "colorize/compare.html", context)
+
+
+@require_GET
+def batch_download(request: HttpRequest, batch_id) -> FileResponse:
+    batch = _batch_or_404(request, batch_id)
+    jobs = list(selectors.batch_jobs(batch))
+    if not any(job.status == Job.Status.SUCCEEDED for job in jobs):
+        raise Http404("Nothing in this batch is ready yet.")
+    return FileResponse(
+        selectors.batch_zip(jobs),
+        as_attachment=True,
+        filename=f"coloria-{str(batch.id)[:8]}.zip",
+        content_type="application/zip",
+    )
+
+
+# --- Jobs ----------------------------------------------------------------------------------------
+
+
+def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
+    spec = selectors.spec_or_none(job.model_key)
+    owner = selectors.is_owner(job, request.user, _session_key(request))
+    takes_hints = spec is not None and any(p.kind == "hints" for p in spec.params)
+    return {
+        **_common(request),
+        "job": job,
+        "spec": spec,
+        "owner": owner,
+        "is_staff": request.user.is_authenticated and request.user.is_staff,
+        "params": selectors.describe_params(job),
+        "takes_hints": owner and takes_hints and job.status == Job.Status.SUCCEEDED,
+        "hints_json": json.dumps(job.params.get("hints", [])),
+        "refresh": not job.is_finished,
+        "is_all_models": job.batch.model_key == services.ALL_MODELS,
+        "expires_at": job.upload.expires_at,
+        "can_publish": owner and job.owner_id is not None,
+        **extra,
+    }
+
+
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    return render(request, "colorize/job.html", _job_context(request, job))
+
+
+def job_status(request: HttpRequest, job_id) -> JsonResponse:
+    job = _job_or_404(request, job_id)
+    owner = selectors.is_owner(job, request.user, _session_key(request))
+    return JsonResponse(_job_json(job, owner=owner))
+
+
+def _image_response(request: HttpRequest, file, *, job: Job, kind: str) -> HttpResponse:
+    """A stored image as PNG (as stored) or ?format=jpeg; ?download=1 makes it an attachment."""
+    owner = selectors.is_owner(job, request.user, _session_key(request))
+    stem = selectors.download_stem(job, owner=owner)
+    suffix = "" if kind == "original" else f"-colorized-{job.model_key}"
+    download = request.GET.get("download") == "1"
+    if request.GET.get("format") == "jpeg":
+        response = HttpResponse(selectors.as_jpeg(file), content_type="image/jpeg")
+        disposition = "attachment" if download else "inline"
+        response["Content-Disposition"] = f'{disposition}; filename="{stem}{suffix}.jpg"'
+    elif kind == "original":
+        extension = file.name.rsplit(".", 1)[-1]
+        response = FileResponse(
+            file.open("rb"), as_attachment=download, filename=f"{stem}.{extension}"
+        )
+    else:
+        response = FileResponse(
+            file.open("rb"),
+            as_attachment=download,
+            filename=f"{stem}{suffix}.png",
+            content_type="image/png",
+        )
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def job_original(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    return _image_response(request, job.upload.image, job=job, kind="original")
+
+
+def _result_file(job: Job):
+    result = getattr(job, "result", None)
+    if job.status != Job.Status.SUCCEEDED or result is None:
+        raise Http404("This job has no result yet.")
+    return result.image
+
+
+def job_result(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    return _image_response(request, _result_file(job), job=job, kind="result")
+
+
+def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
+    if kind not in ("original", "result"):
+        raise Http404("No such image.")
+    job = _job_or_404(request, job_id)
+    file = job.upload.image if kind == "original" else _result_file(job)
+    response = HttpResponse(selectors.thumbnail(file), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _render_job_error(request: HttpRequest, job: Job, message: str) -> HttpResponse:
+    return render(
+        request, "colorize/job.html", _job_context(request, job, error=message), status=400
+    )
+
+
+@require_POST
+def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    try:
+        rerun = services.job_rerun(job=job, params=_params_from(request.POST, job.model_key))
+    except services.SubmissionError as exc:
+        return _render_job_error(request, job, exc.message)
+    return redirect("colorize:job", job_id=rerun.id)
+
+
+@require_POST
+def job_retry(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    try:
+        services.job_retry(job=job)
+    except services.SubmissionError as exc:
+        return _render_job_error(request, job, exc.message)
+    return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
+
+
+@require_POST
+def job_publish(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    try:
+        services.job_publish(job=job)
+    except services.SubmissionError as exc:
+        return _render_job_error(request, job, exc.message)
+    messages.success(request, "Published: the photo is now in the public gallery.")
+    return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
+
+
+@require_POST
+def job_unpublish(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    services.job_unpublish(job=job)
+    messages.success(request, "Withdrawn: the photo is no longer in the public gallery.")
+    return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
+
+
+@require_POST
+def job_delete(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    services.job_delete(job=job)
+    messages.success(request, "Deleted, with its files.")
+    default = reverse("colorize:history" if request.user.is_authenticated else "colorize:home")
+    return redirect(_next_or(request, default))
+
+
+# --- History and gallery -------------------------------------------------------------------------
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    model_key = request.GET.get("model", "")
+    page = selectors.history_page(
+        user=request.user, model_key=model_key, page=request.GET.get("page", 1)
+    )
+    return render(
+        request,
+        "colorize/history.html",
+        {
+            "page_obj": page,
+            "model_key": model_key,
+            "query": urlencode({"model": model_key}) if model_key else "",
+            "models": selectors.history_models(user=request.user),
+        },
+    )
+
+
+def gallery(request: HttpRequest) -> HttpResponse:
+    page = selectors.gallery_page(page=request.GET.get("page", 1))
+    return render(request, "colorize/gallery.html", {"page_obj": page})
+
+
+# --- Model pages and the explanations ------------------------------------------------------------
+
+
+def models_index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "colorize/models.html",
+        {"families": selectors.model_families(), "study": selectors.STUDY_RESULTS},
+    )
+
+
+def model_family(request: HttpRequest, family: str) -> HttpResponse:
+    found = selectors.model_family(family)
+    if found is None:
+        raise Http404("No such model family.")
+    return render(request, "colorize/model_family.html", {"family": found})
+
+
+def how_it_works(request: HttpRequest) -> HttpResponse:
+    return render(request, "colorize/how_it_works.html", _common(request))
+
+
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "colorize/about.html", {"study": selectors.STUDY_RESULTS})

@@ -1,0 +1,55 @@
+"""Coloria's machine-learning package: colorize black-and-white photos.
+
+    import ml
+    result = ml.colorize("grandma.jpg", model="zhang-eccv16")   # -> PIL.Image
+    ml.list_models()                                             # -> [ModelSpec, ...]
+
+Pure Python with PyTorch/TensorFlow underneath; it never imports Django. Heavy frameworks are
+imported only when a model is first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ml.color import ImageSource, compose, open_image, to_gray
+from ml.config import configure
+from ml.errors import ColorizeError
+from ml.registry import ModelSpec, all_specs, get_spec
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = ["ColorizeError", "ModelSpec", "colorize", "configure", "get_spec", "list_models"]
+
+
+def list_models() -> list[ModelSpec]:
+    return all_specs()
+
+
+def colorize(
+    image: ImageSource, model: str, *, device: str | None = None, **params: Any
+) -> Image.Image:
+    """Colorize a photo with a registered model; returns an RGB image of the input's size.
+
+    Raises a `ColorizeError` subclass with a readable message for unknown models, invalid
+    parameters, missing weights, unreadable images and running out of memory.
+    """
+    from ml import runtime
+    from ml.errors import OutOfMemory
+
+    spec = get_spec(model)
+    cleaned = spec.clean_params(params)
+    gray = to_gray(open_image(image))
+    predictor = runtime.load_predictor(spec, device)
+    try:
+        chroma = predictor.predict(gray, **cleaned)
+    except MemoryError as exc:
+        raise OutOfMemory(f"{spec.name} ran out of memory on this image.") from exc
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise OutOfMemory(
+                f"{spec.name} ran out of memory on this image; try a smaller image."
+            ) from exc
+        raise
+    return compose(gray, chroma)

@@ -1,0 +1,44 @@
+"""Reading weight files safely (never unpickling arbitrary objects) in the forms families use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ml.errors import WeightsInvalid
+
+# Checkpoints from other projects wrap their state_dict: fastai v1 in 'model', BasicSR in 'params'.
+_WRAPPER_KEYS = ("model", "params", "params_ema", "state_dict")
+
+
+def read_state_dict(path: Path | str) -> dict:
+    """The float32 state_dict stored in `path` (a plain or wrapped torch save, fp16 or fp32)."""
+    import torch
+
+    try:
+        loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsInvalid(f"{Path(path).name} is not a readable weights file ({exc}).") from exc
+    if not isinstance(loaded, dict):
+        raise WeightsInvalid(f"{Path(path).name} does not contain a state_dict.")
+    for key in _WRAPPER_KEYS:
+        inner = loaded.get(key)
+        if isinstance(inner, dict) and inner and all(isinstance(k, str) for k in inner):
+            loaded = inner
+            break
+    return {
+        name: (tensor.float() if tensor.is_floating_point() else tensor)
+        for name, tensor in loaded.items()
+        if isinstance(tensor, torch.Tensor)
+    }
+
+
+def load_into(network, path: Path | str, *, strict: bool = True) -> None:
+    """Load a weights file into a network, with a readable error when they do not fit."""
+    state = read_state_dict(path)
+    try:
+        network.load_state_dict(state, strict=strict)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise WeightsInvalid(
+            f"{Path(path).name} does not fit this network: {' '.join(first)}"
+        ) from exc

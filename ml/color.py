@@ -1,0 +1,223 @@
+"""The colour pipeline every model shares.
+
+A photo comes in (any mode, any orientation), is reduced to its gray values, a model predicts
+chroma at its own working size, and the chroma is upsampled and joined to the photo's original
+full-resolution lightness. The output therefore has the input's size and, up to 8-bit rounding,
+exactly its lightness: a model only ever adds colour.
+
+Colour maths is CIE Lab with the D65 white point (as scikit-image uses), done in float32 numpy
+so that large photos stay affordable.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ml.errors import InvalidImage
+
+# D65 reference white and the sRGB <-> XYZ matrices (IEC 61966-2-1), as in scikit-image.
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+XYZ_FROM_RGB = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=np.float32,
+)
+RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB).astype(np.float32)
+# Luminance weights: the middle row of XYZ_FROM_RGB.
+LUMA = XYZ_FROM_RGB[1]
+
+ImageSource = Image.Image | str | Path | bytes | BinaryIO
+
+
+# OpenCV's RGB -> YUV (BT.601 on gamma-encoded values, U and V centred on 0 here), which
+# DeOldify's post-processing uses: luma Y from the photo, chroma U, V from the model.
+YUV_FROM_RGB = np.array(
+    [[0.299, 0.587, 0.114], [-0.299 * 0.492, -0.587 * 0.492, 0.886 * 0.492],
+     [0.701 * 0.877, -0.587 * 0.877, -0.114 * 0.877]],
+    dtype=np.float64,
+)  # fmt: skip
+RGB_FROM_YUV = np.linalg.inv(YUV_FROM_RGB)
+
+
+@dataclass
+class Chroma:
+    """A model's colour prediction at its working size, shape (h, w, 2).
+
+    space "lab": CIE Lab a, b (joined to the photo's L*). space "yuv": BT.601 U, V of values in
+    [0, 1] (joined to the photo's luma Y), for models whose official recipe keeps Y.
+    """
+
+    ab: np.ndarray
+    space: str = "lab"
+
+
+def open_image(source: ImageSource) -> Image.Image:
+    """Open a photo and apply its EXIF orientation, so that what is colorized is what people see."""
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        if isinstance(source, bytes):
+            source = io.BytesIO(source)
+        try:
+            image = Image.open(source)
+            image.load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise InvalidImage(f"The file could not be read as an image ({exc}).") from exc
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not stop colorization
+        return image
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    """Gray values in [0, 1] (sRGB-encoded), shape (H, W), float32.
+
+    Grayscale modes are read as they are (16-bit ones keep their precision); colour photos are
+    desaturated by keeping their luminance, so their lightness is what the result keeps.
+    """
+    mode = image.mode
+    if mode in ("1", "L", "LA", "La"):
+        return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        return np.clip(values / top, 0.0, 1.0)
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        return np.clip(values / (255.0 if values.max(initial=0) > 1.0 else 1.0), 0.0, 1.0)
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+        return np.ascontiguousarray(rgb[..., 0])
+    luminance = srgb_to_linear(rgb) @ LUMA
+    return linear_to_srgb(np.clip(luminance, 0.0, 1.0))
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    return np.where(values > 0.04045, ((values + 0.055) / 1.055) ** 2.4, values / 12.92).astype(
+        np.float32
+    )
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    safe = np.maximum(values, 0.0)
+    return np.where(values > 0.0031308, 1.055 * safe ** (1 / 2.4) - 0.055, values * 12.92).astype(
+        np.float32
+    )
+
+
+def _f(t: np.ndarray) -> np.ndarray:
+    return np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+
+
+def _f_inv(t: np.ndarray) -> np.ndarray:
+    return np.where(t > 6 / 29, t**3, 3 * (6 / 29) ** 2 * (t - 4 / 29))
+
+
+def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
+    """CIE L* (0-100) of sRGB gray values: for a neutral colour L* depends on luminance only."""
+    return (116.0 * _f(srgb_to_linear(gray)) - 16.0).astype(np.float32)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1], shape (..., 3) -> Lab, float32."""
+    xyz = srgb_to_linear(rgb) @ XYZ_FROM_RGB.T / WHITE_D65
+    fx, fy, fz = (_f(xyz[..., i]) for i in range(3))
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(np.float32)
+
+
+def lab_to_linear_rgb(lab: np.ndarray) -> np.ndarray:
+    fy = (lab[..., 0] + 16.0) / 116.0
+    fx = fy + lab[..., 1] / 500.0
+    fz = fy - lab[..., 2] / 200.0
+    xyz = np.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], axis=-1) * WHITE_D65
+    return (xyz @ RGB_FROM_XYZ.T).astype(np.float32)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """Lab -> sRGB in [0, 1], keeping L* exactly: out-of-gamut colours lose chroma, not lightness.
+
+    Plain clipping (what most code does) changes lightness wherever a prediction leaves the sRGB
+    gamut; instead each such pixel's a, b are scaled towards neutral until it fits.
+    """
+    lab = np.asarray(lab, dtype=np.float32)
+    linear = lab_to_linear_rgb(lab)
+    eps = 1e-6
+    outside = np.any((linear < -eps) | (linear > 1 + eps), axis=-1)
+    if outside.any():
+        sub = lab[outside]
+        low = np.zeros(len(sub), dtype=np.float32)
+        high = np.ones(len(sub), dtype=np.float32)
+        for _ in range(14):  # bisection on the chroma scale; neutral (scale 0) always fits
+            mid = (low + high) / 2
+            trial = np.concatenate([sub[:, :1], sub[:, 1:] * mid[:, None]], axis=1)
+            rgb = lab_to_linear_rgb(trial)
+            fits = np.all((rgb >= -eps) & (rgb <= 1 + eps), axis=-1)
+            low = np.where(fits, mid, low)
+            high = np.where(fits, high, mid)
+        fitted = np.concatenate([sub[:, :1], sub[:, 1:] * low[:, None]], axis=1)
+        linear[outside] = lab_to_linear_rgb(fitted)
+    return np.clip(linear_to_srgb(np.clip(linear, 0.0, 1.0)), 0.0, 1.0)
+
+
+def resize_bilinear(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of (h, w, C) as torch's interpolate(align_corners=False) does it."""
+    src_h, src_w = values.shape[:2]
+    if (src_h, src_w) == (height, width):
+        return values.astype(np.float32, copy=False)
+
+    def axis(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (np.arange(dst, dtype=np.float64) + 0.5) * (src / dst) - 0.5
+        pos = np.clip(pos, 0, None)
+        i0 = np.minimum(np.floor(pos).astype(np.int64), src - 1)
+        i1 = np.minimum(i0 + 1, src - 1)
+        return i0, i1, (pos - i0).astype(np.float32)
+
+    y0, y1, wy = axis(height, src_h)
+    x0, x1, wx = axis(width, src_w)
+    values = values.astype(np.float32, copy=False)
+    rows = values[y0] * (1 - wy)[:, None, None] + values[y1] * wy[:, None, None]
+    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
+
+
+def yuv_to_rgb(luma: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Y (H, W) and U, V (H, W, 2) -> RGB in [0, 1], keeping Y exactly: where a colour falls
+    outside [0, 1], U and V shrink towards neutral (Y itself always fits) instead of clipping."""
+    luma = luma.astype(np.float64)[..., None]
+    chroma_rgb = uv.astype(np.float64) @ RGB_FROM_YUV[:, 1:].T  # RGB = Y + this
+    # Largest s in [0, 1] with 0 <= Y + s * c <= 1 for each channel c.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = np.where(
+            chroma_rgb > 0,
+            (1 - luma) / chroma_rgb,
+            np.where(chroma_rgb < 0, -luma / chroma_rgb, np.inf),
+        )
+    scale = np.clip(limit.min(axis=-1, keepdims=True), 0.0, 1.0)
+    return np.clip(luma + scale * chroma_rgb, 0.0, 1.0)
+
+
+def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
+    """Join predicted chroma (any size) to the full-resolution lightness of `gray`."""
+    height, width = gray.shape
+    ab = resize_bilinear(chroma.ab, height, width)
+    if chroma.space == "yuv":
+        rgb = yuv_to_rgb(gray, ab)
+    else:
+        lab = np.concatenate([gray_to_lightness(gray)[..., None], ab], axis=-1)
+        rgb = lab_to_rgb(lab)
+    return Image.fromarray(np.round(rgb * 255.0).astype(np.uint8))
+
+
+def gray_image(gray: np.ndarray) -> Image.Image:
+    """The 8-bit grayscale image of gray values, e.g. to show what a model was given."""
+    return Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))

@@ -1,0 +1,1 @@
+"""Network definitions and their predictors, one module per model family."""

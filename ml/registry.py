@@ -1,0 +1,163 @@
+"""The registry of model specs: every colorization model Coloria knows, by key.
+
+A spec is pure data. The network code behind it is named by a dotted path and imported only when a
+model is first used, so listing models never imports PyTorch or TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml.errors import InvalidParameters, UnknownModel
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One user-settable parameter of a model, with its bounds."""
+
+    name: str
+    kind: str  # "int", "float", "bool", "choice" or "hints"
+    default: Any
+    label: str
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def clean(self, value: Any) -> Any:
+        """Coerce a value (often a string from a form) to this parameter's type, or raise."""
+        try:
+            if self.kind == "int":
+                cleaned: Any = int(str(value).strip())
+            elif self.kind == "float":
+                cleaned = float(str(value).strip())
+            elif self.kind == "bool":
+                cleaned = _to_bool(value)
+            elif self.kind == "choice":
+                cleaned = str(value)
+                if cleaned not in self.choices:
+                    raise InvalidParameters(
+                        f"{self.label} must be one of: {', '.join(self.choices)}."
+                    )
+            elif self.kind == "hints":
+                cleaned = clean_hints(value)
+            else:  # pragma: no cover - a programming error in a spec
+                raise AssertionError(f"unknown parameter kind {self.kind}")
+        except (TypeError, ValueError, KeyError) as exc:
+            raise InvalidParameters(f"{self.label}: {value!r} is not a valid {self.kind}.") from exc
+        too_low = self.min is not None and cleaned < self.min
+        too_high = self.max is not None and cleaned > self.max
+        if self.kind in ("int", "float") and (too_low or too_high):
+            raise InvalidParameters(
+                f"{self.label} must be between {_fmt(self.min)} and {_fmt(self.max)}."
+            )
+        return cleaned
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model is, where its code lives and which weights file it needs."""
+
+    key: str
+    family: str
+    name: str
+    hint: str  # one line for the model picker
+    description: str
+    predictor: str  # "package.module:ClassName", imported lazily
+    weights: str  # key in ml.weights.KNOWN_WEIGHTS
+    official: bool = False
+    params: tuple[ParamSpec, ...] = field(default_factory=tuple)
+    options: dict[str, Any] = field(
+        default_factory=dict
+    )  # fixed keyword arguments for the predictor
+
+    def clean_params(self, raw: dict[str, Any] | None) -> dict[str, Any]:
+        """Validate user parameters: unknown names are refused, missing ones get defaults."""
+        raw = dict(raw or {})
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise InvalidParameters(
+                f"{self.name} does not take the parameter(s): {', '.join(unknown)}."
+            )
+        cleaned = {}
+        for name, spec in known.items():
+            value = raw.get(name)
+            cleaned[name] = spec.default if value in (None, "") else spec.clean(value)
+        return cleaned
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.key in _REGISTRY:
+        raise ValueError(f"model key {spec.key!r} registered twice")
+    _REGISTRY[spec.key] = spec
+    return spec
+
+
+def get_spec(key: str) -> ModelSpec:
+    _ensure_catalogue()
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise UnknownModel(
+            f"Unknown model {key!r}. Known models: {', '.join(_REGISTRY)}."
+        ) from None
+
+
+def all_specs() -> list[ModelSpec]:
+    _ensure_catalogue()
+    return list(_REGISTRY.values())
+
+
+def _ensure_catalogue() -> None:
+    # The catalogue module registers the built-in specs when first imported.
+    import ml.catalogue  # noqa: F401
+
+
+def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
+    """Hints are [(x, y, (r, g, b)), ...] in original-image pixels; JSON lists are accepted too."""
+    if isinstance(value, str):
+        import json
+
+        value = json.loads(value) if value.strip() else []
+    hints = []
+    for item in value or []:
+        if isinstance(item, dict):
+            x, y, rgb = item["x"], item["y"], item["color"]
+        else:
+            x, y, rgb = item
+        if isinstance(rgb, str):
+            rgb = _hex_to_rgb(rgb)
+        r, g, b = (int(c) for c in rgb)
+        if not all(0 <= c <= 255 for c in (r, g, b)):
+            raise ValueError("colour components must be 0-255")
+        hints.append((float(x), float(y), (r, g, b)))
+    return hints
+
+
+def _hex_to_rgb(text: str) -> tuple[int, int, int]:
+    text = text.lstrip("#")
+    if len(text) != 6:
+        raise ValueError(f"bad colour {text!r}")
+    return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _fmt(number: float | None) -> str:
+    if number is None:
+        return "any"
+    return str(int(number)) if float(number).is_integer() else str(number)

@@ -1,0 +1,69 @@
+"""Loading models once per process and running them on the right device.
+
+A worker process keeps every model it has loaded in `_LOADED`, so a model's weights are read once
+and reused for every job. Nothing here runs at import time: CUDA is first touched inside the
+process that colorizes (forked workers cannot use a CUDA context made by their parent).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ml import config
+from ml.color import Chroma
+from ml.errors import WeightsNotInstalled
+from ml.registry import ModelSpec
+from ml.weights import weights_path
+
+
+class Predictor(Protocol):
+    """What a model family provides: load weights once, then predict chroma for gray images."""
+
+    def __init__(self, weights: Path, device: str, **options: Any) -> None: ...
+
+    def predict(self, gray: np.ndarray, **params: Any) -> Chroma: ...
+
+
+_LOADED: dict[tuple[str, str, str], Predictor] = {}
+_LOCK = threading.Lock()
+
+
+def resolve_device(preference: str | None = None) -> str:
+    """'auto' means CUDA when PyTorch sees a GPU, else the CPU."""
+    preference = preference or config.settings.device
+    if preference == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return preference
+
+
+def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
+    """The loaded model for a spec, loading it on first use (thread-safe)."""
+    path = weights_path(spec.weights)
+    if path is None:
+        raise WeightsNotInstalled(
+            f"The weights of {spec.name} are not installed. "
+            f"Install them with: python manage.py fetch_weights {spec.weights}"
+        )
+    device = resolve_device(device)
+    cache_key = (spec.key, device, str(path))
+    with _LOCK:
+        predictor = _LOADED.get(cache_key)
+        if predictor is None:
+            module_name, _, class_name = spec.predictor.partition(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            predictor = cls(path, device, **spec.options)
+            _LOADED[cache_key] = predictor
+    return predictor
+
+
+def unload_all() -> None:
+    """Forget loaded models (tests; or to free memory)."""
+    with _LOCK:
+        _LOADED.clear()

@@ -1,0 +1,258 @@
+"""What every training pipeline shares: configuration, seeds, resumable checkpoints, logs,
+validation on held-out photos, and data parallelism across processes and machines (torchrun)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ml import metrics
+from ml.color import compose, to_gray
+
+
+class TrainingError(Exception):
+    """A training run cannot start or continue; the message says why."""
+
+
+def load_config(path: Path | str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """A TOML config, with `section.key=value` overrides from the command line."""
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TrainingError(f"cannot read config {path}: {exc}") from exc
+    for item in overrides or []:
+        dotted, _, raw = item.partition("=")
+        if not raw:
+            raise TrainingError(f"override {item!r} is not of the form section.key=value")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare string
+        node = config
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return config
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when run plainly)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, device: str) -> Distributed:
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if world_size == 1:
+            return cls()
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        return cls(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def pick_device(preference: str = "auto", local_rank: int = 0) -> str:
+    import torch
+
+    if preference == "auto":
+        preference = "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda":
+        return f"cuda:{local_rank}"
+    return preference
+
+
+def rng_state() -> dict[str, Any]:
+    import torch
+
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpoints:
+    """`step-XXXXXXX.pt` files in a run folder, each a complete resumable state."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def save(self, step: int, state: dict[str, Any]) -> Path:
+        import torch
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"step-{step:07d}.pt"
+        partial = path.with_suffix(".pt.part")
+        torch.save(state, partial)
+        os.replace(partial, path)  # a crash mid-save never leaves a broken "latest"
+        return path
+
+    def latest(self) -> Path | None:
+        found = sorted(self.folder.glob("step-*.pt"))
+        return found[-1] if found else None
+
+    def load(self, path: Path) -> dict[str, Any]:
+        import torch
+
+        # Our own checkpoints hold optimiser and RNG state (numpy arrays, tuples): trusted files.
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+class CSVLog:
+    """Appends rows to a CSV file; a resumed run continues the same file."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = Path(path)
+        self.columns = columns
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            with self.path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(columns)
+
+    def write(self, **row: Any) -> None:
+        with self.path.open("a", newline="") as handle:
+            csv.writer(handle).writerow([_fmt(row.get(c, "")) for c in self.columns])
+
+
+def _fmt(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+@dataclass
+class Validation:
+    """Figures on held-out photos: the model against the leave-it-grey baseline."""
+
+    delta_e00: float
+    grey_delta_e00: float
+    colourfulness: float
+    truth_colourfulness: float
+    count: int
+    samples: list[Image.Image] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "val_delta_e00": self.delta_e00,
+            "val_grey_delta_e00": self.grey_delta_e00,
+            "val_colourfulness": self.colourfulness,
+            "val_truth_colourfulness": self.truth_colourfulness,
+        }
+
+    @property
+    def clears_the_bar(self) -> bool:
+        """Better than grey on ΔE00 while keeping at least half the true colourfulness."""
+        return (
+            self.delta_e00 < self.grey_delta_e00
+            and self.colourfulness >= 0.5 * self.truth_colourfulness
+        )
+
+
+def validate(
+    predict: Callable[[np.ndarray], Any], photos: list[np.ndarray], *, samples: int = 6
+) -> Validation:
+    """Colorize each photo's gray version with `predict(gray) -> Chroma` and score it."""
+    scores, grey_scores, colour, truth_colour, sample_images = [], [], [], [], []
+    for index, truth in enumerate(photos):
+        gray = to_gray(Image.fromarray(truth))
+        output = np.asarray(compose(gray, predict(gray)))
+        scores.append(metrics.delta_e00(output, truth))
+        grey_scores.append(metrics.delta_e00(metrics.grey_baseline(truth), truth))
+        colour.append(metrics.colourfulness(output))
+        truth_colour.append(metrics.colourfulness(truth))
+        if index < samples:
+            sample_images.append(_triptych(gray, output, truth))
+    return Validation(
+        delta_e00=float(np.mean(scores)),
+        grey_delta_e00=float(np.mean(grey_scores)),
+        colourfulness=float(np.mean(colour)),
+        truth_colourfulness=float(np.mean(truth_colour)),
+        count=len(photos),
+        samples=sample_images,
+    )
+
+
+def _triptych(gray: np.ndarray, output: np.ndarray, truth: np.ndarray) -> Image.Image:
+    gray_rgb = np.repeat((np.clip(gray, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    return Image.fromarray(np.concatenate([gray_rgb, output, truth], axis=1))
+
+
+def save_samples(images: list[Image.Image], path: Path) -> None:
+    if not images:
+        return
+    width = max(i.width for i in images)
+    sheet = Image.new("RGB", (width, sum(i.height for i in images)), "white")
+    top = 0
+    for image in images:
+        sheet.paste(image, (0, top))
+        top += image.height
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+class Throughput:
+    """Images per second over the recent steps, for the progress bar."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.images = 0
+
+    def add(self, count: int) -> float:
+        self.images += count
+        return self.images / max(time.perf_counter() - self.started, 1e-9)
+
+
+def write_card(path: Path, card: dict[str, Any]) -> None:
+    path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")

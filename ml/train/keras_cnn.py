@@ -1,0 +1,143 @@
+"""Training the study's Keras CNN: 160 x 160 crops, MAE on RGB, Adam 1e-3, batch 60 (its setup).
+
+Checkpoints are native `.keras` files (with the optimiser) plus a small JSON of the step and the
+data generator's state, so a resumed run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ml.color import Chroma, rgb_to_lab
+from ml.models import keras_cnn
+from ml.train import common, datasets
+
+
+class CNNTraining:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        train_cfg = config.get("train", {})
+        self.batch_size = int(train_cfg.get("batch_size", 60))
+        self.steps = int(train_cfg.get("steps", 1000))
+        self.seed = int(train_cfg.get("seed", 0))
+        self.out = Path(config.get("output", {}).get("dir", "runs/cnn"))
+        data_cfg = config.get("data", {})
+        self.train_photos = datasets.load_photos(
+            datasets.list_images(data_cfg["train"]), int(data_cfg.get("short_side", 320))
+        )
+        if not self.train_photos:
+            raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
+        val_folder = data_cfg.get("val")
+        self.val_photos = (
+            datasets.load_photos(datasets.list_images(val_folder), 256)[
+                : int(data_cfg.get("val_limit", 100))
+            ]
+            if val_folder
+            else []
+        )
+        keras_cnn.configure_tensorflow()
+        keras = keras_cnn._keras()
+        keras.utils.set_random_seed(self.seed)
+        self.keras = keras
+        self.rng = np.random.default_rng(self.seed)
+        self.step = 0
+        self.model = keras_cnn.compile_model(keras_cnn.build_model())
+        self.log = common.CSVLog(
+            self.out / "log.csv",
+            ["step", "loss", "images_per_s", "val_delta_e00", "val_grey_delta_e00",
+             "val_colourfulness", "val_truth_colourfulness"],
+        )  # fmt: skip
+
+    def batch(self) -> np.ndarray:
+        scale = tuple(self.config.get("train", {}).get("crop_scale", (0.5, 1.0)))
+        picks = self.rng.integers(0, len(self.train_photos), self.batch_size)
+        crops = [
+            datasets.random_crop(self.train_photos[i], keras_cnn.SIZE, self.rng, scale)
+            for i in picks
+        ]
+        return np.stack(crops).astype(np.float32) / 255.0
+
+    def train_step(self) -> float:
+        (loss,) = keras_cnn.train_steps(self.model, self.batch(), 1, self.batch_size)
+        self.step += 1
+        return loss
+
+    def predict(self, gray: np.ndarray) -> Chroma:
+        small = keras_cnn.network_input(keras_cnn.working_gray(gray))[None]
+        rgb = np.clip(self.model.predict_on_batch(small)[0], 0.0, 1.0)
+        return Chroma(ab=rgb_to_lab(rgb)[..., 1:])
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def save(self) -> Path:
+        folder = self.out / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"step-{self.step:07d}.keras"
+        self.model.save(path)
+        state = {"step": self.step, "data_rng": self.rng.bit_generator.state}
+        path.with_suffix(".json").write_text(json.dumps(state))
+        return path
+
+    def resume(self) -> bool:
+        found = sorted((self.out / "checkpoints").glob("step-*.keras"))
+        if not found:
+            return False
+        self.model = self.keras.models.load_model(found[-1])
+        state = json.loads(found[-1].with_suffix(".json").read_text())
+        self.step = int(state["step"])
+        self.rng.bit_generator.state = state["data_rng"]
+        return True
+
+    def export(self, path: Path) -> Path:
+        """The network alone (no optimiser state): what the site loads."""
+        bare = keras_cnn.build_model()
+        bare.set_weights(self.model.get_weights())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bare.save(path)
+        return path
+
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        train_cfg = self.config.get("train", {})
+        log_every = int(train_cfg.get("log_every", 10))
+        val_every = int(train_cfg.get("val_every", 200))
+        checkpoint_every = int(train_cfg.get("checkpoint_every", 100))
+        outcome: dict[str, Any] = {"resumed": self.resume(), "start_step": self.step}
+        throughput = common.Throughput()
+        losses: list[float] = []
+        bar = tqdm(
+            total=self.steps, initial=self.step, disable=not progress, desc="cnn", unit="step"
+        )
+        while self.step < self.steps:
+            loss = self.train_step()
+            if not math.isfinite(loss):
+                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
+            losses.append(loss)
+            speed = throughput.add(self.batch_size)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
+            row: dict[str, Any] = {}
+            if self.val_photos and (self.step % val_every == 0 or self.step == self.steps):
+                figures = common.validate(self.predict, self.val_photos)
+                row.update(figures.as_dict())
+                common.save_samples(figures.samples, self.out / f"samples/step-{self.step:07d}.png")
+                outcome["validation"] = figures
+            if row or self.step % log_every == 0:
+                self.log.write(
+                    step=self.step,
+                    loss=float(np.mean(losses[-log_every:])),
+                    images_per_s=speed,
+                    **row,
+                )
+            if self.step % checkpoint_every == 0 or self.step == self.steps:
+                self.save()
+        bar.close()
+        export = self.config.get("output", {}).get("export")
+        if export:
+            self.export(Path(export))
+        outcome.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
+        return outcome

@@ -1,0 +1,347 @@
+"""Training Zhang et al.'s networks.
+
+ECCV16 learns to classify each pixel's ab into 313 bins: targets are soft-encoded on the nearest
+bins (Gaussian, σ = 5), and the loss is rebalanced towards rare colours with weights
+((1 − γ)·p + γ/Q)^−α (γ = 0.5, α = 1) from the training set's own smoothed ab histogram, so the
+network does not settle on the desaturated average. SIGGRAPH17 regresses ab (smooth L1) and is
+shown randomly sampled colour hints so it learns to follow them.
+
+The 313 bin centres live in the network itself: `model_out` is a 1×1 convolution whose weights are
+the centres / 110, which is how the official checkpoint decodes its distribution too. Coloria's own
+bins are the 313 cells of the 10-unit ab grid that lie nearest the sRGB gamut.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ml.color import Chroma, lab_to_linear_rgb
+from ml.models.zhang import AB_NORM, ECCV16, NUM_AB_BINS, SIGGRAPH17, working_lightness
+from ml.train import common, datasets
+
+GRID_STEP = 10
+GRID = np.arange(-110, 111, GRID_STEP, dtype=np.float32)  # 23 values: 529 cells
+
+
+def _gamut_fit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each (a, b): the largest fraction of it that some lightness can show in sRGB (≤ 1)."""
+    lightness = np.linspace(1, 99, 50, dtype=np.float32)
+    L = np.repeat(lightness[None], len(a), 0)
+    low = np.zeros_like(L)
+    high = np.full_like(L, 1.0)
+    for _ in range(20):
+        mid = (low + high) / 2
+        lab = np.stack([L, a[:, None] * mid, b[:, None] * mid], axis=-1)
+        rgb = lab_to_linear_rgb(lab)
+        fits = np.all((rgb >= 0) & (rgb <= 1), axis=-1)
+        low = np.where(fits, mid, low)
+        high = np.where(fits, high, mid)
+    return low.max(axis=1)
+
+
+def ab_bins(count: int = NUM_AB_BINS) -> np.ndarray:
+    """`count` bin centres (count × 2): in-gamut grid cells first, then those nearest the gamut."""
+    a, b = (g.ravel() for g in np.meshgrid(GRID, GRID, indexing="ij"))
+    fit = np.round(_gamut_fit(a, b), 3)
+    radius = np.hypot(a, b)
+    order = np.lexsort((b, a, radius, -fit))  # best fit first, then nearer neutral
+    return np.stack([a[order[:count]], b[order[:count]]], axis=1).astype(np.float32)
+
+
+def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """(N, 2, h, w) ab -> (N, h, w) index of the nearest bin."""
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    return torch.cdist(flat, bins).argmin(1).reshape(ab.shape[0], *ab.shape[2:])
+
+
+def soft_encode(
+    ab: torch.Tensor, bins: torch.Tensor, neighbours: int = 10, sigma: float = 5.0
+) -> torch.Tensor:
+    """(N, 2, h, w) ab -> (N, Q, h, w) target distribution over the nearest bins."""
+    n, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    distances, index = torch.cdist(flat, bins).topk(neighbours, largest=False)
+    weights = torch.exp(-(distances**2) / (2 * sigma**2))
+    weights = weights / weights.sum(1, keepdim=True)
+    target = torch.zeros(flat.shape[0], bins.shape[0], device=ab.device)
+    target.scatter_(1, index, weights)
+    return target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def ab_histogram(photos: list[np.ndarray], bins: np.ndarray, size: int = 64) -> np.ndarray:
+    """Empirical distribution of the photos' ab over the bins (at a small size: it is a prior)."""
+    bins_t = torch.from_numpy(bins)
+    counts = torch.zeros(len(bins))
+    for photo in photos:
+        lab = torch.from_numpy(datasets.lab_batch([datasets.centre_crop(photo, size)]))
+        counts += torch.bincount(nearest_bin(lab[:, 1:], bins_t).ravel(), minlength=len(bins))
+    return (counts / counts.sum()).numpy()
+
+
+def rebalance_weights(
+    distribution: np.ndarray, bins: np.ndarray, gamma: float = 0.5, sigma: float = 5.0
+) -> np.ndarray:
+    """Per-bin loss weights: the inverse of the smoothed distribution mixed with uniform,
+    normalised so that their expectation under the distribution is 1."""
+    distance2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
+    kernel = np.exp(-distance2 / (2 * sigma**2))
+    smoothed = kernel @ distribution
+    smoothed /= smoothed.sum()
+    weights = 1.0 / ((1 - gamma) * smoothed + gamma / len(bins))
+    return (weights / (smoothed * weights).sum()).astype(np.float32)
+
+
+def colour_mask(ab: torch.Tensor, threshold: float = 5.0) -> torch.Tensor:
+    """1 for crops that have colour somewhere (|ab| > threshold), 0 for gray ones."""
+    return (ab.abs().amax(dim=(1, 2, 3)) > threshold).float()
+
+
+def sample_hints(
+    ab: torch.Tensor, generator: torch.Generator, max_points: int = 10
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random user hints from the true colours: a geometric number of small square patches, each
+    showing its patch's mean ab (as SIGGRAPH17 was trained); often none (automatic mode)."""
+    n, _, h, w = ab.shape
+    hint = torch.zeros_like(ab)
+    mask = torch.zeros(n, 1, h, w, device=ab.device)
+    for i in range(n):
+        points = 0
+        while points < max_points and torch.rand(1, generator=generator).item() > 1 / 8:
+            points += 1
+        for _ in range(points):
+            half = int(torch.randint(0, 3, (1,), generator=generator))
+            y = int(torch.randint(half, h - half, (1,), generator=generator))
+            x = int(torch.randint(half, w - half, (1,), generator=generator))
+            rows, cols = slice(y - half, y + half + 1), slice(x - half, x + half + 1)
+            hint[i, :, rows, cols] = ab[i, :, rows, cols].mean(dim=(1, 2), keepdim=True)
+            mask[i, :, rows, cols] = 1.0
+    return hint, mask
+
+
+class ZhangTraining:
+    """One training run of ECCV16 or SIGGRAPH17, resumable from its last checkpoint."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        model_cfg = config.get("model", {})
+        self.network = model_cfg.get("network", "eccv16")
+        if self.network not in ("eccv16", "siggraph17"):
+            raise common.TrainingError(f"unknown network {self.network!r}")
+        self.width = float(model_cfg.get("width", 1.0))
+        train_cfg = config.get("train", {})
+        self.size = int(train_cfg.get("size", 176))
+        self.batch_size = int(train_cfg.get("batch_size", 40))
+        self.steps = int(train_cfg.get("steps", 1000))
+        self.seed = int(train_cfg.get("seed", 0))
+        self.out = Path(config.get("output", {}).get("dir", f"runs/{self.network}"))
+        self.dist = common.Distributed.from_environment(
+            common.pick_device(train_cfg.get("device", "auto"))
+        )
+        self.device = torch.device(
+            common.pick_device(train_cfg.get("device", "auto"), self.dist.local_rank)
+        )
+        self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
+        common.seed_everything(self.seed + self.dist.rank)
+
+        data_cfg = config.get("data", {})
+        short_side = int(data_cfg.get("short_side", self.size * 2))
+        self.train_photos = datasets.load_photos(
+            datasets.list_images(data_cfg["train"]), short_side,
+            min_colourfulness=float(data_cfg.get("min_colourfulness", 0)),
+        )  # fmt: skip
+        if not self.train_photos:
+            raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
+        val_folder = data_cfg.get("val")
+        self.val_photos = (
+            datasets.load_photos(datasets.list_images(val_folder), 256)[
+                : int(data_cfg.get("val_limit", 100))
+            ]
+            if val_folder
+            else []
+        )
+
+        self.bins = ab_bins()
+        self.net = (ECCV16(self.width) if self.network == "eccv16" else SIGGRAPH17()).to(
+            self.device
+        )
+        if self.network == "eccv16":
+            prior = ab_histogram(self.train_photos, self.bins)
+            self.class_weights = torch.from_numpy(rebalance_weights(prior, self.bins)).to(
+                self.device
+            )
+            with torch.no_grad():  # decode with Coloria's bins; fixed, as in the official model
+                centres = torch.from_numpy(self.bins / AB_NORM).T[:, :, None, None]
+                self.net.model_out.weight.copy_(centres)
+            self.net.model_out.weight.requires_grad_(False)
+        self.bins_t = torch.from_numpy(self.bins).to(self.device)
+        self.model = self.net
+        if self.dist.world_size > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(
+            trainable,
+            lr=float(train_cfg.get("lr", 3e-5)),
+            betas=tuple(train_cfg.get("betas", (0.9, 0.99))),
+            weight_decay=float(train_cfg.get("weight_decay", 1e-3)),
+        )
+        decay_every = int(train_cfg.get("lr_decay_every", max(self.steps // 3, 1)))
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, decay_every, float(train_cfg.get("lr_decay", 0.316))
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
+        self.hint_generator = torch.Generator().manual_seed(self.seed + self.dist.rank)
+        self.step = 0
+        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
+        self.log = common.CSVLog(
+            self.out / "log.csv",
+            ["step", "loss", "lr", "images_per_s", "val_delta_e00", "val_grey_delta_e00",
+             "val_colourfulness", "val_truth_colourfulness"],
+        )  # fmt: skip
+
+    # --- one step -------------------------------------------------------------------------
+    def batch(self) -> torch.Tensor:
+        scale = tuple(self.config.get("train", {}).get("crop_scale", (0.35, 1.0)))
+        picks = self.rng.integers(0, len(self.train_photos), self.batch_size)
+        crops = [
+            datasets.random_crop(self.train_photos[i], self.size, self.rng, scale) for i in picks
+        ]
+        return torch.from_numpy(datasets.lab_batch(crops)).to(self.device)
+
+    def loss(self, lab: torch.Tensor) -> torch.Tensor:
+        lightness, ab = lab[:, :1], lab[:, 1:]
+        mask = colour_mask(ab)
+        if self.network == "eccv16":
+            # Through forward(), so that DDP (which hooks forward) synchronises the gradients.
+            logits = self.model(lightness, logits_only=True)
+            small_ab = F.avg_pool2d(ab, 4)
+            target = soft_encode(small_ab, self.bins_t)
+            pixel_weights = self.class_weights[nearest_bin(small_ab, self.bins_t)]
+            cross_entropy = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
+            weighted = cross_entropy * pixel_weights * mask[:, None, None]
+            return weighted.sum() / (mask.sum() * cross_entropy[0].numel()).clamp(min=1)
+        hint, hint_mask = sample_hints(ab.cpu(), self.hint_generator)
+        predicted = self.model(lightness, hint.to(self.device), hint_mask.to(self.device))
+        error = F.smooth_l1_loss(predicted.float() / AB_NORM, ab / AB_NORM, reduction="none")
+        return (error.mean(dim=(1, 2, 3)) * mask).sum() / mask.sum().clamp(min=1)
+
+    def train_step(self) -> float:
+        self.net.train()
+        lab = self.batch()
+        with torch.autocast(self.device.type, enabled=self.amp):
+            loss = self.loss(lab)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach())
+
+    # --- state ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "network": self.network,
+            "width": self.width,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "rng": common.rng_state(),
+            "data_rng": self.rng.bit_generator.state,
+            "hint_rng": self.hint_generator.get_state(),
+            "config": self.config,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        common.restore_rng_state(state["rng"])
+        self.rng.bit_generator.state = state["data_rng"]
+        self.hint_generator.set_state(state["hint_rng"])
+
+    def resume(self) -> bool:
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return False
+        self.restore(self.checkpoints.load(latest))
+        return True
+
+    # --- validation and export ------------------------------------------------------------
+    @torch.inference_mode()
+    def predict(self, gray: np.ndarray) -> Chroma:
+        self.net.eval()
+        lightness = torch.from_numpy(working_lightness(gray))[None, None].to(self.device)
+        ab = self.net(lightness)
+        return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
+
+    def validate(self) -> common.Validation | None:
+        if not self.val_photos or not self.dist.is_main:
+            return None
+        return common.validate(self.predict, self.val_photos)
+
+    def export(self, path: Path) -> Path:
+        """The network's weights in fp16 (half the size; loading converts back to fp32)."""
+        half = {
+            k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(half, path)
+        return path
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        train_cfg = self.config.get("train", {})
+        log_every = int(train_cfg.get("log_every", 10))
+        val_every = int(train_cfg.get("val_every", 500))
+        checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
+        resumed = self.resume()
+        throughput = common.Throughput()
+        bar = tqdm(
+            total=self.steps, initial=self.step, disable=not (progress and self.dist.is_main),
+            desc=f"{self.network} ×{self.width:g}", unit="step",
+        )  # fmt: skip
+        last = {"resumed": resumed, "start_step": self.step}
+        losses: list[float] = []
+        while self.step < self.steps:
+            loss = self.train_step()
+            losses.append(loss)
+            speed = throughput.add(self.batch_size * self.dist.world_size)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
+            if not math.isfinite(loss):
+                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
+            row: dict[str, Any] = {}
+            if self.step % val_every == 0 or self.step == self.steps:
+                figures = self.validate()
+                if figures is not None:
+                    row.update(figures.as_dict())
+                    common.save_samples(
+                        figures.samples, self.out / f"samples/step-{self.step:07d}.png"
+                    )
+                    last["validation"] = figures
+            if self.dist.is_main and (row or self.step % log_every == 0):
+                self.log.write(
+                    step=self.step, loss=float(np.mean(losses[-log_every:])),
+                    lr=self.scheduler.get_last_lr()[0], images_per_s=speed, **row,
+                )  # fmt: skip
+            if self.dist.is_main and (self.step % checkpoint_every == 0 or self.step == self.steps):
+                self.checkpoints.save(self.step, self.state())
+            if self.step % checkpoint_every == 0:
+                self.dist.barrier()
+        bar.close()
+        last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
+        return last

@@ -1,0 +1,382 @@
+"""Known weight files: what each is, where it comes from, whether it is installed, and how to
+install it.
+
+Official checkpoints are downloaded by `fetch` (`python -m ml.weights fetch`, or
+`python manage.py fetch_weights`): resumable, SHA-256 verified, renamed into place atomically so a
+half-written file is never taken for weights. Own-trained weights ship inside the repository under
+`ml/shipped/`; `import_file` installs any local file after checking its hash, or, for own-trained
+files that have no published hash, that it loads into its network.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.client
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml import config
+from ml.errors import ColorizeError, WeightsFetchError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    key: str
+    filename: str
+    network: str  # which network the file fits, e.g. "zhang-eccv16"
+    licence: str
+    urls: tuple[str, ...] = ()
+    size: int | None = None
+    sha256: str | None = None  # None for own-trained files, which are checked by loading them
+    official: bool = True
+
+
+KNOWN_WEIGHTS: dict[str, WeightFile] = {}
+
+
+def register_weights(entry: WeightFile) -> WeightFile:
+    if entry.key in KNOWN_WEIGHTS:
+        raise ValueError(f"weights key {entry.key!r} registered twice")
+    KNOWN_WEIGHTS[entry.key] = entry
+    return entry
+
+
+register_weights(
+    WeightFile(
+        key="zhang-eccv16",
+        filename="colorization_release_v2-9b330a0b.pth",
+        network="zhang-eccv16",
+        licence="BSD-2-Clause",
+        urls=(
+            "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
+        ),
+        size=128976165,
+        sha256="9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9",
+    )
+)
+register_weights(
+    WeightFile(
+        key="zhang-siggraph17",
+        filename="siggraph17-df00044c.pth",
+        network="zhang-siggraph17",
+        licence="BSD-2-Clause",
+        urls=("https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",),
+        size=136787426,
+        sha256="df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66",
+    )
+)
+
+
+def search_dirs() -> list[Path]:
+    """Where weight files are looked for: the configured directory first, then shipped ones."""
+    return [config.settings.weights_dir, config.SHIPPED_WEIGHTS_DIR]
+
+
+def weights_path(key: str) -> Path | None:
+    """The installed file for a weights key, or None when it is not installed."""
+    entry = KNOWN_WEIGHTS[key]
+    for directory in search_dirs():
+        candidate = directory / entry.filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_installed(key: str) -> bool:
+    return weights_path(key) is not None
+
+
+def known(key: str) -> WeightFile:
+    """The registry entry for a weights key, with a readable error for unknown keys."""
+    _ensure_catalogue()
+    try:
+        return KNOWN_WEIGHTS[key]
+    except KeyError:
+        names = ", ".join(sorted(KNOWN_WEIGHTS))
+        raise WeightsFetchError(f"Unknown weights {key!r}. Known weights: {names}.") from None
+
+
+def _ensure_catalogue() -> None:
+    # Weight files of the built-in models are registered next to their specs.
+    import ml.catalogue  # noqa: F401
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- Downloading ------------------------------------------------------------------------------
+
+Progress = Callable[[int, int | None], None]  # (bytes so far, total or None)
+
+
+def fetch(
+    key: str,
+    *,
+    dest_dir: Path | None = None,
+    progress: Progress | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Download the weights `key` into the weights directory and return the installed path.
+
+    A partial download is kept as `<file>.part` and resumed with an HTTP Range request next time.
+    The file is renamed into place only after its SHA-256 matched, so an interrupted or corrupted
+    transfer never looks installed. Already-installed, verified files are not downloaded again.
+    """
+    entry = known(key)
+    if not entry.urls:
+        raise WeightsFetchError(
+            f"{key} has no download address: it is trained by Coloria and ships with it "
+            f"(or train it with python -m ml.train)."
+        )
+    dest_dir = Path(dest_dir or config.settings.weights_dir)
+    target = dest_dir / entry.filename
+    if target.is_file() and (entry.sha256 is None or sha256_of(target) == entry.sha256):
+        return target
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsFetchError(f"Cannot create the weights directory {dest_dir}: {exc}") from exc
+    partial = target.with_name(target.name + ".part")
+    failures = []
+    for url in entry.urls:
+        try:
+            _download(url, partial, expected_size=entry.size, progress=progress, timeout=timeout)
+        except WeightsFetchError as exc:
+            failures.append(str(exc))
+            continue
+        _verify_and_install(entry, partial, target)
+        return target
+    raise WeightsFetchError(" ".join(failures))
+
+
+def _download(
+    url: str, partial: Path, *, expected_size: int | None, progress: Progress | None, timeout: float
+) -> None:
+    have = partial.stat().st_size if partial.exists() else 0
+    if expected_size is not None and have > expected_size:
+        partial.unlink()  # longer than the real file: it cannot be a prefix of it
+        have = 0
+    if expected_size is not None and have == expected_size:
+        return
+    if not url.startswith(("https://", "http://")):
+        raise WeightsFetchError(f"Refusing to download from {url}: only http(s) addresses.")
+    request = urllib.request.Request(url, headers={"User-Agent": "coloria-weights/1"})  # noqa: S310
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https only)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to send: the part file is complete
+            return
+        raise WeightsFetchError(f"Download of {url} failed: HTTP {exc.code} {exc.reason}.") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WeightsFetchError(
+            f"Cannot reach {url} ({reason}). Is this machine connected to the internet? "
+            f"Fetch on a machine that is, then copy the file and use import_weights."
+        ) from exc
+    with response:
+        resumed = have and response.status == 206
+        if not resumed:
+            have = 0  # the server ignored the Range header: start again
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length and length.isdigit() else expected_size
+        try:
+            with open(partial, "ab" if resumed else "wb") as out:
+                while block := response.read(1 << 16):
+                    out.write(block)
+                    have += len(block)
+                    if progress:
+                        progress(have, total)
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            TimeoutError,
+            ConnectionError,
+        ) as exc:
+            raise WeightsFetchError(
+                f"Download of {url} was interrupted after {have} bytes ({exc}); run the same "
+                f"command again to resume it."
+            ) from exc
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise WeightsFetchError(
+                    f"The disk holding {partial.parent} is full after {have} bytes of "
+                    f"{partial.name[: -len('.part')]}; free some space and run the command again "
+                    f"to resume."
+                ) from exc
+            raise WeightsFetchError(f"Cannot write {partial}: {exc}") from exc
+    if total is not None and have < total:
+        raise WeightsFetchError(
+            f"Download of {url} stopped after {have} of {total} bytes; run the same command "
+            f"again to resume it."
+        )
+
+
+def _verify_and_install(entry: WeightFile, candidate: Path, target: Path) -> None:
+    if entry.sha256 is not None:
+        actual = sha256_of(candidate)
+        if actual != entry.sha256:
+            candidate.unlink(missing_ok=True)  # a bad file must not be resumed next time
+            raise WeightsFetchError(
+                f"{entry.filename} has the wrong SHA-256 ({actual}, expected {entry.sha256}); "
+                f"the file was discarded. The server may have sent an error page or a "
+                f"different file."
+            )
+    os.replace(candidate, target)
+
+
+# --- Importing local files -----------------------------------------------------------------
+
+
+def import_file(path: Path | str, key: str, *, dest_dir: Path | None = None) -> Path:
+    """Install a local weights file as `key`: official files must match their SHA-256,
+    own-trained ones must load into their network. Returns the installed path."""
+    entry = known(key)
+    source = Path(path)
+    if not source.is_file():
+        raise WeightsFetchError(f"{source} is not a file.")
+    if entry.sha256 is not None:
+        actual = sha256_of(source)
+        if actual != entry.sha256:
+            raise WeightsFetchError(
+                f"{source.name} is not {entry.filename}: its SHA-256 is {actual}, "
+                f"expected {entry.sha256}."
+            )
+    else:
+        _check_loads(entry, source)
+    dest_dir = Path(dest_dir or config.settings.weights_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / entry.filename
+    staging = target.with_name(target.name + ".importing")
+    shutil.copyfile(source, staging)
+    os.replace(staging, target)
+    return target
+
+
+def _check_loads(entry: WeightFile, source: Path) -> None:
+    """Load the file with every model that uses these weights; a WeightsInvalid says why not."""
+    import importlib
+
+    from ml.registry import all_specs
+
+    specs = [spec for spec in all_specs() if spec.weights == entry.key]
+    if not specs:
+        raise WeightsFetchError(f"No model uses the weights {entry.key}.")
+    for spec in specs:
+        module_name, _, class_name = spec.predictor.partition(":")
+        predictor_class = getattr(importlib.import_module(module_name), class_name)
+        try:
+            predictor_class(source, "cpu", **spec.options)
+        except ColorizeError as exc:
+            raise WeightsFetchError(f"{source.name} cannot be used for {spec.name}: {exc}") from exc
+
+
+# --- Command line ---------------------------------------------------------------------------
+
+
+def describe() -> list[dict]:
+    """One row per known weights file: key, file, kind, installed path, size, licence."""
+    _ensure_catalogue()
+    rows = []
+    for entry in sorted(KNOWN_WEIGHTS.values(), key=lambda e: e.key):
+        path = weights_path(entry.key)
+        rows.append(
+            {
+                "key": entry.key,
+                "file": entry.filename,
+                "kind": "official" if entry.official else "own-trained",
+                "installed": str(path) if path else None,
+                "size": entry.size,
+                "licence": entry.licence,
+            }
+        )
+    return rows
+
+
+class _Bar:
+    """A tqdm progress bar for one download, created on the first progress report."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=0, unit="B", unit_scale=True, desc=self.label)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def fetch_many(keys: list[str], *, out=sys.stdout, progress: bool = True) -> int:
+    """Fetch each key (all official weights when empty); returns the number of failures."""
+    _ensure_catalogue()
+    keys = keys or [e.key for e in KNOWN_WEIGHTS.values() if e.urls]
+    failures = 0
+    for key in keys:
+        bar = _Bar(key) if progress else None
+        try:
+            path = fetch(key, progress=bar)
+        except WeightsFetchError as exc:
+            failures += 1
+            print(f"error: {key}: {exc}", file=out)
+        else:
+            print(f"{key}: installed {path}", file=out)
+        finally:
+            if bar:
+                bar.close()
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ml.weights", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="known weight files and whether they are installed")
+    fetch_cmd = commands.add_parser("fetch", help="download official weights (all when no KEY)")
+    fetch_cmd.add_argument("keys", nargs="*", metavar="KEY")
+    fetch_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    import_cmd = commands.add_parser("import", help="install a local weights file")
+    import_cmd.add_argument("path")
+    import_cmd.add_argument("--model", required=True, metavar="KEY", help="weights key")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for row in describe():
+            where = row["installed"] or "not installed"
+            print(f"{row['key']:<24} {row['kind']:<12} {row['file']:<40} {where}")
+        return 0
+    if args.command == "fetch":
+        return 1 if fetch_many(args.keys, progress=not args.quiet) else 0
+    try:
+        path = import_file(args.path, args.model)
+    except WeightsFetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.model}: installed {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the functions of the imported module, whose registry the catalogue fills.
+    from ml.weights import main as _main
+
+    sys.exit(_main())

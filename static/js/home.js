@@ -1,0 +1,219 @@
+// The upload form: a drop zone and a file button feeding one list of photos, with thumbnails,
+// remove buttons and the same checks the server makes (type, size, count) so mistakes show at
+// once. The server checks everything again. Also: the chosen model's hint and settings.
+(function () {
+  "use strict";
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const input = document.getElementById("images");
+  const zone = document.getElementById("dropzone");
+  const thumbs = document.getElementById("thumbs");
+  const errors = document.getElementById("upload-errors");
+  const count = document.getElementById("file-count");
+  const select = document.getElementById("model");
+  const hint = document.getElementById("model-hint");
+  const submit = document.getElementById("submit-button");
+  const chooseButton = document.getElementById("choose-button");
+
+  const maxFiles = Number(form.dataset.maxFiles) || 5;
+  const maxBytes = Number(form.dataset.maxBytes) || 20 * 1048576;
+  const maxMb = form.dataset.maxMb || String(Math.round(maxBytes / 1048576));
+  const allModels = form.dataset.allModels;
+  const TYPES = new Set(["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/x-ms-bmp"]);
+  const EXTENSIONS = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
+  const canAssign = (() => {
+    try { return typeof DataTransfer === "function" && new DataTransfer() && "files" in input; } catch (e) { return false; }
+  })();
+
+  let files = [];
+  const previews = new Map();
+
+  function limit() { return select && select.value === allModels ? 1 : maxFiles; }
+  function megabytes(bytes) { return (bytes / 1048576).toFixed(1); }
+  function key(file) { return [file.name, file.size, file.lastModified].join("|"); }
+  function isImage(file) { return TYPES.has(file.type) || (!file.type && EXTENSIONS.test(file.name)); }
+
+  function showErrors(messages) {
+    errors.replaceChildren(...messages.map((text) => {
+      const item = document.createElement("li");
+      item.textContent = text;
+      return item;
+    }));
+    errors.hidden = messages.length === 0;
+  }
+
+  function countProblem() {
+    if (files.length > limit()) {
+      return select.value === allModels
+        ? "“All models” compares the models on one photo: remove photos until one is left."
+        : `At most ${maxFiles} photos can be sent at once.`;
+    }
+    return "";
+  }
+
+  function add(list) {
+    const problems = [];
+    for (const file of list) {
+      if (!isImage(file)) {
+        problems.push(`${file.name} is not a supported image. Use JPEG, PNG, WebP, BMP or TIFF.`);
+      } else if (file.size === 0) {
+        problems.push(`${file.name} is empty (0 bytes).`);
+      } else if (file.size > maxBytes) {
+        problems.push(`${file.name} is ${megabytes(file.size)} MB; the limit is ${maxMb} MB.`);
+      } else if (files.some((existing) => key(existing) === key(file))) {
+        continue; // the same file twice: keep one, no need to complain
+      } else if (files.length >= limit()) {
+        problems.push(limit() === 1
+          ? `${file.name} was not added: “All models” takes one photo.`
+          : `${file.name} was not added: at most ${maxFiles} photos can be sent at once.`);
+      } else {
+        files.push(file);
+      }
+    }
+    sync();
+    showErrors(problems);
+  }
+
+  function remove(file) {
+    const index = files.indexOf(file);
+    if (index < 0) return;
+    files.splice(index, 1);
+    const url = previews.get(file);
+    if (url) URL.revokeObjectURL(url);
+    previews.delete(file);
+    sync();
+    const problem = countProblem();
+    showErrors(problem ? [problem] : []);
+    // Keep the keyboard where it was: the next photo's remove button, or the file button.
+    const buttons = thumbs.querySelectorAll(".thumb-remove");
+    (buttons[Math.min(index, buttons.length - 1)] || chooseButton || input).focus();
+  }
+
+  function render() {
+    thumbs.replaceChildren(...files.map((file) => {
+      const item = document.createElement("li");
+      item.className = "thumb";
+      if (!previews.has(file)) previews.set(file, URL.createObjectURL(file));
+      const image = document.createElement("img");
+      image.src = previews.get(file);
+      image.alt = `Preview of ${file.name}`;
+      image.addEventListener("error", () => {
+        // TIFF and some BMPs cannot be previewed by browsers; they are still fine to send.
+        const fallback = document.createElement("span");
+        fallback.className = "thumb-fallback";
+        fallback.textContent = (file.name.split(".").pop() || "image").toUpperCase();
+        image.replaceWith(fallback);
+      });
+      const name = document.createElement("span");
+      name.className = "thumb-name";
+      name.title = file.name;
+      name.append(file.name + " ");
+      const size = document.createElement("span");
+      size.className = "thumb-size";
+      size.textContent = `${megabytes(file.size)} MB`;
+      name.append(size);
+      item.append(image, name);
+      if (canAssign) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "thumb-remove";
+        button.textContent = "×";
+        button.setAttribute("aria-label", `Remove ${file.name}`);
+        button.addEventListener("click", () => remove(file));
+        item.append(button);
+      }
+      return item;
+    }));
+    count.textContent = files.length
+      ? `${files.length} photo${files.length === 1 ? "" : "s"} chosen.`
+      : "No photo chosen.";
+  }
+
+  function sync() {
+    if (canAssign) {
+      const transfer = new DataTransfer();
+      files.forEach((file) => transfer.items.add(file));
+      input.files = transfer.files; // does not fire "change": no loop
+    }
+    render();
+  }
+
+  input.addEventListener("change", () => {
+    if (canAssign) {
+      add(Array.from(input.files));
+    } else {
+      files = Array.from(input.files);
+      render();
+      const problem = countProblem();
+      showErrors(problem ? [problem] : []);
+    }
+  });
+
+  if (canAssign) {
+    form.classList.add("enhanced");
+    ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+      zone.classList.add("is-dragover");
+    }));
+    ["dragleave", "dragend"].forEach((type) => zone.addEventListener(type, (event) => {
+      if (!zone.contains(event.relatedTarget)) zone.classList.remove("is-dragover");
+    }));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("is-dragover");
+      if (event.dataTransfer && event.dataTransfer.files.length) add(Array.from(event.dataTransfer.files));
+    });
+    // A photo dropped beside the zone should not make the browser leave the page.
+    window.addEventListener("dragover", (event) => event.preventDefault());
+    window.addEventListener("drop", (event) => event.preventDefault());
+    // Pasting an image (e.g. a screenshot) adds it too.
+    document.addEventListener("paste", (event) => {
+      const pasted = Array.from((event.clipboardData && event.clipboardData.files) || []);
+      if (pasted.length) add(pasted);
+    });
+  }
+
+  // --- The model: its hint, its settings --------------------------------------------------
+  function syncModel() {
+    const option = select.selectedOptions[0];
+    hint.textContent = option && option.dataset.hint ? option.dataset.hint : "";
+    document.querySelectorAll(".model-params").forEach((fieldset) => {
+      const chosen = fieldset.dataset.model === select.value;
+      fieldset.hidden = !chosen;
+      fieldset.disabled = !chosen; // disabled fields are not sent
+    });
+    const problem = countProblem();
+    showErrors(problem ? [problem] : []);
+  }
+  if (select) {
+    select.addEventListener("change", syncModel);
+    syncModel();
+  }
+
+  // --- Sending -----------------------------------------------------------------------------
+  form.noValidate = true; // these checks replace the browser's bubbles, which cannot be styled
+  form.addEventListener("submit", (event) => {
+    const current = canAssign ? files : Array.from(input.files);
+    const problem = current.length === 0 ? "Choose at least one photo." : countProblem();
+    if (problem) {
+      event.preventDefault();
+      showErrors([problem]);
+      errors.setAttribute("tabindex", "-1");
+      errors.focus();
+      return;
+    }
+    submit.setAttribute("aria-busy", "true");
+    submit.textContent = current.length === 1 ? "Sending your photo…" : `Sending ${current.length} photos…`;
+    // Disabled after this tick, so the form is still sent; a second click does nothing.
+    setTimeout(() => { submit.disabled = true; }, 0);
+  });
+  // Coming back with the browser's back button: the page may be restored as it was left.
+  window.addEventListener("pageshow", () => {
+    submit.disabled = false;
+    submit.removeAttribute("aria-busy");
+    submit.textContent = "Colorize";
+  });
+  render();
+  count.textContent = "";
+})();

@@ -1,0 +1,185 @@
+"""Shared fixtures: real (tiny or random) weights, temporary media, generated photos."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ml
+from ml import runtime
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run beside
+# one unless told it is safe (it is: the loop only waits on the browser).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def random_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights directory with randomly initialised ECCV16 weights under the official filename.
+
+    Random weights are a real network: its output is whatever those weights compute, which is
+    what the tests need (a colour that is not zero), never a faked result.
+    """
+    import torch
+
+    from ml.models.zhang import ECCV16
+    from ml.weights import KNOWN_WEIGHTS
+
+    directory = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    # Calibrated BatchNorm and sharpened 313-bin logits, so that the random network's colours
+    # vary across the image instead of averaging out to near-grey.
+    net = _calibrated_random(ECCV16(), lambda: (torch.rand(2, 1, 64, 64) * 100,))
+    with torch.no_grad():
+        net.model_out.weight.normal_(0, 0.3)
+        net.model8[6].weight.mul_(30)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save(state, directory / KNOWN_WEIGHTS["zhang-eccv16"].filename)
+    return directory
+
+
+def _calibrated_random(net, inputs_fn):
+    """Random weights with BatchNorm statistics measured on random inputs (not the identity)."""
+    import torch
+
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None
+    net.train()
+    with torch.no_grad():
+        for _ in range(2):
+            net(*inputs_fn())
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def hint_weights_dir(tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path) -> Path:
+    """Like random_weights_dir, plus random SIGGRAPH17 weights (the colour-hint model)."""
+    import torch
+
+    from ml.models.zhang import SIGGRAPH17
+    from ml.weights import KNOWN_WEIGHTS
+
+    directory = tmp_path_factory.mktemp("hint-weights")
+    for existing in random_weights_dir.iterdir():
+        (directory / existing.name).symlink_to(existing)
+    torch.manual_seed(1)
+
+    def inputs():
+        return (
+            torch.rand(2, 1, 64, 64) * 100,
+            torch.randn(2, 2, 64, 64) * 40,
+            torch.rand(2, 1, 64, 64),
+        )
+
+    net = _calibrated_random(SIGGRAPH17(), inputs)
+    with torch.no_grad():
+        net.model_out[0].weight.mul_(5)
+    torch.save(net.state_dict(), directory / KNOWN_WEIGHTS["zhang-siggraph17"].filename)
+    return directory
+
+
+@pytest.fixture
+def hint_model(hint_weights_dir: Path) -> str:
+    ml.configure(weights_dir=hint_weights_dir)
+    return "zhang-siggraph17"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_ml(random_weights_dir: Path):
+    """Every test sees only the random weights and starts with no model loaded."""
+    previous = ml.config.settings
+    ml.configure(weights_dir=random_weights_dir)
+    yield
+    ml.config.settings = previous
+    runtime.unload_all()
+
+
+@pytest.fixture
+def media_root(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def make_photo(width: int = 96, height: int = 64, mode: str = "L", seed: int = 0) -> Image.Image:
+    """A synthetic photo: smooth gradients plus noise, so every pipeline step has structure."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = 0.5 + 0.35 * np.sin(x / width * 6.0) * np.cos(y / height * 4.0)
+    channels = [
+        np.clip(base + rng.normal(0, 0.05, base.shape) + shift, 0, 1) for shift in (0.1, 0, -0.1)
+    ]
+    rgb = np.stack(channels, axis=-1)
+    image = Image.fromarray((rgb * 255).astype(np.uint8))
+    return image.convert(mode) if mode != "RGB" else image
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+CHROMIUM = os.environ.get("COLORIA_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
+    """A factory: send generated photos through `job_submit` and run their jobs at once.
+
+    Returns the Batch. Pass owner=<user> for a signed-in owner or session_key=... for an
+    anonymous one (a test Client's session key, for the pages to recognise their owner).
+    """
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from colorize import services
+
+    settings.COLORIA_SYNC_JOBS = True
+
+    def submit(*, owner=None, session_key="", model="zhang-eccv16", count=1, size=(64, 48),
+               name="photo.png", params=None):  # fmt: skip
+        names = [name] if count == 1 else [f"{i}-{name}" for i in range(count)]
+        files = [
+            SimpleUploadedFile(n, encode(make_photo(*size, seed=i))) for i, n in enumerate(names)
+        ]
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.job_submit(
+                files=files, model_key=model, params=params, owner=owner, session_key=session_key
+            )
+
+    return submit
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """A factory for users: make_user("ann"), make_user("mod", is_staff=True)."""
+
+    def make(name: str, **extra):
+        identity = {django_user_model.USERNAME_FIELD: f"{name}@example.com"}
+        if django_user_model.USERNAME_FIELD != "email" and hasattr(django_user_model, "email"):
+            identity["email"] = f"{name}@example.com"
+        return django_user_model.objects.create_user(**identity, password="pw-horse", **extra)
+
+    return make

@@ -1,0 +1,102 @@
+"""The shared colour pipeline: conversions, input modes, orientation, lightness preservation."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.color import lab2rgb, rgb2lab
+
+from ml import color
+from ml.color import Chroma
+from tests.conftest import make_photo
+
+
+def test_rgb_to_lab_matches_scikit_image():
+    rgb = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    assert np.abs(color.rgb_to_lab(rgb) - rgb2lab(rgb)).max() < 2e-3
+
+
+def test_lab_to_rgb_matches_scikit_image_inside_the_gamut():
+    rgb = np.random.default_rng(2).random((32, 32, 3))
+    lab = rgb2lab(rgb).astype(np.float32)
+    assert np.abs(color.lab_to_rgb(lab) - lab2rgb(lab)).max() < 2e-3
+
+
+def test_out_of_gamut_colours_keep_their_lightness():
+    rng = np.random.default_rng(3)
+    lab = np.stack(
+        [rng.uniform(5, 95, 500), rng.uniform(-128, 128, 500), rng.uniform(-128, 128, 500)], -1
+    ).astype(np.float32)
+    rgb = color.lab_to_rgb(lab)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    assert np.abs(rgb2lab(rgb)[..., 0] - lab[..., 0]).max() < 0.05
+
+
+def test_resize_bilinear_matches_torch_interpolate():
+    values = np.random.default_rng(4).random((7, 9, 2)).astype(np.float32)
+    ours = color.resize_bilinear(values, 30, 17)
+    theirs = torch.nn.functional.interpolate(
+        torch.from_numpy(values).permute(2, 0, 1)[None], size=(30, 17), mode="bilinear"
+    )[0].permute(1, 2, 0)
+    assert np.abs(ours - theirs.numpy()).max() < 1e-5
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16", "CMYK"])
+def test_every_mode_becomes_gray_of_the_same_size(mode):
+    source = make_photo(40, 30, mode="L")
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(source).astype(np.uint16) * 257)
+    else:
+        image = source.convert(mode)
+    gray = color.to_gray(image)
+    assert gray.shape == (30, 40) and gray.dtype == np.float32
+    assert np.abs(gray - np.asarray(source) / 255).max() < 0.02
+
+
+def test_colour_photos_are_desaturated_keeping_their_lightness():
+    photo = make_photo(40, 30, mode="RGB")
+    gray = color.to_gray(photo)
+    lightness = rgb2lab(np.asarray(photo) / 255.0)[..., 0]
+    assert np.abs(color.gray_to_lightness(gray) - lightness).max() < 0.01
+
+
+def test_exif_orientation_is_applied():
+    image = make_photo(40, 20, mode="L")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    assert color.open_image(buffer.getvalue()).size == (20, 40)
+
+
+def test_compose_keeps_size_and_lightness():
+    photo = make_photo(64, 48, mode="L")
+    gray = color.to_gray(photo)
+    ab = np.random.default_rng(5).uniform(-60, 60, (16, 16, 2)).astype(np.float32)
+    result = color.compose(gray, Chroma(ab=ab))
+    assert result.size == photo.size
+    got = rgb2lab(np.asarray(result))[..., 0]
+    want = rgb2lab(np.asarray(photo.convert("RGB")))[..., 0]
+    assert np.abs(got - want).max() <= 1.0
+    assert np.abs(rgb2lab(np.asarray(result))[..., 1:]).mean() > 5
+
+
+def test_yuv_chroma_keeps_the_photos_luma_exactly():
+    photo = make_photo(64, 48, mode="L")
+    gray = color.to_gray(photo)
+    uv = np.random.default_rng(6).uniform(-0.4, 0.4, (8, 8, 2)).astype(np.float32)
+    result = np.asarray(color.compose(gray, Chroma(ab=uv, space="yuv")), dtype=np.float64)
+    luma = result @ color.YUV_FROM_RGB[0]
+    assert np.abs(luma - np.asarray(photo, dtype=np.float64)).max() <= 1.0  # 8-bit rounding
+    assert np.abs(result @ color.YUV_FROM_RGB[1:].T).mean() > 5
+
+
+def test_yuv_matrix_matches_opencv_definition():
+    # OpenCV: U = 0.492 (B - Y), V = 0.877 (R - Y)
+    r, g, b = 0.8, 0.3, 0.1
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    assert np.allclose(color.YUV_FROM_RGB @ [r, g, b], [y, 0.492 * (b - y), 0.877 * (r - y)])

@@ -1,0 +1,157 @@
+"""Training pipelines: tiny real runs on generated photos (loss falls, checkpoints, resume, DDP)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ml.train import common
+from ml.train.zhang import ZhangTraining, ab_bins, rebalance_weights, soft_encode
+from tests.conftest import make_photo
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for split, count in (("train", 4), ("val", 2)):
+        (folder / split).mkdir()
+        for i in range(count):
+            make_photo(72, 56, mode="RGB", seed=i + (10 if split == "val" else 0)).save(
+                folder / split / f"p{i}.png"
+            )
+    return folder
+
+
+def zhang_config(photo_folder: Path, out: Path, **train) -> dict:
+    return {
+        "data": {
+            "train": str(photo_folder / "train"),
+            "val": str(photo_folder / "val"),
+            "short_side": 48,
+        },
+        "model": {"network": train.pop("network", "eccv16"), "width": 0.125},
+        "train": {"size": 32, "batch_size": 4, "steps": 4, "lr": 1e-3, "seed": 3, "val_every": 100,
+                  "checkpoint_every": 2, "log_every": 1, "device": "cpu", **train},
+        "output": {"dir": str(out)},
+    }  # fmt: skip
+
+
+def test_bins_are_313_distinct_cells_starting_in_the_gamut():
+    bins = ab_bins()
+    assert bins.shape == (313, 2)
+    assert len({tuple(b) for b in bins}) == 313
+    assert (0.0, 0.0) in {tuple(b) for b in bins}
+
+
+def test_soft_encoding_is_a_distribution_peaked_at_the_nearest_bin():
+    bins = torch.from_numpy(ab_bins())
+    ab = torch.tensor([[[[23.0]], [[-41.0]]]])
+    target = soft_encode(ab, bins)
+    assert target.shape == (1, 313, 1, 1)
+    assert torch.isclose(target.sum(), torch.tensor(1.0))
+    nearest = torch.cdist(ab.view(1, 2), bins).argmin()
+    assert target.view(-1).argmax() == nearest
+
+
+def test_rebalancing_favours_rare_colours_and_has_unit_expectation():
+    bins = ab_bins()
+    distribution = np.full(313, 1e-6)
+    distribution[0] = 0.9  # neutral is common
+    distribution /= distribution.sum()
+    weights = rebalance_weights(distribution, bins)
+    assert weights[0] < weights[-1]
+    uniform = rebalance_weights(np.full(313, 1 / 313), bins)
+    assert np.allclose(uniform, uniform.mean(), rtol=0.2)  # only edge smoothing differs
+    assert 0.8 < float(uniform.mean()) < 1.25
+
+
+@pytest.mark.parametrize("network", ["eccv16", "siggraph17"])
+def test_zhang_loss_falls_on_a_fixed_batch(photo_folder, tmp_path, network):
+    run = ZhangTraining(zhang_config(photo_folder, tmp_path, network=network, lr=1e-3))
+    lab = run.batch()
+    run.net.train()
+    losses = []
+    for _ in range(8):
+        run.hint_generator.manual_seed(0)  # the same hints each time: only the weights change
+        loss = run.loss(lab)
+        run.optimizer.zero_grad()
+        loss.backward()
+        run.optimizer.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-2:]) < losses[0]
+
+
+def test_zhang_checkpoints_and_resumes_at_the_same_step_with_the_same_loss(photo_folder, tmp_path):
+    straight = ZhangTraining(zhang_config(photo_folder, tmp_path / "a")).run(progress=False)
+    assert (tmp_path / "a/checkpoints/step-0000004.pt").is_file()
+    assert (tmp_path / "a/log.csv").read_text().count("\n") == 5
+
+    ZhangTraining(zhang_config(photo_folder, tmp_path / "b", steps=2)).run(progress=False)
+    resumed = ZhangTraining(zhang_config(photo_folder, tmp_path / "b")).run(progress=False)
+    assert resumed["resumed"] and resumed["start_step"] == 2
+    assert resumed["losses"] == pytest.approx(straight["losses"][2:], rel=1e-5)
+
+
+def test_zhang_validation_scores_against_the_grey_baseline(photo_folder, tmp_path):
+    outcome = ZhangTraining(zhang_config(photo_folder, tmp_path, steps=2, val_every=2)).run(
+        progress=False
+    )
+    figures = outcome["validation"]
+    assert figures.count == 2 and figures.grey_delta_e00 > 0 and figures.truth_colourfulness > 0
+    assert (tmp_path / "samples/step-0000002.png").is_file()
+
+
+def test_exported_weights_load_into_the_predictor_and_colorize(photo_folder, tmp_path):
+    from ml.models.zhang import ZhangPredictor
+
+    run = ZhangTraining(zhang_config(photo_folder, tmp_path, steps=1))
+    run.run(progress=False)
+    path = run.export(tmp_path / "small.pth")
+    predictor = ZhangPredictor(path, "cpu", network="eccv16", width=0.125)
+    chroma = predictor.predict(np.random.default_rng(0).random((40, 60), dtype=np.float32))
+    assert chroma.ab.shape == (256, 256, 2)
+
+
+def test_cli_reports_a_missing_folder_clearly(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\ntrain = "/nonexistent"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "ml.train", "zhang", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no such folder of images: /nonexistent" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_overrides():
+    path = ROOT / "ml/train/configs/zhang-eccv16-cpu.toml"
+    config = common.load_config(path, ["train.steps=7", 'data.train="x"'])
+    assert config["train"]["steps"] == 7 and config["data"]["train"] == "x"
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_training_on_cpu(photo_folder, tmp_path):
+    config = tmp_path / "ddp.toml"
+    config.write_text(
+        f'[data]\ntrain = "{photo_folder / "train"}"\nshort_side = 48\n'
+        '[model]\nnetwork = "eccv16"\nwidth = 0.125\n'
+        '[train]\nsize = 32\nbatch_size = 2\nsteps = 3\ncheckpoint_every = 3\ndevice = "cpu"\n'
+        f'[output]\ndir = "{tmp_path / "run"}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "ml.train", "zhang", "--config", str(config), "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "run/checkpoints/step-0000003.pt").is_file()
+    state = torch.load(tmp_path / "run/checkpoints/step-0000003.pt", weights_only=False)
+    assert state["step"] == 3

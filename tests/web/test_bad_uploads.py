@@ -1,0 +1,89 @@
+"""Every kind of bad upload gets a clear 400 message, and nothing is stored."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from colorize.models import Batch, Job, Upload
+from tests.conftest import encode, make_photo
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, files, model="zhang-eccv16"):
+    return client.post(reverse("colorize:home"), {"images": files, "model": model})
+
+
+def assert_refused(response, message: str, media_root) -> None:
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Batch.objects.count() == Upload.objects.count() == Job.objects.count() == 0
+    assert not any(p.is_file() for p in media_root.rglob("*")) if media_root.exists() else True
+
+
+def test_not_an_image(client, media_root):
+    response = post(client, [SimpleUploadedFile("notes.png", b"these are words, not pixels")])
+    assert_refused(response, "notes.png could not be read: it is not a valid image.", media_root)
+
+
+def test_truncated_image(client, media_root):
+    data = encode(make_photo(200, 200), "JPEG", quality=90)
+    response = post(client, [SimpleUploadedFile("cut.jpg", data[: len(data) // 2])])
+    assert_refused(response, "cut.jpg could not be read: it is truncated.", media_root)
+
+
+def test_zero_bytes(client, media_root):
+    response = post(client, [SimpleUploadedFile("empty.png", b"")])
+    assert_refused(response, "empty.png is empty (0 bytes).", media_root)
+
+
+def test_over_the_size_limit(client, media_root, settings):
+    settings.COLORIA_MAX_UPLOAD_BYTES = 1024 * 1024
+    data = encode(make_photo(1200, 1200, mode="RGB"), "BMP")
+    response = post(client, [SimpleUploadedFile("big.bmp", data)])
+    assert_refused(response, "the limit is 1 MB", media_root)
+
+
+def test_decompression_bomb(client, media_root):
+    # 100 megapixels of one colour compress to a few hundred kilobytes.
+    data = encode(Image.new("L", (10_000, 10_000)), "PNG")
+    response = post(client, [SimpleUploadedFile("bomb.png", data)])
+    assert_refused(
+        response, "bomb.png is 10000×10000 pixels; the limit is 40 megapixels.", media_root
+    )
+
+
+def test_unsupported_format(client, media_root):
+    data = encode(make_photo(), "GIF")
+    response = post(client, [SimpleUploadedFile("anim.gif", data)])
+    assert_refused(response, "anim.gif is a GIF image, which is not supported.", media_root)
+
+
+def test_one_bad_file_refuses_the_whole_batch(client, media_root):
+    good = SimpleUploadedFile("good.png", encode(make_photo()))
+    bad = SimpleUploadedFile("bad.png", b"\x89PNG\r\n\x1a\n broken")
+    assert_refused(post(client, [good, bad]), "bad.png could not be read", media_root)
+
+
+def test_no_file(client, media_root):
+    assert_refused(post(client, []), "Choose at least one image.", media_root)
+
+
+def test_too_many_files(client, media_root, settings):
+    files = [SimpleUploadedFile(f"p{i}.png", encode(make_photo(seed=i))) for i in range(6)]
+    assert_refused(post(client, files), "At most 5 images can be sent at once.", media_root)
+
+
+def test_unknown_model(client, media_root):
+    response = post(client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="nope")
+    assert_refused(response, "Unknown model “nope”.", media_root)
+
+
+def test_model_without_weights(client, media_root):
+    response = post(
+        client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="zhang-siggraph17"
+    )
+    assert_refused(response, "weights are not installed", media_root)
