@@ -1,0 +1,1 @@
+"""Training and validation photos that can be installed offline (`python -m ml.data photos`)."""
