@@ -25,6 +25,7 @@ from PIL import Image
 
 import ml
 from ml.errors import ColorizeError
+from ml.cards import recommended_model
 from ml.weights import is_installed
 
 from .models import Batch, Job, Result, Upload
@@ -114,10 +115,12 @@ def available_model_keys() -> list[str]:
 
 
 def default_model_key() -> str | None:
+    """COLORIA_DEFAULT_MODEL when installed; else the shipped model with the best validation
+    figures that clears the "better than grey" bar (see ml.cards); else the first installed."""
     keys = available_model_keys()
-    preferred = settings.COLORIA_DEFAULT_MODEL
-    if preferred in keys:
-        return preferred
+    for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
+        if preferred in keys:
+            return preferred
     return keys[0] if keys else None
 
 

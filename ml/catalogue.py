@@ -60,6 +60,40 @@ register(
     )
 )
 
+# --- Zhang ECCV16 trained by Coloria (the study's "own-trained" CNN row) ----------------------
+
+register_weights(
+    WeightFile(
+        key="zhang-eccv16-coloria",
+        filename="zhang-eccv16-coloria.pth",
+        network="zhang-eccv16",
+        licence="MIT",
+        official=False,
+        sha256=None,  # own-trained: checked by loading it
+    )
+)
+register(
+    ModelSpec(
+        key="zhang-eccv16-coloria",
+        family="zhang",
+        name="Zhang ECCV16 (Coloria-trained)",
+        hint="Small offline model trained by Coloria: muted, mostly plausible colour",
+        description=(
+            "The ECCV16 network at a quarter of its width (2 million parameters, the official "
+            "layer names with smaller shapes), trained by Coloria's own pipeline "
+            "(python -m ml.train zhang) on the offline photo set: 313 soft-encoded colour bins, "
+            "class-rebalanced cross-entropy, random crops and flips. It ships with Coloria, so "
+            "a fresh install colorizes without downloading anything; its card in ml/shipped/ "
+            "gives its data, recipe and validation figures."
+        ),
+        predictor="ml.models.zhang:ZhangPredictor",
+        weights="zhang-eccv16-coloria",
+        official=False,
+        params=(TEMPERATURE,),
+        options={"network": "eccv16", "width": 0.25},
+    )
+)
+
 # --- The study's own CNN (TensorFlow/Keras), trained by Coloria -------------------------------
 
 register_weights(

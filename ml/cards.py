@@ -1,0 +1,63 @@
+"""Cards of Coloria's own-trained weights: what each file was trained on and how well it does.
+
+Every file in `ml/shipped/` has a JSON card beside it (`<file stem>.json`) written when it was
+exported: data, recipe, steps, training time, hardware, validation figures against the "leave it
+grey" baseline, licence and attributions. The site's default model is chosen from these cards.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml import config
+
+
+@dataclass(frozen=True)
+class Card:
+    model: str  # the registry key of the model these weights serve
+    weights_file: str
+    data: dict[str, Any]
+
+    @property
+    def validation(self) -> dict[str, float]:
+        return self.data.get("validation", {})
+
+    @property
+    def clears_the_bar(self) -> bool:
+        """Lower mean ΔE00 than grey while keeping at least half the true colourfulness."""
+        v = self.validation
+        try:
+            return (
+                v["delta_e00"] < v["grey_delta_e00"]
+                and v["colourfulness"] >= 0.5 * v["truth_colourfulness"]
+            )
+        except KeyError:
+            return False
+
+
+def shipped_cards(directory: Path | None = None) -> list[Card]:
+    """The cards of the weights shipped in the repository (unreadable cards are skipped)."""
+    directory = directory or config.SHIPPED_WEIGHTS_DIR
+    cards = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            cards.append(Card(model=data["model"], weights_file=data["weights_file"], data=data))
+        except (OSError, ValueError, KeyError):
+            continue
+    return cards
+
+
+def card_for(model_key: str) -> Card | None:
+    return next((c for c in shipped_cards() if c.model == model_key), None)
+
+
+def recommended_model(directory: Path | None = None) -> str | None:
+    """The shipped model with the lowest validation ΔE00 among those that clear the bar."""
+    passing = [c for c in shipped_cards(directory) if c.clears_the_bar]
+    if not passing:
+        return None
+    return min(passing, key=lambda c: c.validation["delta_e00"]).model
