@@ -52,7 +52,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "coloria_site.middleware.ContentSecurityPolicyMiddleware",
 ]
+
+# A strict Content-Security-Policy for Coloria's own pages (empty disables it).
+COLORIA_CONTENT_SECURITY_POLICY = env_str(
+    "COLORIA_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 
 ROOT_URLCONF = "coloria_site.urls"
 WSGI_APPLICATION = "coloria_site.wsgi.application"

@@ -24,8 +24,8 @@ from django.utils import timezone
 from PIL import Image
 
 import ml
-from ml.errors import ColorizeError
 from ml.cards import recommended_model
+from ml.errors import ColorizeError
 from ml.weights import is_installed
 
 from .models import Batch, Job, Result, Upload

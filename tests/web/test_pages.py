@@ -387,3 +387,10 @@ def test_pages_for_a_signed_in_owner_have_no_expiry_note(client, colorize_photos
     page = text(client.get(reverse("colorize:job", args=[job.id])))
     assert "deleted 10 minutes" not in page
     assert "Publish to the gallery" in page and "Delete" in page
+
+
+@pytest.mark.django_db
+def test_pages_are_served_with_a_strict_content_security_policy(client):
+    policy = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "Content-Security-Policy" not in client.get("/admin/login/")
