@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 from PIL import Image
 
 import ml
+from ml.cards import Card, card_for
 from ml.registry import ModelSpec
 from ml.weights import is_installed
 
@@ -406,6 +407,7 @@ def evaluation_figures(path: Path | None = None) -> dict[str, ModelFigures]:
 class FamilyModel:
     choice: ModelChoice
     figures: ModelFigures | None
+    card: Card | None = None  # for own-trained weights that ship with Coloria
 
 
 @dataclass(frozen=True)
@@ -423,7 +425,11 @@ def model_families(*, with_figures: bool = False) -> list[Family]:
     grouped: dict[str, list[FamilyModel]] = {}
     for choice in model_choices():
         grouped.setdefault(choice.spec.family, []).append(
-            FamilyModel(choice, figures.get(choice.spec.key))
+            FamilyModel(
+                choice,
+                figures.get(choice.spec.key),
+                card_for(choice.spec.key) if with_figures else None,
+            )
         )
     families = []
     for key, models in grouped.items():

@@ -394,3 +394,25 @@ def test_pages_are_served_with_a_strict_content_security_policy(client):
     policy = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "Content-Security-Policy" not in client.get("/admin/login/")
+
+
+def test_model_page_shows_the_card_of_shipped_weights(client, tmp_path, monkeypatch):
+    import json
+
+    from ml import config
+
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", tmp_path)
+    card = {
+        "model": "zhang-eccv16-coloria", "weights_file": "zhang-eccv16-coloria.pth",
+        "family": "zhang", "steps": 1400, "training_seconds": 1800, "clears_the_bar": False,
+        "hardware": {"device": "cpu", "cpu_count": 2},
+        "data": {"description": "Coloria's offline photo set (489 photos)."},
+        "validation": {"delta_e00": 14.2, "grey_delta_e00": 13.0, "colourfulness": 21.0,
+                       "truth_colourfulness": 40.0, "psnr": 21.5, "grey_psnr": 22.0,
+                       "photos": 100},
+    }  # fmt: skip
+    (tmp_path / "zhang-eccv16-coloria.json").write_text(json.dumps(card))
+    page = client.get("/models/zhang/").content.decode()
+    assert "How Coloria trained it" in page
+    assert "1400 training steps in 30 minutes" in page
+    assert "14.20" in page and "13.00" in page and "Does not clear" in page
