@@ -84,3 +84,15 @@ def lab_batch(crops: Sequence[np.ndarray]) -> np.ndarray:
     """uint8 RGB crops -> float32 Lab, shape (N, 3, H, W)."""
     lab = np.stack([rgb_to_lab(c.astype(np.float32) / 255.0) for c in crops])
     return np.ascontiguousarray(lab.transpose(0, 3, 1, 2))
+
+
+def load_splits(data_cfg: dict, *, short_side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The training photos (shrunk to `short_side`, optionally without near-grey ones) and up to
+    `val_limit` validation photos at 256 px, from a config's [data] section."""
+    train = load_photos(
+        list_images(data_cfg["train"]), int(data_cfg.get("short_side", short_side)),
+        min_colourfulness=float(data_cfg.get("min_colourfulness", 0)),
+    )  # fmt: skip
+    val_folder = data_cfg.get("val")
+    val = load_photos(list_images(val_folder), 256) if val_folder else []
+    return train, val[: int(data_cfg.get("val_limit", 100))]

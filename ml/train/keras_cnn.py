@@ -28,19 +28,9 @@ class CNNTraining:
         self.seed = int(train_cfg.get("seed", 0))
         self.out = Path(config.get("output", {}).get("dir", "runs/cnn"))
         data_cfg = config.get("data", {})
-        self.train_photos = datasets.load_photos(
-            datasets.list_images(data_cfg["train"]), int(data_cfg.get("short_side", 320))
-        )
+        self.train_photos, self.val_photos = datasets.load_splits(data_cfg, short_side=320)
         if not self.train_photos:
             raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
-        val_folder = data_cfg.get("val")
-        self.val_photos = (
-            datasets.load_photos(datasets.list_images(val_folder), 256)[
-                : int(data_cfg.get("val_limit", 100))
-            ]
-            if val_folder
-            else []
-        )
         keras_cnn.configure_tensorflow()
         keras = keras_cnn._keras()
         keras.utils.set_random_seed(self.seed)

@@ -151,21 +151,11 @@ class ZhangTraining:
         common.seed_everything(self.seed + self.dist.rank)
 
         data_cfg = config.get("data", {})
-        short_side = int(data_cfg.get("short_side", self.size * 2))
-        self.train_photos = datasets.load_photos(
-            datasets.list_images(data_cfg["train"]), short_side,
-            min_colourfulness=float(data_cfg.get("min_colourfulness", 0)),
-        )  # fmt: skip
+        self.train_photos, self.val_photos = datasets.load_splits(
+            data_cfg, short_side=self.size * 2
+        )
         if not self.train_photos:
             raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
-        val_folder = data_cfg.get("val")
-        self.val_photos = (
-            datasets.load_photos(datasets.list_images(val_folder), 256)[
-                : int(data_cfg.get("val_limit", 100))
-            ]
-            if val_folder
-            else []
-        )
 
         self.bins = ab_bins()
         self.net = (ECCV16(self.width) if self.network == "eccv16" else SIGGRAPH17()).to(
