@@ -24,7 +24,7 @@ from django.utils import timezone
 from PIL import Image
 
 import ml
-from ml.cards import recommended_model
+from ml.cards import recommended_model, shipped_cards
 from ml.errors import ColorizeError
 from ml.weights import is_installed
 
@@ -115,13 +115,19 @@ def available_model_keys() -> list[str]:
 
 
 def default_model_key() -> str | None:
-    """COLORIA_DEFAULT_MODEL when installed; else the shipped model with the best validation
-    figures that clears the "better than grey" bar (see ml.cards); else the first installed."""
+    """The model preselected on the upload form.
+
+    COLORIA_DEFAULT_MODEL when installed; else the shipped model with the best validation figures
+    among those that clear the "better than grey" bar (ml.cards); else the first installed model
+    that is not a shipped model failing that bar. None when there is no such model: the visitor
+    then picks one, since a model that does worse than leaving the photo grey is never the default.
+    """
     keys = available_model_keys()
     for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
         if preferred in keys:
             return preferred
-    return keys[0] if keys else None
+    failing = {card.model for card in shipped_cards() if not card.clears_the_bar}
+    return next((key for key in keys if key not in failing), None)
 
 
 def _models_for(model_key: str, image_count: int) -> list[str]:

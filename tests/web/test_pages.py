@@ -416,3 +416,12 @@ def test_model_page_shows_the_card_of_shipped_weights(client, tmp_path, monkeypa
     assert "How Coloria trained it" in page
     assert "1400 training steps in 30 minutes" in page
     assert "14.20" in page and "13.00" in page and "Does not clear" in page
+
+
+def test_without_a_default_model_the_visitor_must_choose(client, monkeypatch):
+    from colorize import services
+
+    monkeypatch.setattr(services, "default_model_key", lambda: None)
+    page = client.get("/").content.decode()
+    assert '<option value="" selected disabled>Choose a model…</option>' in page
+    assert " selected>" not in page.split("Choose a model…", 1)[1].split("</select>", 1)[0]
