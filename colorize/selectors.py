@@ -22,7 +22,7 @@ from PIL import Image
 import ml
 from ml.cards import Card, card_for
 from ml.registry import ModelSpec
-from ml.weights import is_installed
+from ml.weights import install_command, is_installed
 
 from .models import Batch, Job, Upload
 
@@ -163,7 +163,11 @@ class ModelChoice:
     def unavailable_reason(self) -> str:
         if self.installed:
             return ""
-        return f"weights not installed: python manage.py fetch_weights {self.spec.weights}"
+        return f"weights not installed: {self.install_command}"
+
+    @property
+    def install_command(self) -> str:
+        return install_command(self.spec.weights)
 
 
 def spec_or_none(model_key: str) -> ModelSpec | None:

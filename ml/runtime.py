@@ -18,7 +18,7 @@ from ml import config
 from ml.color import Chroma
 from ml.errors import WeightsNotInstalled
 from ml.registry import ModelSpec
-from ml.weights import weights_path
+from ml.weights import install_command, weights_path
 
 
 class Predictor(Protocol):
@@ -49,7 +49,7 @@ def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
     if path is None:
         raise WeightsNotInstalled(
             f"The weights of {spec.name} are not installed. "
-            f"Install them with: python manage.py fetch_weights {spec.weights}"
+            f"Install them with: {install_command(spec.weights)}"
         )
     device = resolve_device(device)
     cache_key = (spec.key, device, str(path))

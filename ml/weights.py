@@ -93,6 +93,15 @@ def is_installed(key: str) -> bool:
     return weights_path(key) is not None
 
 
+def install_command(key: str) -> str:
+    """The command that installs these weights: a download for official files; for own-trained
+    ones (which ship with Coloria or are trained with python -m ml.train), an import."""
+    entry = KNOWN_WEIGHTS[key]
+    if entry.urls:
+        return f"python manage.py fetch_weights {key}"
+    return f"python manage.py import_weights {entry.filename} --model {key}"
+
+
 def known(key: str) -> WeightFile:
     """The registry entry for a weights key, with a readable error for unknown keys."""
     _ensure_catalogue()

@@ -252,3 +252,10 @@ class _Capture:
 
     def flush(self) -> None:
         pass
+
+
+def test_install_commands_fit_the_kind_of_weights():
+    assert weights.install_command("zhang-eccv16") == "python manage.py fetch_weights zhang-eccv16"
+    assert weights.install_command("cnn-coloria") == (
+        "python manage.py import_weights cnn-coloria.keras --model cnn-coloria"
+    )
