@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
     "accounts",
     "colorize",
 ]
@@ -157,6 +160,48 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- REST API (colorize.api) ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token for scripts first, so an unauthenticated request gets 401 with
+    # `WWW-Authenticate: Token`; the session (with CSRF) serves the site's own JavaScript.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "colorize.api.errors.exception_handler",
+    # Two scopes (colorize.api.throttling): requests that queue model runs, and everything else.
+    "DEFAULT_THROTTLE_RATES": {
+        "submit": env_str("COLORIA_API_SUBMIT_RATE", "20/minute"),
+        "read": env_str("COLORIA_API_READ_RATE", "300/minute"),
+    },
+    # `?format=` chooses the image format of a result download, not a DRF renderer.
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Coloria API",
+    "DESCRIPTION": "Colorize black-and-white photos from scripts and apps. Authenticate with "
+    "`Authorization: Token <key>`; anonymous clients may list models and read published jobs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,  # multipart uploads get their own request component
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "colorize.api.errors.add_error_components",
+    ],
+}
+# Job callbacks may target only https URLs on public addresses unless this is set (tests, a
+# local development receiver).
+COLORIA_CALLBACK_ALLOW_PRIVATE = env_bool("COLORIA_CALLBACK_ALLOW_PRIVATE", False)
+# The site's public address (https://coloria.example): absolute links where no request gives
+# one, as in job callbacks (else their links are paths).
+COLORIA_SITE_URL = env_str("COLORIA_SITE_URL", "").rstrip("/")
 
 # --- Auth, i18n -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -28,6 +28,7 @@ from ml.cards import recommended_model, shipped_cards
 from ml.errors import ColorizeError
 from ml.weights import is_installed
 
+from . import callbacks
 from .models import Batch, Job, Result, Upload
 
 log = logging.getLogger(__name__)
@@ -160,13 +161,20 @@ def job_submit(
     params: dict[str, Any] | None = None,
     owner: Any = None,
     session_key: str = "",
+    callback_url: str = "",
 ) -> Batch:
     """Validate, store and queue a submission.
 
-    All or nothing: a refused submission stores no file and no row.
+    All or nothing: a refused submission stores no file and no row. `callback_url` (REST
+    clients) is called with each job's status when the job ends.
     """
     if not files:
         raise SubmissionError("Choose at least one image.")
+    if callback_url:
+        try:
+            callbacks.resolve_target(callback_url)
+        except callbacks.RefusedTarget as exc:
+            raise SubmissionError(str(exc), field="callback_url") from None
     if len(files) > settings.COLORIA_MAX_BATCH:
         raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
     model_keys = _models_for(model_key, len(files))
@@ -214,6 +222,7 @@ def job_submit(
                         session_key=session_key,
                         model_key=key,
                         params=_jsonable(cleaned_params[key]),
+                        callback_url=callback_url if owner else "",  # accounts only
                     )
                     transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
     except Exception:
@@ -277,7 +286,25 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         log.exception("job %s failed", job_id)
         _fail(job, f"Colorizing failed because of an internal error ({type(exc).__name__}).")
     batch_refresh_expiry(batch_id=job.batch_id)
+    _notify_finished(job)
     return job
+
+
+def _notify_finished(job: Job) -> None:
+    """Queue the delivery of a finished job's callback (a task: retries must not hold up the
+    worker's next job, nor the request that ran it)."""
+    if not job.callback_url:
+        return
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "colorize.tasks.deliver_callback",
+            str(job.pk),
+            task_name=f"callback-{job.pk}",
+            sync=settings.COLORIA_SYNC_JOBS,
+        )
+    )
 
 
 def _fail(job: Job, message: str) -> None:
@@ -290,10 +317,11 @@ def _fail(job: Job, message: str) -> None:
 def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
     """A worker died or timed out while running a job: fail it instead of leaving it running."""
     lost = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
-    batch_ids = list(lost.values_list("batch_id", flat=True))
+    jobs = list(lost)
     lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
-    for batch_id in batch_ids:
-        batch_refresh_expiry(batch_id=batch_id)
+    for job in jobs:
+        batch_refresh_expiry(batch_id=job.batch_id)
+        _notify_finished(job)
 
 
 def job_rerun(*, job: Job, params: dict[str, Any]) -> Job:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import services
+from . import callbacks, services
 
 
 def run_job(job_id: str) -> str | None:
@@ -21,6 +21,20 @@ def job_task_finished(task: Any) -> None:
         job_id=task.args[0],
         reason="The worker stopped before this job finished (time limit or crash). Try again.",
     )
+
+
+def deliver_callback(job_id: str) -> bool:
+    """POST a finished job's status (the API's job JSON) to its callback URL, signed."""
+    from rest_framework.renderers import JSONRenderer
+
+    from .api.serializers import JobSerializer
+    from .models import Job
+
+    job = Job.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None or not job.callback_url or job.owner is None:
+        return False
+    body = JSONRenderer().render(JobSerializer(job).data)
+    return callbacks.deliver(job.callback_url, body, callbacks.callback_secret(job.owner))
 
 
 def purge_expired() -> int:

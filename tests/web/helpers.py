@@ -17,3 +17,19 @@ def assert_is_colorization_of(result_png: bytes, original: Image.Image) -> None:
     original_lab = rgb2lab(np.asarray(original.convert("RGB")))
     assert np.abs(result_lab[..., 0] - original_lab[..., 0]).max() <= 1.0
     assert np.abs(result_lab[..., 1:]).max() > 0.5, "the model added no colour"
+
+
+def wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy.
+
+    Playwright's wait_for_function evaluates its predicate with eval() inside the page, which a
+    strict Content-Security-Policy (no 'unsafe-eval', as Coloria sends) forbids; page.evaluate
+    goes through the DevTools protocol and is not subject to the page's policy.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)

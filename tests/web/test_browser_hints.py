@@ -6,6 +6,7 @@ import pytest
 
 from colorize.models import Job
 from tests.conftest import encode, make_photo
+from tests.web.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +23,7 @@ def test_clicking_the_result_adds_a_hint_and_reruns(
     page.select_option("#model", hint_model)
     page.click("button[type=submit]")
     page.wait_for_selector("#result")
-    page.wait_for_function("document.querySelector('#result').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#result').naturalWidth > 0")
 
     box = page.locator("#result").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)

@@ -17,6 +17,7 @@ from PIL import Image
 from colorize import services
 from colorize.models import Job
 from tests.conftest import encode, make_photo
+from tests.web.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -167,13 +168,14 @@ def test_drop_and_button_upload_with_live_progress(page, live_server, tmp_path, 
     for job in Job.objects.order_by("upload__original_name"):
         services.job_run(job_id=job.id)
         page.wait_for_selector(f'.job-row[data-job="{job.id}"][data-status=succeeded]')
-    page.wait_for_function("document.querySelector('[data-role=progress]').value === 2")
+    wait_until(page, "document.querySelector('[data-role=progress]').value === 2")
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
     assert "All done: 2 colorized." in page.inner_text("[data-role=progress-text]")
     assert page.locator("[data-role=zip]").is_visible()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('[data-role=result-thumb]')]"
-        ".every((img) => img.complete && img.naturalWidth > 0)"
+        ".every((img) => img.complete && img.naturalWidth > 0)",
     )
     assert page.locator(".job-row .badge").first.inner_text().strip() == "Done"
     shoot(page, artifacts, "batch-done")
@@ -261,7 +263,7 @@ def test_result_slider_mouse_keyboard_and_downloads(
     page.set_input_files("#images", str(photo_file(tmp_path, "grandma.png", size=(300, 200))))
     page.click("#submit-button")
     page.wait_for_url("**/jobs/*/")
-    page.wait_for_function("document.querySelector('#result').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#result').naturalWidth > 0")
     assert page.get_attribute("[data-status]", "data-status") == "succeeded"
     assert page.locator("text=Colorized by Coloria").is_visible()
     assert_accessible_basics(page)
@@ -328,9 +330,10 @@ def test_all_models_grid_and_comparison(
     assert tiles.count() == 3  # the original and both models
     grid = page.inner_text("#compare-grid")
     assert "Original" in grid and "Zhang ECCV16 (official)" in grid and "Zhang SIGGRAPH17" in grid
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#compare-grid img')]"
-        ".every((img) => img.complete && img.naturalWidth > 0)"
+        ".every((img) => img.complete && img.naturalWidth > 0)",
     )
     assert_accessible_basics(page)
     shoot(page, artifacts, "compare")

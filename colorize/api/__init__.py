@@ -1,0 +1,1 @@
+"""Coloria's REST API (v1): thin DRF views over colorize.services and colorize.selectors."""

@@ -1,0 +1,157 @@
+"""What the API reads and writes. Serializers shape data only: the rules are in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+import ml
+
+from .. import selectors
+from ..models import Job
+
+# --- Models ---------------------------------------------------------------------------------
+
+
+class ParameterSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The form field to send with `POST /jobs`.")
+    kind = serializers.ChoiceField(choices=["int", "float", "bool", "choice", "hints"])
+    label = serializers.CharField()
+    help = serializers.CharField()
+    default = serializers.JSONField(help_text="Used when the field is left out.")
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    choices = serializers.ListField(child=serializers.CharField(), help_text="For `choice`.")
+
+
+class ColorModelSerializer(serializers.Serializer):
+    """One registry model (a selectors.ModelChoice)."""
+
+    key = serializers.CharField(source="spec.key", help_text="The `model` to send to submit.")
+    name = serializers.CharField(source="spec.name")
+    family = serializers.CharField(source="spec.family")
+    hint = serializers.CharField(source="spec.hint")
+    description = serializers.CharField(source="spec.description")
+    official = serializers.BooleanField(source="spec.official")
+    installed = serializers.BooleanField(help_text="Whether its weights are installed here.")
+    unavailable_reason = serializers.CharField()
+    is_default = serializers.SerializerMethodField()
+    parameters = ParameterSerializer(source="spec.params", many=True)
+
+    def get_is_default(self, choice: selectors.ModelChoice) -> bool:
+        return choice.spec.key == self.context.get("default_key")
+
+
+# --- Jobs -----------------------------------------------------------------------------------
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.SerializerMethodField(help_text="This job in the API.")
+    web_url = serializers.SerializerMethodField(help_text="This job's page on the site.")
+    batch = serializers.UUIDField(source="batch_id", help_text="The submission it came from.")
+    model = serializers.CharField(source="model_key")
+    model_name = serializers.SerializerMethodField()
+    params = serializers.JSONField(help_text="The parameters the model ran with.")
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    error = serializers.CharField(help_text="Why it failed, for people; empty otherwise.")
+    queued_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True, help_text="Running time.")
+    attempts = serializers.IntegerField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    hidden_reason = serializers.CharField(help_text="Why a moderator hid it, if one did.")
+    original_url = serializers.SerializerMethodField()
+    result_url = serializers.SerializerMethodField(help_text="Null until the job has succeeded.")
+
+    def _absolute(self, name: str, job: Job) -> str:
+        path = reverse(name, args=[job.id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else settings.COLORIA_SITE_URL + path
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, job: Job) -> str:
+        return self._absolute("api:job-detail", job)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, job: Job) -> str:
+        return self._absolute("colorize:job", job)
+
+    def get_model_name(self, job: Job) -> str:
+        return selectors.model_name(job.model_key)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_original_url(self, job: Job) -> str:
+        return self._absolute("api:job-original", job)
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_result_url(self, job: Job) -> str | None:
+        if job.status != Job.Status.SUCCEEDED:
+            return None
+        return self._absolute("api:job-result", job)
+
+
+class SubmissionSerializer(serializers.Serializer):
+    """The answer to a submit: the batch and its jobs (one per image, or one per model)."""
+
+    batch = serializers.UUIDField()
+    jobs = JobSerializer(many=True)
+
+
+class JobFilterSerializer(serializers.Serializer):
+    model = serializers.CharField(required=False, help_text="Only jobs of this model key.")
+    status = serializers.ChoiceField(choices=Job.Status.choices, required=False)
+
+
+class JobSubmitBase(serializers.Serializer):
+    images = serializers.ListField(
+        # Empty files pass here so that the service refuses them with its own message.
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        help_text="1 to COLORIA_MAX_BATCH (5) images: JPEG, PNG, WebP, BMP or TIFF.",
+    )
+    model = serializers.CharField(
+        max_length=64,
+        help_text="A key from `GET /models`, or `all` (every installed model, one image only).",
+    )
+    callback_url = serializers.URLField(
+        required=False,
+        max_length=500,
+        help_text="Optional: an https URL that receives the job's JSON (a signed POST) when "
+        "it ends.",
+    )
+
+
+class CallbackSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="The HMAC-SHA256 key of the caller's callbacks.")
+    signature_header = serializers.CharField(
+        help_text="The header carrying `sha256=<hex HMAC of the raw request body>`."
+    )
+
+
+def _parameter_fields() -> dict[str, Any]:
+    """One optional field per model parameter in the registry, so that the schema lists them.
+    Which parameters the chosen model takes is the service's check (others are refused)."""
+    takers: dict[str, list[str]] = {}
+    described: dict[str, Any] = {}
+    for spec in ml.list_models():
+        for param in spec.params:
+            takers.setdefault(param.name, []).append(spec.key)
+            described.setdefault(param.name, param)
+    return {
+        name: serializers.CharField(
+            required=False,
+            allow_blank=True,
+            help_text=f"{param.label} ({param.kind}). {param.help} "
+            f"Taken by: {', '.join(takers[name])}; see `GET /models` for ranges and defaults.",
+        )
+        for name, param in described.items()
+    }
+
+
+JobSubmitSerializer = type("JobSubmitSerializer", (JobSubmitBase,), _parameter_fields())

@@ -1,0 +1,22 @@
+"""/api/v1/: the REST API, its OpenAPI schema and its docs page."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("models", views.ModelListView.as_view(), name="models"),
+    path("jobs", views.JobListView.as_view(), name="jobs"),
+    path("jobs/<uuid:job_id>", views.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<uuid:job_id>/result", views.JobResultView.as_view(), name="job-result"),
+    path("jobs/<uuid:job_id>/original", views.JobOriginalView.as_view(), name="job-original"),
+    path("jobs/<uuid:job_id>/retry", views.JobRetryView.as_view(), name="job-retry"),
+    path("jobs/<uuid:job_id>/publish", views.JobPublishView.as_view(), name="job-publish"),
+    path("jobs/<uuid:job_id>/unpublish", views.JobUnpublishView.as_view(), name="job-unpublish"),
+    path("callback-secret", views.CallbackSecretView.as_view(), name="callback-secret"),
+    path("schema", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

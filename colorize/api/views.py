@@ -1,0 +1,352 @@
+"""REST API v1 views: check who may do what, call services and selectors, shape the answer.
+
+Other users' jobs are 404, never 403, as on the site. The API works with accounts only (a token
+or a signed-in session): anonymous visitors' photos, tied to a browser session, are not exposed
+here, so anonymous callers see only the models and published jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import callbacks, selectors, services
+from ..models import Job
+from .errors import errors
+from .serializers import (
+    CallbackSecretSerializer,
+    ColorModelSerializer,
+    JobFilterSerializer,
+    JobSerializer,
+    JobSubmitSerializer,
+    SubmissionSerializer,
+)
+from .throttling import ScopeRateThrottle
+
+# Form fields of a submit that are not model parameters.
+SUBMIT_FIELDS = {"images", "model", "callback_url", "csrfmiddlewaretoken"}
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before the next request in this scope.",
+)
+IMAGE = OpenApiResponse(OpenApiTypes.BINARY, description="The image, as an attachment.")
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The job is not in a state that allows this."
+    default_code = "conflict"
+
+
+class ScopedThrottleMixin:
+    """Requests with a method in `submit_methods` queue model runs: they count in `submit`."""
+
+    submit_methods: tuple[str, ...] = ()
+
+    def get_throttles(self) -> list[ScopeRateThrottle]:
+        scope = "submit" if self.request.method in self.submit_methods else "read"
+        return [ScopeRateThrottle(scope)]
+
+
+class ApiView(ScopedThrottleMixin, APIView):
+    pass
+
+
+def _job_or_404(request: Request, job_id: Any, *, owner: bool = False) -> Job:
+    # session_key="": a session's anonymous photos are not the API's (see the module docstring).
+    find = selectors.job_for_owner if owner else selectors.job_for_viewer
+    job = find(job_id=job_id, user=request.user, session_key="")
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def _job_data(request: Request, job: Job) -> dict[str, Any]:
+    return JobSerializer(job, context={"request": request}).data
+
+
+# --- Models ---------------------------------------------------------------------------------
+
+
+class ModelListView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["models"],
+        summary="List every model",
+        description="Every model Coloria knows, with its parameters (ranges and defaults) and "
+        "whether its weights are installed (only installed models can be submitted).",
+        responses={200: ColorModelSerializer(many=True), **errors(401, 429)},
+        parameters=[RETRY_AFTER],
+    )
+    def get(self, request: Request) -> Response:
+        serializer = ColorModelSerializer(
+            selectors.model_choices(),
+            many=True,
+            context={"default_key": services.default_model_key()},
+        )
+        return Response(serializer.data)
+
+
+# --- Callbacks ----------------------------------------------------------------------------
+
+
+class CallbackSecretView(ApiView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["callbacks"],
+        summary="The caller's callback signing key",
+        description="Jobs submitted with a `callback_url` POST their JSON (as `GET /jobs/{id}`) "
+        "there when they end, with `X-Coloria-Signature: sha256=<hex>`: the HMAC-SHA256 of the "
+        "raw body with this key. Only https URLs resolving to public addresses are accepted; "
+        "no redirects are followed; 5 s timeout, 3 attempts with back-off.",
+        parameters=[RETRY_AFTER],
+        responses={200: CallbackSecretSerializer, **errors(401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        data = {
+            "secret": callbacks.callback_secret(request.user),
+            "signature_header": callbacks.SIGNATURE_HEADER,
+        }
+        return Response(CallbackSecretSerializer(data).data)
+
+
+# --- Jobs -----------------------------------------------------------------------------------
+
+
+class JobPagination(CursorPagination):
+    ordering = "-queued_at"  # newest first
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class JobListView(ScopedThrottleMixin, generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]  # images arrive as multipart files
+    serializer_class = JobSerializer
+    pagination_class = JobPagination
+    submit_methods = ("POST",)
+
+    def get_queryset(self) -> QuerySet[Job]:
+        filters = JobFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        jobs = Job.objects.filter(owner=self.request.user).select_related("upload", "result")
+        if model := filters.validated_data.get("model"):
+            jobs = jobs.filter(model_key=model)
+        if job_status := filters.validated_data.get("status"):
+            jobs = jobs.filter(status=job_status)
+        return jobs
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="List the caller's jobs",
+        description="The caller's jobs, newest first, cursor-paginated (follow `next`).",
+        parameters=[JobFilterSerializer, RETRY_AFTER],
+        responses={200: JobSerializer(many=True), **errors(400, 401, 429)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Submit images",
+        description="Multipart upload of 1–5 `images` with a `model` key (or `all` for one "
+        "image). Every other field is a model parameter (see `GET /models`); a parameter the "
+        "model does not take is refused. Answers 202: the jobs are queued; poll their `url`.",
+        request={"multipart/form-data": JobSubmitSerializer},
+        parameters=[RETRY_AFTER],
+        responses={202: SubmissionSerializer, **errors(400, 401, 403, 415, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        form = JobSubmitSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        params = {name: value for name, value in request.data.items() if name not in SUBMIT_FIELDS}
+        try:
+            batch = services.job_submit(
+                files=form.validated_data["images"],
+                model_key=form.validated_data["model"],
+                params=params,
+                owner=request.user,
+                callback_url=form.validated_data.get("callback_url", ""),
+            )
+        except services.SubmissionError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        jobs = list(selectors.batch_jobs(batch))  # read again: a synchronous run has finished
+        data = {"batch": batch.id, "jobs": jobs}
+        return Response(
+            SubmissionSerializer(data, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class JobDetailView(ApiView):
+    permission_classes = [IsAuthenticatedOrReadOnly]  # anyone may read a published job
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="A job's status",
+        description="Status, timings, error and links. Owners and staff see their jobs; anyone "
+        "sees a published one.",
+        parameters=[RETRY_AFTER],
+        responses={200: JobSerializer, **errors(401, 404, 429)},
+    )
+    def get(self, request: Request, job_id: Any) -> Response:
+        return Response(_job_data(request, _job_or_404(request, job_id)))
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Delete a job",
+        description="Deletes the job and its result; the original too when no other job uses it.",
+        parameters=[RETRY_AFTER],
+        responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404, 429)},
+    )
+    def delete(self, request: Request, job_id: Any) -> Response:
+        services.job_delete(job=_job_or_404(request, job_id, owner=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JobResultView(ApiView):
+    permission_classes = [AllowAny]  # who may see it is the job lookup's rule
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Download the result",
+        description="The full-resolution colorized image, to its owner (and staff), or to anyone "
+        "once published. 409 while the job has no result.",
+        parameters=[
+            OpenApiParameter("format", str, enum=["png", "jpeg"], default="png"),
+            RETRY_AFTER,
+        ],
+        responses={
+            (200, "image/png"): IMAGE,
+            (200, "image/jpeg"): IMAGE,
+            **errors(400, 401, 404, 409, 429),
+        },
+    )
+    def get(self, request: Request, job_id: Any) -> HttpResponse:
+        image_format = request.query_params.get("format", "png")
+        if image_format not in ("png", "jpeg"):
+            raise ValidationError({"format": ["Choose png or jpeg."]})
+        job = _job_or_404(request, job_id)
+        result = getattr(job, "result", None)
+        if job.status != Job.Status.SUCCEEDED or result is None:
+            raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
+        stem = selectors.download_stem(job, owner=selectors.is_owner(job, request.user, ""))
+        name = f"{stem}-colorized-{job.model_key}"
+        if image_format == "jpeg":
+            response = HttpResponse(selectors.as_jpeg(result.image), content_type="image/jpeg")
+            response["Content-Disposition"] = f'attachment; filename="{name}.jpg"'
+        else:
+            response = FileResponse(
+                result.image.open("rb"),
+                as_attachment=True,
+                filename=f"{name}.png",
+                content_type="image/png",
+            )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class JobOriginalView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Download the original",
+        description="The uploaded photo as it was sent (same visibility as the result).",
+        parameters=[RETRY_AFTER],
+        responses={(200, "image/*"): IMAGE, **errors(401, 404, 429)},
+    )
+    def get(self, request: Request, job_id: Any) -> HttpResponse:
+        job = _job_or_404(request, job_id)
+        stem = selectors.download_stem(job, owner=selectors.is_owner(job, request.user, ""))
+        extension = job.upload.image.name.rsplit(".", 1)[-1]
+        response = FileResponse(
+            job.upload.image.open("rb"), as_attachment=True, filename=f"{stem}.{extension}"
+        )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class JobActionView(ApiView):
+    """POST /jobs/{id}/<action>: an owner's action on a job (staff moderate in the admin)."""
+
+    permission_classes = [IsAuthenticated]
+    action_name = ""
+
+    def act(self, job: Job) -> Job:
+        raise NotImplementedError
+
+    def post(self, request: Request, job_id: Any) -> Response:
+        job = _job_or_404(request, job_id, owner=True)
+        try:
+            job = self.act(job)
+        except services.SubmissionError as exc:
+            raise Conflict(exc.message) from None
+        code = status.HTTP_202_ACCEPTED if self.action_name == "retry" else status.HTTP_200_OK
+        return Response(_job_data(request, job), status=code)
+
+
+def _action_schema(summary: str, description: str, code: int) -> Any:
+    return extend_schema(
+        tags=["jobs"],
+        summary=summary,
+        description=description,
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses={code: JobSerializer, **errors(401, 403, 404, 409, 429)},
+    )
+
+
+class JobRetryView(JobActionView):
+    action_name = "retry"
+    submit_methods = ("POST",)  # it runs the model again
+
+    @_action_schema("Retry a failed job", "Queues a failed job again (202).", 202)
+    def post(self, request: Request, job_id: Any) -> Response:
+        return super().post(request, job_id)
+
+    def act(self, job: Job) -> Job:
+        return services.job_retry(job=job)
+
+
+class JobPublishView(JobActionView):
+    action_name = "publish"
+
+    @_action_schema(
+        "Publish a job", "Puts a succeeded job in the public gallery: anyone may then read it.", 200
+    )
+    def post(self, request: Request, job_id: Any) -> Response:
+        return super().post(request, job_id)
+
+    def act(self, job: Job) -> Job:
+        return services.job_publish(job=job)
+
+
+class JobUnpublishView(JobActionView):
+    action_name = "unpublish"
+
+    @_action_schema("Unpublish a job", "Withdraws a job from the public gallery.", 200)
+    def post(self, request: Request, job_id: Any) -> Response:
+        return super().post(request, job_id)
+
+    def act(self, job: Job) -> Job:
+        return services.job_unpublish(job=job)
