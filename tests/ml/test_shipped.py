@@ -1,0 +1,85 @@
+"""The own-trained weights that ship in ml/shipped/: they load, colorize, fit the size budget and
+carry honest cards; the default model is chosen from those cards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import ml
+from ml import cards, config, metrics
+from ml.color import gray_to_lightness, rgb_to_lab, to_gray
+from ml.weights import KNOWN_WEIGHTS
+from tests.conftest import SHIPPED_WEIGHTS_DIR, make_photo
+
+SHIPPED_CARDS = cards.shipped_cards(SHIPPED_WEIGHTS_DIR)
+CARD_FIELDS = {
+    "model", "family", "weights_file", "data", "recipe", "steps", "training_seconds",
+    "hardware", "validation", "clears_the_bar", "licence", "attributions",
+}  # fmt: skip
+
+
+def test_a_torch_and_a_keras_model_ship_within_150_mb():
+    families = {card.data["family"] for card in SHIPPED_CARDS}
+    assert {"cnn", "zhang"} <= families
+    total = sum(p.stat().st_size for p in SHIPPED_WEIGHTS_DIR.iterdir() if p.is_file())
+    assert total <= 150 * 1024 * 1024
+
+
+@pytest.mark.parametrize("card", SHIPPED_CARDS, ids=lambda c: c.model)
+def test_shipped_weights_load_and_colorize_a_photo(card, monkeypatch):
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
+    assert set(card.data) >= CARD_FIELDS
+    spec = ml.get_spec(card.model)
+    assert KNOWN_WEIGHTS[spec.weights].filename == card.weights_file
+    assert not spec.official
+    v = card.validation
+    assert v["photos"] == 100 and v["grey_delta_e00"] > 0
+    assert card.clears_the_bar == card.data["clears_the_bar"]
+
+    photo = make_photo(96, 72)
+    result = ml.colorize(photo, model=card.model, device="cpu")
+    assert result.size == (96, 72)
+    lightness_in = gray_to_lightness(to_gray(photo))
+    lightness_out = rgb_to_lab(np.asarray(result, dtype=np.float32) / 255)[..., 0]
+    assert np.abs(lightness_out - lightness_in).mean() < 1.0  # lightness kept
+    assert metrics.colourfulness(result) > 1.0  # and colour added
+
+
+def _card(directory, model, delta_e00, colourfulness):
+    figures = {
+        "delta_e00": delta_e00, "grey_delta_e00": 13.0, "colourfulness": colourfulness,
+        "truth_colourfulness": 40.0, "photos": 100,
+    }  # fmt: skip
+    (directory / f"{model}.json").write_text(
+        json.dumps({"model": model, "weights_file": f"{model}.pth", "validation": figures})
+    )
+
+
+def test_the_recommended_model_is_the_best_one_that_clears_the_bar(tmp_path):
+    _card(tmp_path, "dull", 11.0, 5.0)  # better than grey but washed out: fails the bar
+    _card(tmp_path, "garish", 14.0, 40.0)  # colourful but worse than grey: fails
+    assert cards.recommended_model(tmp_path) is None
+    _card(tmp_path, "good", 12.5, 25.0)
+    _card(tmp_path, "better", 12.0, 21.0)
+    assert cards.recommended_model(tmp_path) == "better"
+
+
+@pytest.mark.django_db
+def test_the_site_never_defaults_to_a_model_worse_than_grey(monkeypatch, settings):
+    from colorize import services
+
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
+    settings.COLORIA_DEFAULT_MODEL = ""
+    installed = services.available_model_keys()
+    assert {card.model for card in SHIPPED_CARDS} <= set(installed)
+    default = services.default_model_key()
+    recommended = cards.recommended_model()
+    if recommended:
+        assert default == recommended
+    else:  # no shipped model clears the bar: only official weights (here: random) may be default
+        assert default not in {card.model for card in SHIPPED_CARDS}
+    settings.COLORIA_DEFAULT_MODEL = "zhang-eccv16"  # an explicit choice wins when installed
+    assert services.default_model_key() == "zhang-eccv16"
