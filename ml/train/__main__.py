@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export_with_card(run, path, family: str, config: dict, outcome: dict, started: float) -> None:
-    """Export the weights (when not already there) and write their card beside them."""
-    if not path.exists() or family == "zhang":
+    """Write the card beside the exported weights, exporting them first for Zhang (the Keras
+    CNN's run() has already exported its model)."""
+    if family == "zhang":
         run.export(path)
     model = config.get("output", {}).get("model", path.stem)
     seconds = time.perf_counter() - started

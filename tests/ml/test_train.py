@@ -155,3 +155,29 @@ def test_two_process_data_parallel_training_on_cpu(photo_folder, tmp_path):
     assert (tmp_path / "run/checkpoints/step-0000003.pt").is_file()
     state = torch.load(tmp_path / "run/checkpoints/step-0000003.pt", weights_only=False)
     assert state["step"] == 3
+
+
+def test_the_cli_exports_weights_with_their_card(photo_folder, tmp_path, capsys):
+    import json
+
+    from ml.train.__main__ import main
+
+    export = tmp_path / "tiny-coloria.pth"
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        f'[data]\ntrain = "{photo_folder / "train"}"\nval = "{photo_folder / "val"}"\n'
+        'short_side = 48\n[model]\nnetwork = "eccv16"\nwidth = 0.125\n'
+        "[train]\nsize = 32\nbatch_size = 4\nsteps = 2\nval_every = 2\ncheckpoint_every = 2\n"
+        'device = "cpu"\n'
+        f'[output]\ndir = "{tmp_path / "run"}"\nexport = "{export}"\nmodel = "tiny-coloria"\n'
+    )
+    assert main(["zhang", "--config", str(config), "--no-progress"]) == 0
+    card = json.loads(export.with_suffix(".json").read_text())
+    assert card["model"] == "tiny-coloria" and card["weights_file"] == export.name
+    assert card["steps"] == 2 and card["bytes"] == export.stat().st_size
+    assert card["validation"]["photos"] == 2
+    assert card["clears_the_bar"] == (
+        card["validation"]["delta_e00"] < card["validation"]["grey_delta_e00"]
+        and card["validation"]["colourfulness"] >= 0.5 * card["validation"]["truth_colourfulness"]
+    )
+    assert "exported" in capsys.readouterr().out
