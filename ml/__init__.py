@@ -47,7 +47,9 @@ def colorize(
     except MemoryError as exc:
         raise OutOfMemory(f"{spec.name} ran out of memory on this image.") from exc
     except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
+        # CUDA says "out of memory"; PyTorch's CPU allocator "can't allocate memory".
+        message = str(exc).lower()
+        if "out of memory" in message or "can't allocate memory" in message:
             raise OutOfMemory(
                 f"{spec.name} ran out of memory on this image; try a smaller image."
             ) from exc

@@ -124,3 +124,126 @@ register(
         weights="cnn-coloria",
     )
 )
+
+# --- DeOldify (Jason Antic): Artistic and Stable, the study's two best models -----------------
+
+RENDER_FACTOR = ParamSpec(
+    name="render_factor",
+    kind="int",
+    default=35,
+    label="Render factor",
+    help="The model colours a square of render factor x 16 pixels (35: 560 px). Higher brings "
+    "more detail and vivid colour to good scans; lower can be steadier on old, damaged photos "
+    "and is faster. Memory and time grow with its square.",
+    min=7,
+    max=45,
+)
+# DeOldify publishes no checksums: these files are verified by loading them into the network
+# (a truncated download or an HTML error page fails), and the SHA-256 is printed on install.
+register_weights(
+    WeightFile(
+        key="deoldify-artistic",
+        filename="ColorizeArtistic_gen.pth",
+        network="deoldify-artistic",
+        licence="MIT",
+        urls=("https://data.deepai.org/deoldify/ColorizeArtistic_gen.pth",),
+    )
+)
+register_weights(
+    WeightFile(
+        key="deoldify-stable",
+        filename="ColorizeStable_gen.pth",
+        network="deoldify-stable",
+        licence="MIT",
+        urls=(
+            "https://www.dropbox.com/s/axsd2g85uyixaho/ColorizeStable_gen.pth?dl=1",
+            "https://data.deepai.org/deoldify/ColorizeStable_gen.pth",
+        ),
+    )
+)
+register_weights(
+    WeightFile(
+        key="deoldify-video",
+        filename="ColorizeVideo_gen.pth",
+        network="deoldify-stable",
+        licence="MIT",
+        urls=("https://data.deepai.org/deoldify/ColorizeVideo_gen.pth",),
+    )
+)
+register(
+    ModelSpec(
+        key="deoldify-artistic",
+        family="deoldify-artistic",
+        name="DeOldify Artistic (official)",
+        hint="Artistic: vivid, bold, detailed colour; less steady on ordinary scenes",
+        description=(
+            "Jason Antic's DeOldify, Artistic model: a U-Net whose encoder is a ResNet-34 and "
+            "whose deep decoder (1.5 x wider, self-attention, spectral norm) rebuilds colour at "
+            "the model's render size. Trained 'NoGAN': long generator pretraining with a "
+            "perceptual loss, then a short GAN phase. The study's best model (mean ΔE00 7.46): "
+            "the most vivid and detailed colour, at the price of stability on ordinary scenes."
+        ),
+        predictor="ml.models.deoldify:DeOldifyPredictor",
+        weights="deoldify-artistic",
+        official=True,
+        params=(RENDER_FACTOR,),
+        options={"variant": "artistic"},
+    )
+)
+register(
+    ModelSpec(
+        key="deoldify-stable",
+        family="deoldify-stable",
+        name="DeOldify Stable (official)",
+        hint="Stable: natural skin tones, portraits and landscapes; less saturated",
+        description=(
+            "DeOldify's Stable model: a U-Net on a ResNet-101 encoder with a wide, shallow "
+            "decoder (one conv per level, 1024 channels), trained NoGAN like Artistic. The "
+            "study's second best (mean ΔE00 7.87): natural faces, skies and landscapes, fewer "
+            "odd colours, less saturation."
+        ),
+        predictor="ml.models.deoldify:DeOldifyPredictor",
+        weights="deoldify-stable",
+        official=True,
+        params=(RENDER_FACTOR,),
+        options={"variant": "stable"},
+    )
+)
+register(
+    ModelSpec(
+        key="deoldify-video",
+        family="deoldify-stable",
+        name="DeOldify Video (official)",
+        hint="Stable's network tuned for steady colour from frame to frame; calm on photos too",
+        description=(
+            "The network of the Stable model trained for film: colour that does not flicker "
+            "between frames. On single photos it is the most conservative DeOldify model."
+        ),
+        predictor="ml.models.deoldify:DeOldifyPredictor",
+        weights="deoldify-video",
+        official=True,
+        params=(RENDER_FACTOR,),
+        options={"variant": "video"},
+    )
+)
+
+# --- ImageNet backbones for training (torchvision's files; not colorization models) -------------
+# DeOldify's pipeline starts its encoder from ImageNet and measures its feature loss with VGG16-bn.
+# torchvision names each file after the first hex digits of its SHA-256, and publishes no more.
+for _key, _file in (
+    ("resnet18", "resnet18-f37072fd.pth"),
+    ("resnet34", "resnet34-b627a593.pth"),
+    ("resnet101", "resnet101-63fe2227.pth"),
+    ("vgg16-bn", "vgg16_bn-6c64b313.pth"),
+):
+    register_weights(
+        WeightFile(
+            key=_key,
+            filename=_file,
+            network=f"torchvision-{_key}",
+            licence="BSD-3-Clause (torchvision); trained on ImageNet",
+            urls=(f"https://download.pytorch.org/models/{_file}",),
+            sha256_prefix=_file.rsplit("-", 1)[1].removesuffix(".pth"),
+            purpose="training",
+        )
+    )

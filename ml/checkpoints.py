@@ -35,6 +35,11 @@ def read_state_dict(path: Path | str) -> dict:
 def load_into(network, path: Path | str, *, strict: bool = True) -> None:
     """Load a weights file into a network, with a readable error when they do not fit."""
     state = read_state_dict(path)
+    # BatchNorm's step counter is unused at inference and absent from files saved by PyTorch
+    # before 0.4.1 (or stripped by converters): keep the network's own where it is missing.
+    for name, buffer in network.state_dict().items():
+        if name.endswith("num_batches_tracked") and name not in state:
+            state[name] = buffer
     try:
         network.load_state_dict(state, strict=strict)
     except RuntimeError as exc:

@@ -36,6 +36,9 @@ class WeightFile:
     size: int | None = None
     sha256: str | None = None  # None for own-trained files, which are checked by loading them
     official: bool = True
+    # torchvision publishes only the first hex digits of a file's SHA-256 (in its name).
+    sha256_prefix: str | None = None
+    purpose: str = "model"  # or "training": ImageNet backbones used by the training pipelines
 
 
 KNOWN_WEIGHTS: dict[str, WeightFile] = {}
@@ -81,7 +84,7 @@ def search_dirs() -> list[Path]:
 
 def weights_path(key: str) -> Path | None:
     """The installed file for a weights key, or None when it is not installed."""
-    entry = KNOWN_WEIGHTS[key]
+    entry = known(key)
     for directory in search_dirs():
         candidate = directory / entry.filename
         if candidate.is_file():
@@ -162,10 +165,10 @@ def fetch(
     for url in entry.urls:
         try:
             _download(url, partial, expected_size=entry.size, progress=progress, timeout=timeout)
+            _verify_and_install(entry, partial, target)
         except WeightsFetchError as exc:
             failures.append(str(exc))
             continue
-        _verify_and_install(entry, partial, target)
         return target
     raise WeightsFetchError(" ".join(failures))
 
@@ -235,7 +238,25 @@ def _download(
 
 
 def _verify_and_install(entry: WeightFile, candidate: Path, target: Path) -> None:
-    if entry.sha256 is not None:
+    if entry.sha256 is None and entry.sha256_prefix:
+        actual = sha256_of(candidate)
+        if not actual.startswith(entry.sha256_prefix):
+            candidate.unlink(missing_ok=True)
+            raise WeightsFetchError(
+                f"{entry.filename} has the wrong SHA-256 ({actual}, expected "
+                f"{entry.sha256_prefix}…); the file was discarded."
+            )
+    elif entry.sha256 is None:
+        # Some projects (DeOldify) publish no checksum: the file must at least load into its
+        # network, which rules out truncated files and error pages served as downloads.
+        try:
+            _check_loads(entry, candidate)
+        except WeightsFetchError as exc:
+            candidate.unlink(missing_ok=True)
+            raise WeightsFetchError(
+                f"The downloaded {entry.filename} is not usable and was discarded: {exc}"
+            ) from exc
+    else:
         actual = sha256_of(candidate)
         if actual != entry.sha256:
             candidate.unlink(missing_ok=True)  # a bad file must not be resumed next time
@@ -257,12 +278,13 @@ def import_file(path: Path | str, key: str, *, dest_dir: Path | None = None) -> 
     source = Path(path)
     if not source.is_file():
         raise WeightsFetchError(f"{source} is not a file.")
-    if entry.sha256 is not None:
+    expected = entry.sha256 or entry.sha256_prefix
+    if expected is not None:
         actual = sha256_of(source)
-        if actual != entry.sha256:
+        if not actual.startswith(expected):
             raise WeightsFetchError(
                 f"{source.name} is not {entry.filename}: its SHA-256 is {actual}, "
-                f"expected {entry.sha256}."
+                f"expected {expected}{'' if entry.sha256 else '…'}."
             )
     else:
         _check_loads(entry, source)
@@ -306,7 +328,9 @@ def describe() -> list[dict]:
             {
                 "key": entry.key,
                 "file": entry.filename,
-                "kind": "official" if entry.official else "own-trained",
+                "kind": "training"
+                if entry.purpose == "training"
+                else ("official" if entry.official else "own-trained"),
                 "installed": str(path) if path else None,
                 "size": entry.size,
                 "licence": entry.licence,
@@ -337,7 +361,7 @@ class _Bar:
 def fetch_many(keys: list[str], *, out=sys.stdout, progress: bool = True) -> int:
     """Fetch each key (all official weights when empty); returns the number of failures."""
     _ensure_catalogue()
-    keys = keys or [e.key for e in KNOWN_WEIGHTS.values() if e.urls]
+    keys = keys or [e.key for e in KNOWN_WEIGHTS.values() if e.urls and e.purpose == "model"]
     failures = 0
     for key in keys:
         bar = _Bar(key) if progress else None
@@ -348,6 +372,11 @@ def fetch_many(keys: list[str], *, out=sys.stdout, progress: bool = True) -> int
             print(f"error: {key}: {exc}", file=out)
         else:
             print(f"{key}: installed {path}", file=out)
+            if known(key).sha256 is None and known(key).sha256_prefix is None:
+                print(
+                    f"  no published checksum: checked by loading it; SHA-256 {sha256_of(path)}",
+                    file=out,
+                )
         finally:
             if bar:
                 bar.close()

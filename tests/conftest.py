@@ -90,6 +90,33 @@ def hint_model(hint_weights_dir: Path) -> str:
     return "zhang-siggraph17"
 
 
+@pytest.fixture(scope="session")
+def deoldify_weights_dir(
+    tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path
+) -> Path:
+    """Like random_weights_dir, plus random DeOldify Artistic weights (official filename, fp16),
+    with BatchNorm statistics and spectral-norm vectors settled on random inputs."""
+    import torch
+
+    from ml.models.deoldify import build_generator
+    from ml.weights import known
+
+    directory = tmp_path_factory.mktemp("deoldify-weights")
+    for existing in random_weights_dir.iterdir():
+        (directory / existing.name).symlink_to(existing)
+    torch.manual_seed(2)
+    net = _calibrated_random(build_generator("artistic"), lambda: (torch.randn(2, 3, 64, 64),))
+    state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save({"model": state}, directory / known("deoldify-artistic").filename)
+    return directory
+
+
+@pytest.fixture
+def deoldify_model(deoldify_weights_dir: Path) -> str:
+    ml.configure(weights_dir=deoldify_weights_dir)
+    return "deoldify-artistic"
+
+
 # The weights that ship in the repository, for the tests that check them.
 SHIPPED_WEIGHTS_DIR = ml.config.SHIPPED_WEIGHTS_DIR
 

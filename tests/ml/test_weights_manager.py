@@ -259,3 +259,42 @@ def test_install_commands_fit_the_kind_of_weights():
     assert weights.install_command("cnn-coloria") == (
         "python manage.py import_weights cnn-coloria.keras --model cnn-coloria"
     )
+
+
+@pytest.fixture
+def deoldify_served(server, tmp_path, monkeypatch, deoldify_weights_dir):
+    """DeOldify Artistic (random weights in the official layout) served by the test server; the
+    official entry, which has no published checksum, pointed at it."""
+    import dataclasses
+
+    from ml import config
+
+    monkeypatch.setattr(config, "settings", config.MLSettings(weights_dir=tmp_path / "weights"))
+    official = weights.known("deoldify-artistic")
+    server.files["/gen.pth"] = (deoldify_weights_dir / official.filename).read_bytes()
+    server.files["/preview"] = b"<!DOCTYPE html><html>Sign in to download</html>"
+
+    def serve_from(*paths: str) -> None:
+        entry = dataclasses.replace(official, urls=tuple(server.url(p) for p in paths))
+        monkeypatch.setitem(KNOWN_WEIGHTS, official.key, entry)
+
+    return serve_from
+
+
+def test_a_file_without_published_checksum_must_load_into_its_network(deoldify_served, tmp_path):
+    deoldify_served("/preview")
+    with pytest.raises(WeightsFetchError, match="not usable and was discarded"):
+        weights.fetch("deoldify-artistic")
+    assert not any((tmp_path / "weights").iterdir())
+
+
+def test_the_next_address_is_tried_when_a_download_does_not_load(deoldify_served, server, tmp_path):
+    import io
+
+    deoldify_served("/preview", "/gen.pth")
+    out = io.StringIO()
+    assert weights.fetch_many(["deoldify-artistic"], out=out, progress=False) == 0
+    installed = tmp_path / "weights" / "ColorizeArtistic_gen.pth"
+    assert installed.read_bytes() == server.files["/gen.pth"]
+    digest = hashlib.sha256(server.files["/gen.pth"]).hexdigest()
+    assert f"no published checksum: checked by loading it; SHA-256 {digest}" in out.getvalue()

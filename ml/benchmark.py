@@ -1,0 +1,173 @@
+"""Speed and memory of models per working size: `python -m ml.benchmark`.
+
+    python -m ml.benchmark --models deoldify-artistic deoldify-stable --render-factors 7 21 35 45
+
+Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
+default the networks get random weights in the official layout (time and memory do not depend
+on the values), so the figures can be measured on a machine without the official files;
+`--installed` uses the installed weights instead. Prints one table, with each time also given as
+a ratio to the first setting measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_MODELS = ("deoldify-artistic", "deoldify-stable")
+DEFAULT_RENDER_FACTORS = (7, 14, 21, 28, 35, 45)
+
+
+def _random_weights(model: str, directory: Path) -> None:
+    """Write random weights for `model` under its official filename (fp16, to save disk)."""
+    import torch
+
+    from ml.models.deoldify import build_generator
+    from ml.registry import get_spec
+    from ml.weights import known
+
+    spec = get_spec(model)
+    if not spec.predictor.startswith("ml.models.deoldify:"):
+        raise SystemExit(f"--random weights are only implemented for DeOldify, not {model}")
+    net = build_generator(spec.options.get("variant", "artistic"))
+    state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save({"model": state}, directory / known(spec.weights).filename)
+
+
+def _child(model: str, render_factor: int, repeats: int, device: str, weights_dir: str) -> None:
+    """Measure one setting in this process and print a JSON line."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    import ml
+    from ml import runtime
+
+    ml.configure(weights_dir=weights_dir or None, device=device)
+    rng = np.random.default_rng(0)
+    photo = (rng.random((768, 1024)) * 255).astype(np.uint8)
+    image = Image.fromarray(photo)
+    started = time.perf_counter()
+    runtime.load_predictor(ml.get_spec(model))
+    load_seconds = time.perf_counter() - started
+    cuda = device == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    ml.colorize(image, model=model, render_factor=render_factor)  # warm-up
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        ml.colorize(image, model=model, render_factor=render_factor)
+        if cuda:
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - started)
+    figures = {
+        "load_seconds": load_seconds,
+        "seconds": sorted(seconds)[len(seconds) // 2],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+    }
+    print(json.dumps(figures))
+
+
+def run(
+    models: list[str],
+    render_factors: list[int],
+    *,
+    repeats: int,
+    device: str,
+    installed: bool,
+    out=sys.stdout,
+) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="coloria-bench-") as scratch:
+        weights_dir = "" if installed else scratch
+        for model in models:
+            if not installed:
+                _random_weights(model, Path(scratch))
+            for factor in render_factors:
+                command = [
+                    sys.executable,
+                    "-m",
+                    "ml.benchmark",
+                    "--child",
+                    model,
+                    str(factor),
+                    str(repeats),
+                    device,
+                    weights_dir,
+                ]
+                done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+                if done.returncode != 0:
+                    tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+                    print(f"{model} render factor {factor}: failed: {tail[0]}", file=out)
+                    continue
+                figures = json.loads(done.stdout.strip().splitlines()[-1])
+                rows.append({"model": model, "render_factor": factor, **figures})
+                _print_row(rows, out)
+    return rows
+
+
+def _print_row(rows: list[dict], out) -> None:
+    row = rows[-1]
+    first = next(r for r in rows if r["model"] == row["model"])
+    if row is first:
+        print(f"\n{row['model']} (load {row['load_seconds']:.1f} s)", file=out)
+        print(
+            f"  {'render factor':>13} {'side px':>8} {'s / photo':>10} {'x first':>8} "
+            f"{'peak RSS MB':>12} {'CUDA peak MB':>13}",
+            file=out,
+        )
+    cuda = f"{row['cuda_peak_mb']:.0f}" if row["cuda_peak_mb"] is not None else "-"
+    print(
+        f"  {row['render_factor']:>13} {row['render_factor'] * 16:>8} {row['seconds']:>10.2f} "
+        f"{row['seconds'] / first['seconds']:>8.2f} {row['peak_rss_mb']:>12.0f} {cuda:>13}",
+        file=out,
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        model, factor, repeats, device, weights_dir = argv[1:6]
+        _child(model, int(factor), int(repeats), device, weights_dir)
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
+    parser.add_argument(
+        "--render-factors", nargs="+", type=int, default=list(DEFAULT_RENDER_FACTORS)
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--installed", action="store_true", help="use the installed weights")
+    args = parser.parse_args(argv)
+    threads = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count())
+    print(
+        f"device {args.device}, {threads} CPU threads, photo 1024 x 768, median of "
+        f"{args.repeats} after a warm-up",
+        flush=True,
+    )
+    rows = run(
+        args.models,
+        args.render_factors,
+        repeats=args.repeats,
+        device=args.device,
+        installed=args.installed,
+    )
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
