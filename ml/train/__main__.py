@@ -8,7 +8,7 @@ import time
 
 from ml.train import common
 
-FAMILIES = ("zhang", "cnn")
+FAMILIES = ("zhang", "deoldify", "cnn")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,14 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = common.load_config(args.config, args.set)
         started = time.perf_counter()
-        if args.family == "zhang":
-            from ml.train.zhang import ZhangTraining
+        if args.family in ("zhang", "deoldify"):
+            if args.family == "zhang":
+                from ml.train.zhang import ZhangTraining as Training
+            else:
+                from ml.train.deoldify import DeOldifyTraining as Training
 
-            run = ZhangTraining(config)
+            run = Training(config)
             outcome = run.run(progress=not args.no_progress)
             export = config.get("output", {}).get("export")
             if run.dist.is_main and export:
-                _export_with_card(run, common.Path(export), "zhang", config, outcome, started)
+                _export_with_card(run, common.Path(export), args.family, config, outcome, started)
             run.dist.close()
         else:
             from ml.train.keras_cnn import CNNTraining
@@ -55,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export_with_card(run, path, family: str, config: dict, outcome: dict, started: float) -> None:
-    """Write the card beside the exported weights, exporting them first for Zhang (the Keras
-    CNN's run() has already exported its model)."""
-    if family == "zhang":
+    """Write the card beside the exported weights, exporting them first for the PyTorch
+    families (the Keras CNN's run() has already exported its model)."""
+    if family != "cnn":
         run.export(path)
     model = config.get("output", {}).get("model", path.stem)
     seconds = time.perf_counter() - started

@@ -271,7 +271,12 @@ def write_card(
                 "crops, scale jitter and flips.",
             ),
         },
-        "recipe": {k: v for k, v in config.items() if k in ("model", "train")},
+        "recipe": {
+            k: v for k, v in config.items() if k in ("model", "train", "generator", "critic", "gan")
+        },
+        "started_from": {
+            k: outcome[k] for k in ("encoder", "feature_loss") if k in outcome
+        },
         "steps": outcome.get("step"),
         "training_seconds": round(seconds),
         "hardware": {

@@ -1,0 +1,515 @@
+"""Training DeOldify generators the NoGAN way (Jason Antic's recipe, as the study ran it).
+
+One run goes through three phases, one global step counter, so a run resumes wherever it stopped:
+
+1. **generator**: the generator alone, with the feature loss (pixel L1 + L1 between VGG16-bn
+   features of output and truth at the layers before max-pools 3, 4 and 5, weighted 20/70/10), at
+   growing sizes and shrinking batches (the study: 64 px batch 88, 128 px, 192 px on half the
+   data), the encoder frozen in the first stages and unfrozen later;
+2. **critic**: a spectral-norm critic (LeakyReLU 0.2, dropout, self-attention) learns to tell the
+   frozen generator's colour from real colour (binary cross-entropy);
+3. **gan**: a short adversarial phase with fastai's AdaptiveGANSwitcher: the critic trains until
+   its loss falls below `critic_thresh` (0.65), then the generator takes one step with
+   weights_gen[0] x feature loss + weights_gen[1] x adversarial loss; Adam betas (0, 0.9).
+   Checkpoints are frequent here so the best one can be picked by its validation figures.
+
+Both the ImageNet VGG16-bn (feature loss) and ImageNet ResNet (encoder) weights come through the
+weights manager (`python manage.py fetch_weights vgg16-bn resnet34`). Without them (an offline
+machine), the encoder starts from random weights and the feature loss uses VGG16-bn with fixed,
+seeded random weights: random convolutional features still measure local structure and texture,
+a weaker but real perceptual signal. The log says which was used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from tqdm import tqdm
+
+from ml import weights as weights_manager
+from ml.checkpoints import read_state_dict
+from ml.color import Chroma
+from ml.models.deoldify import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Architecture,
+    SelfAttention,
+    SpectralNormConv,
+    build_generator,
+    denormalise,
+    model_input,
+    rgb_to_uv,
+)
+from ml.train import common, datasets
+
+FEATURE_LAYER_WEIGHTS = (20.0, 70.0, 10.0)
+
+
+# --- Losses and the critic --------------------------------------------------------------------
+
+
+class FeatureLoss(nn.Module):
+    """L1 on pixels plus weighted L1 on VGG16-bn features (inputs in ImageNet units)."""
+
+    def __init__(self, vgg_weights: Path | None, seed: int = 0) -> None:
+        super().__init__()
+        features = torchvision.models.vgg16_bn(weights=None).features
+        if vgg_weights is not None:
+            state = read_state_dict(vgg_weights)
+            features.load_state_dict(
+                {
+                    k.removeprefix("features."): v
+                    for k, v in state.items()
+                    if k.startswith("features.")
+                }
+            )
+            self.source = f"ImageNet VGG16-bn ({vgg_weights.name})"
+        else:
+            generator = torch.Generator().manual_seed(seed)
+            for module in features.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight, generator=generator)
+                    nn.init.zeros_(module.bias)
+            self.source = (
+                "substitute: VGG16-bn with fixed random weights (no ImageNet VGG installed)"
+            )
+        pools = [i for i, layer in enumerate(features) if isinstance(layer, nn.MaxPool2d)]
+        self.taps = [i - 1 for i in pools[2:5]]  # the ReLUs before max-pools 3, 4 and 5
+        self.features = features[: self.taps[-1] + 1].eval().requires_grad_(False)
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        found = []
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in self.taps:
+                found.append(x)
+        return found
+
+    def train(self, mode: bool = True) -> FeatureLoss:
+        super().train(mode)
+        self.features.eval()  # fixed statistics, always
+        return self
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = F.l1_loss(output, target)
+        with torch.no_grad():
+            wanted = self._features(target)
+        for got, want, weight in zip(
+            self._features(output), wanted, FEATURE_LAYER_WEIGHTS, strict=True
+        ):
+            loss = loss + weight * F.l1_loss(got, want)
+        return loss
+
+
+def _critic_conv(
+    cin: int, cout: int, kernel: int, stride: int, *, attention: bool = False
+) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        SpectralNormConv(cin, cout, kernel, bias=True, padding=(kernel - 1) // 2, stride=stride),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
+    if attention:
+        layers.append(SelfAttention(cout))
+    return nn.Sequential(*layers)
+
+
+def build_critic(nf: int = 256, blocks: int = 3, dropout: float = 0.15) -> nn.Sequential:
+    """DeOldify's critic: strided spectral-norm convs, dropout, one self-attention layer; one
+    logit per patch (the loss averages them)."""
+    layers: list[nn.Module] = [
+        _critic_conv(3, nf, 4, 2),
+        nn.Dropout2d(dropout / 2),
+        _critic_conv(nf, nf, 3, 1),
+    ]
+    for i in range(blocks):
+        layers += [
+            _critic_conv(nf, nf, 3, 1),
+            nn.Dropout2d(dropout),
+            _critic_conv(nf, nf * 2, 4, 2, attention=i == 0),
+        ]
+        nf *= 2
+    layers += [
+        _critic_conv(nf, nf, 3, 1),
+        SpectralNormConv(nf, 1, 4, bias=False, padding=0),
+        nn.Flatten(),
+    ]
+    return nn.Sequential(*layers)
+
+
+# --- The schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    phase: str  # "generator", "critic" or "gan"
+    steps: int
+    size: int
+    batch_size: int
+    lr: float
+    freeze_encoder: bool = False
+    data_fraction: float = 1.0
+
+
+def schedule(config: dict[str, Any]) -> list[Stage]:
+    """The stages of a run, in order, from the config's [[generator.stages]], [critic], [gan]."""
+    stages = [
+        Stage(
+            "generator",
+            int(s["steps"]),
+            int(s["size"]),
+            int(s["batch_size"]),
+            float(s["lr"]),
+            bool(s.get("freeze_encoder", False)),
+            float(s.get("data_fraction", 1.0)),
+        )
+        for s in config.get("generator", {}).get("stages", [])
+    ]
+    for phase in ("critic", "gan"):
+        section = config.get(phase, {})
+        if int(section.get("steps", 0)) > 0:
+            stages.append(
+                Stage(
+                    phase,
+                    int(section["steps"]),
+                    int(section.get("size", 128)),
+                    int(section.get("batch_size", 8)),
+                    float(section.get("lr", 1e-4)),
+                    data_fraction=float(section.get("data_fraction", 1.0)),
+                )
+            )
+    if not stages:
+        raise common.TrainingError("the config has no stages: add [[generator.stages]]")
+    return stages
+
+
+def _imagenet(rgb: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
+# --- The run ----------------------------------------------------------------------------------
+
+
+class DeOldifyTraining:
+    """One NoGAN run of a DeOldify generator, resumable from its last checkpoint."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        model_cfg = config.get("model", {})
+        self.arch = Architecture(
+            model_cfg.get("encoder", "resnet34"),
+            model_cfg.get("decoder", "deep"),
+            float(model_cfg.get("nf_factor", 1.5)),
+        )
+        self.stages = schedule(config)
+        self.steps = sum(s.steps for s in self.stages)
+        train_cfg = config.get("train", {})
+        self.seed = int(train_cfg.get("seed", 0))
+        self.out = Path(config.get("output", {}).get("dir", "runs/deoldify"))
+        self.dist = common.Distributed.from_environment(
+            common.pick_device(train_cfg.get("device", "auto"))
+        )
+        self.device = torch.device(
+            common.pick_device(train_cfg.get("device", "auto"), self.dist.local_rank)
+        )
+        self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
+        common.seed_everything(self.seed + self.dist.rank)
+
+        data_cfg = config.get("data", {})
+        largest = max(s.size for s in self.stages)
+        self.train_photos, self.val_photos = datasets.load_splits(data_cfg, short_side=largest * 2)
+        if not self.train_photos:
+            raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
+        self.val_render_factor = int(train_cfg.get("val_render_factor", 12))
+
+        self.generator = build_generator(self.arch).to(self.device)
+        self.encoder_source = self._init_encoder(model_cfg.get("encoder_weights", "auto"))
+        self.feature_loss = FeatureLoss(
+            self._installed(train_cfg.get("vgg_weights", "vgg16-bn")), seed=self.seed
+        ).to(self.device)
+        gan_cfg, critic_cfg = config.get("gan", {}), config.get("critic", {})
+        self.critic = build_critic(int(critic_cfg.get("nf", 256))).to(self.device)
+        self.weights_gen = tuple(float(w) for w in gan_cfg.get("weights_gen", (1.0, 2.0)))
+        self.critic_thresh = float(gan_cfg.get("critic_thresh", 0.65))
+        self.critic_lr_mult = float(gan_cfg.get("critic_lr_mult", 5.0))
+        self.gen_optimizer = torch.optim.Adam(
+            self.generator.parameters(),
+            lr=1e-3,
+            betas=(0.9, 0.99),
+            weight_decay=float(train_cfg.get("weight_decay", 1e-3)),
+        )
+        self.critic_optimizer = torch.optim.Adam(
+            self.critic.parameters(), lr=1e-3, betas=(0.9, 0.99)
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
+        self.step = 0
+        self.gen_mode = False  # in the GAN phase: whose turn it is (the critic starts)
+        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
+        self.log = common.CSVLog(
+            self.out / "log.csv",
+            [
+                "step",
+                "phase",
+                "size",
+                "loss",
+                "lr",
+                "images_per_s",
+                "val_delta_e00",
+                "val_grey_delta_e00",
+                "val_colourfulness",
+                "val_truth_colourfulness",
+            ],
+        )
+        self._wrapped: tuple[str, nn.Module, nn.Module] | None = None
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _installed(self, key: str) -> Path | None:
+        if not key or key == "none":
+            return None
+        return weights_manager.weights_path(key)
+
+    def _init_encoder(self, choice: str) -> str:
+        """Load ImageNet weights into the encoder when installed; say where it started from."""
+        key = self.arch.encoder if choice == "auto" else choice
+        path = self._installed(key) if choice != "none" else None
+        if path is None:
+            return "random initialisation (no ImageNet ResNet weights installed)"
+        state = read_state_dict(path)
+        body = self.generator.layers[0]
+        names = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+        renamed = {}
+        for key_name, tensor in state.items():
+            head, _, rest = key_name.partition(".")
+            if head in names:
+                renamed[f"{names.index(head)}.{rest}"] = tensor
+        body.load_state_dict(renamed)
+        return f"ImageNet {self.arch.encoder} ({path.name})"
+
+    def stage_at(self, step: int) -> Stage:
+        for stage in self.stages:
+            if step < stage.steps:
+                return stage
+            step -= stage.steps
+        return self.stages[-1]
+
+    def _models_for(self, stage: Stage) -> tuple[nn.Module, nn.Module]:
+        """Generator and critic as this stage trains them (DDP-wrapped when distributed; the
+        wrapper is rebuilt when the set of trainable parameters changes)."""
+        key = f"{stage.phase}:{stage.freeze_encoder}"
+        if self._wrapped is None or self._wrapped[0] != key:
+            self.generator.layers[0].requires_grad_(not stage.freeze_encoder)
+            gen, critic = self.generator, self.critic
+            if self.dist.world_size > 1:
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                ddp = torch.nn.parallel.DistributedDataParallel
+                if stage.phase != "critic":
+                    gen = ddp(self.generator, device_ids=ids)
+                if stage.phase != "generator":
+                    critic = ddp(self.critic, device_ids=ids)
+            self._wrapped = (key, gen, critic)
+        return self._wrapped[1], self._wrapped[2]
+
+    # --- data -----------------------------------------------------------------------------
+    def batch(self, stage: Stage) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gray input, colour target), both (N, 3, size, size) in ImageNet units."""
+        usable = max(1, int(len(self.train_photos) * stage.data_fraction))
+        picks = self.rng.integers(0, usable, stage.batch_size)
+        crops = [
+            datasets.random_crop(self.train_photos[i], stage.size, self.rng, (0.5, 1.0))
+            for i in picks
+        ]
+        rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255).to(self.device)
+        # fastai's gray input: PIL's 'L' (ITU-R 601-2 luma) in all three channels.
+        luma = (rgb * torch.tensor([0.299, 0.587, 0.114], device=self.device).view(1, 3, 1, 1)).sum(
+            1, keepdim=True
+        )
+        gray = (luma * 255).round().div(255).repeat(1, 3, 1, 1)
+        return _imagenet(gray), _imagenet(rgb)
+
+    # --- steps ----------------------------------------------------------------------------
+    def _set_lr(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+    def _backward(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def _adversarial(self, critic: nn.Module, images: torch.Tensor, real: bool) -> torch.Tensor:
+        logits = critic(images).float()
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    def train_step(self) -> tuple[Stage, float]:
+        stage = self.stage_at(self.step)
+        gen, critic = self._models_for(stage)
+        gray, truth = self.batch(stage)
+        autocast = torch.autocast(self.device.type, enabled=self.amp)
+        if stage.phase == "generator":
+            self.generator.train()
+            self._set_lr(self.gen_optimizer, stage.lr)
+            with autocast:
+                loss = self.feature_loss(gen(gray).float(), truth)
+            self._backward(loss, self.gen_optimizer)
+        elif stage.phase == "critic" or not self.gen_mode:
+            self.critic.train()
+            self.generator.eval()
+            lr = stage.lr * (self.critic_lr_mult if stage.phase == "gan" else 1.0)
+            self._set_lr(self.critic_optimizer, lr)
+            with torch.no_grad(), autocast:
+                fake = self.generator(gray)
+            with autocast:
+                loss = self._adversarial(critic, truth, True) + self._adversarial(
+                    critic, fake.float(), False
+                )
+            self._backward(loss, self.critic_optimizer)
+            if stage.phase == "gan" and loss.item() < self.critic_thresh:
+                self.gen_mode = True  # AdaptiveGANSwitcher: the critic is good enough
+        else:
+            self.generator.train()
+            self.critic.eval()
+            self._set_lr(self.gen_optimizer, stage.lr)
+            with autocast:
+                fake = gen(gray).float()
+                loss = self.weights_gen[0] * self.feature_loss(fake, truth) + self.weights_gen[
+                    1
+                ] * self._adversarial(critic, fake, True)
+            self.critic.requires_grad_(False)
+            self._backward(loss, self.gen_optimizer)
+            self.critic.requires_grad_(True)
+            self.gen_mode = False  # one generator step, then the critic again
+        self.step += 1
+        return stage, float(loss.detach())
+
+    # --- state ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch.__dict__,
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict(),
+            "gen_optimizer": self.gen_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "gen_mode": self.gen_mode,
+            "rng": common.rng_state(),
+            "data_rng": self.rng.bit_generator.state,
+            "config": self.config,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.gen_optimizer.load_state_dict(state["gen_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.gen_mode = bool(state["gen_mode"])
+        common.restore_rng_state(state["rng"])
+        self.rng.bit_generator.state = state["data_rng"]
+
+    def resume(self) -> bool:
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return False
+        self.restore(self.checkpoints.load(latest))
+        return True
+
+    # --- validation and export ------------------------------------------------------------
+    @torch.inference_mode()
+    def predict(self, gray: np.ndarray) -> Chroma:
+        self.generator.eval()
+        x = model_input(gray, self.val_render_factor).to(self.device)
+        rgb = denormalise(self.generator(x))[0].permute(1, 2, 0).float().cpu().numpy()
+        return Chroma(ab=rgb_to_uv(rgb), space="yuv")
+
+    def validate(self) -> common.Validation | None:
+        if not self.val_photos or not self.dist.is_main:
+            return None
+        return common.validate(self.predict, self.val_photos)
+
+    def export(self, path: Path) -> Path:
+        """The generator's weights in fp16, in the official file's form ({'model': state})."""
+        half = {
+            k: v.half() if v.is_floating_point() else v
+            for k, v in self.generator.state_dict().items()
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": half}, path)
+        return path
+
+    # --- the loop -------------------------------------------------------------------------
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        train_cfg = self.config.get("train", {})
+        log_every = int(train_cfg.get("log_every", 10))
+        val_every = int(train_cfg.get("val_every", 500))
+        checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
+        gan_checkpoint_every = int(self.config.get("gan", {}).get("checkpoint_every", 100))
+        resumed = self.resume()
+        if self.dist.is_main:
+            print(f"encoder: {self.encoder_source}; feature loss: {self.feature_loss.source}")
+        throughput = common.Throughput()
+        bar = tqdm(
+            total=self.steps,
+            initial=self.step,
+            disable=not (progress and self.dist.is_main),
+            desc=f"deoldify {self.arch.encoder}",
+            unit="step",
+        )
+        last: dict[str, Any] = {
+            "resumed": resumed,
+            "start_step": self.step,
+            "encoder": self.encoder_source,
+            "feature_loss": self.feature_loss.source,
+        }
+        losses: list[float] = []
+        while self.step < self.steps:
+            stage, loss = self.train_step()
+            losses.append(loss)
+            speed = throughput.add(stage.batch_size * self.dist.world_size)
+            bar.update(1)
+            bar.set_postfix(
+                phase=stage.phase, size=stage.size, loss=f"{loss:.4f}", img_s=f"{speed:.1f}"
+            )
+            if not math.isfinite(loss):
+                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
+            row: dict[str, Any] = {}
+            stage_end = self.stage_at(self.step) is not stage or self.step == self.steps
+            if self.step % val_every == 0 or stage_end:
+                figures = self.validate()
+                if figures is not None:
+                    row.update(figures.as_dict())
+                    common.save_samples(
+                        figures.samples, self.out / f"samples/step-{self.step:07d}.png"
+                    )
+                    last["validation"] = figures
+            if self.dist.is_main and (row or self.step % log_every == 0):
+                self.log.write(
+                    step=self.step,
+                    phase=stage.phase,
+                    size=stage.size,
+                    loss=float(np.mean(losses[-log_every:])),
+                    lr=stage.lr,
+                    images_per_s=speed,
+                    **row,
+                )
+            every = gan_checkpoint_every if stage.phase == "gan" else checkpoint_every
+            if self.dist.is_main and (self.step % every == 0 or stage_end):
+                self.checkpoints.save(self.step, self.state())
+            if self.step % every == 0:
+                self.dist.barrier()
+        bar.close()
+        last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
+        return last
