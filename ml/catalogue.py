@@ -247,3 +247,38 @@ for _key, _file in (
             purpose="training",
         )
     )
+
+# --- DeOldify trained by Coloria's NoGAN pipeline (the study's own-trained rows) ---------------
+# Too large to ship (127 MB and 436 MB in fp16) and too slow to train on a CPU: train them on a
+# GPU with the configs below, then install the exported file with import_weights.
+for _variant, _title, _config in (
+    ("artistic", "Artistic", "deoldify-artistic.toml"),
+    ("stable", "Stable", "deoldify-stable.toml"),
+):
+    register_weights(
+        WeightFile(
+            key=f"deoldify-{_variant}-coloria",
+            filename=f"deoldify-{_variant}-coloria.pth",
+            network=f"deoldify-{_variant}",
+            licence="MIT",
+            official=False,
+        )
+    )
+    register(
+        ModelSpec(
+            key=f"deoldify-{_variant}-coloria",
+            family=f"deoldify-{_variant}",
+            name=f"DeOldify {_title} (Coloria-trained)",
+            hint=f"The {_title} network trained by Coloria's own NoGAN pipeline",
+            description=(
+                f"The official {_title} architecture trained by Coloria, as the study trained "
+                f"its own: python -m ml.train deoldify --config ml/train/configs/{_config} "
+                "(generator pretraining at 64, 128 and 192 px, critic pretraining, a short GAN "
+                "phase), on any folder of colour photos."
+            ),
+            predictor="ml.models.deoldify:DeOldifyPredictor",
+            weights=f"deoldify-{_variant}-coloria",
+            params=(RENDER_FACTOR,),
+            options={"variant": _variant},
+        )
+    )

@@ -189,3 +189,40 @@ def _toml(data: dict, prefix: str = "") -> str:
         else:
             text += f"[{prefix}{key}]\n" + _toml(value, f"{prefix}{key}.")
     return text
+
+
+@pytest.mark.parametrize("variant", ["artistic", "stable"])
+def test_the_shipped_configs_follow_the_study(variant):
+    from ml.models.deoldify import ARCHITECTURES, Architecture
+    from ml.train import common
+    from ml.train.deoldify import schedule
+
+    root = Path(__file__).resolve().parents[2]
+    config = common.load_config(root / f"ml/train/configs/deoldify-{variant}.toml")
+    model = config["model"]
+    arch = Architecture(model["encoder"], model["decoder"], model["nf_factor"])
+    assert arch == ARCHITECTURES[variant]
+    stages = schedule(config)
+    assert [s.phase for s in stages][-2:] == ["critic", "gan"]
+    assert (stages[0].size, stages[0].batch_size, stages[0].freeze_encoder) == (64, 88, True)
+    assert config["gan"]["weights_gen"] == {"artistic": [1.0, 2.0], "stable": [1.0, 1.5]}[variant]
+    assert config["output"]["model"] == f"deoldify-{variant}-coloria"
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_deoldify_training_on_cpu(photo_folder, tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    config = deoldify_config(photo_folder, tmp_path / "run", gen=(1, 1), critic=1, gan=2)
+    path = tmp_path / "ddp.toml"
+    path.write_text(_toml(config))
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "ml.train", "deoldify", "--config", str(path), "--no-progress"],
+        cwd=root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = torch.load(tmp_path / "run/checkpoints/step-0000005.pt", weights_only=False)
+    assert state["step"] == 5
