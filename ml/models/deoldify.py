@@ -190,35 +190,33 @@ class Blur(nn.Module):
         return self.blur(self.pad(x))
 
 
-class CustomPixelShuffle(nn.Module):
-    """Upsample x2: 1x1 conv to 4x the channels (spectral norm + BN), ReLU, pixel shuffle, blur."""
+class PixelShuffleUpsample(nn.Module):
+    """Upsample x2: a 1x1 conv to 4x the channels (`conv`), ReLU, pixel shuffle, blur.
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    Decoder blocks use a spectral-norm conv + BatchNorm (fastai v1's CustomPixelShuffle_ICNR);
+    the last upsampling a weight-normed conv with bias (PixelShuffle_ICNR).
+    """
+
+    def __init__(self, conv: nn.Sequential) -> None:
         super().__init__()
-        self.conv = nn.Sequential(
-            SpectralNormConv(in_channels, out_channels * 4, 1, bias=False),
-            nn.BatchNorm2d(out_channels * 4),
+        self.conv = conv
+        _icnr_(self.conv[0])
+        self.shuf = nn.PixelShuffle(2)
+        self.blur = Blur()
+        self.relu = nn.ReLU(inplace=True)
+
+    @classmethod
+    def spectral(cls, in_channels: int, out_channels: int) -> PixelShuffleUpsample:
+        return cls(
+            nn.Sequential(
+                SpectralNormConv(in_channels, out_channels * 4, 1, bias=False),
+                nn.BatchNorm2d(out_channels * 4),
+            )
         )
-        _icnr_(self.conv[0])
-        self.shuf = nn.PixelShuffle(2)
-        self.blur = Blur()
-        self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blur(self.shuf(self.relu(self.conv(x))))
-
-
-class WeightNormPixelShuffle(nn.Module):
-    """The last upsampling (fastai's PixelShuffle_ICNR): weight-normed 1x1 conv, ReLU, shuffle,
-    blur."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(WeightNormConv2d(channels, channels * 4))
-        _icnr_(self.conv[0])
-        self.shuf = nn.PixelShuffle(2)
-        self.blur = Blur()
-        self.relu = nn.ReLU(inplace=True)
+    @classmethod
+    def weight_normed(cls, channels: int) -> PixelShuffleUpsample:
+        return cls(nn.Sequential(WeightNormConv2d(channels, channels * 4)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blur(self.shuf(self.relu(self.conv(x))))
@@ -227,7 +225,7 @@ class WeightNormPixelShuffle(nn.Module):
 class _UnetBlock(nn.Module):
     """Upsample the decoder path, join the encoder's skip feature (batch-normed), convolve."""
 
-    shuf: CustomPixelShuffle
+    shuf: PixelShuffleUpsample
     bn: nn.BatchNorm2d
 
     def join(self, up_in: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -250,7 +248,7 @@ class UnetBlockDeep(_UnetBlock):
         self_attention: bool = False,
     ) -> None:
         super().__init__()
-        self.shuf = CustomPixelShuffle(up_in_channels, up_in_channels // 2)
+        self.shuf = PixelShuffleUpsample.spectral(up_in_channels, up_in_channels // 2)
         self.bn = nn.BatchNorm2d(skip_channels)
         joined = up_in_channels // 2 + skip_channels
         out = int((joined if final_div else joined // 2) * nf_factor)
@@ -276,7 +274,7 @@ class UnetBlockWide(_UnetBlock):
     ) -> None:
         super().__init__()
         half = n_out // 2
-        self.shuf = CustomPixelShuffle(up_in_channels, half)
+        self.shuf = PixelShuffleUpsample.spectral(up_in_channels, half)
         self.bn = nn.BatchNorm2d(skip_channels)
         self.conv = conv_block(half + skip_channels, half, self_attention=self_attention)
         self.out_channels = half
@@ -400,7 +398,7 @@ class DeOldifyGenerator(nn.Module):
             up = block.out_channels
         merged = up + 3
         layers += [
-            WeightNormPixelShuffle(up),
+            PixelShuffleUpsample.weight_normed(up),
             InputCrossConnection(),
             ResBlock(merged),
             nn.Sequential(SpectralNormConv(merged, 3, 1, bias=True)),

@@ -326,3 +326,41 @@ class Throughput:
     def add(self, count: int) -> float:
         self.images += count
         return self.images / max(time.perf_counter() - self.started, 1e-9)
+
+
+class ResumableRun:
+    """What the PyTorch training runs share: resuming from the latest checkpoint, validating on
+    the main process, exporting fp16 weights. Subclasses provide state/restore/predict."""
+
+    checkpoints: Checkpoints
+    dist: Distributed
+    val_photos: list[np.ndarray]
+
+    def restore(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def predict(self, gray: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def resume(self) -> bool:
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return False
+        self.restore(self.checkpoints.load(latest))
+        return True
+
+    def validate(self) -> Validation | None:
+        if not self.val_photos or not self.dist.is_main:
+            return None
+        return validate(self.predict, self.val_photos)
+
+
+def export_fp16(state_dict: dict[str, Any], path: Path, *, wrapper: str | None = None) -> Path:
+    """Save a state_dict in fp16 (half the size; loading converts back to fp32), optionally
+    wrapped as {wrapper: state} the way the official files of a family are."""
+    import torch
+
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({wrapper: half} if wrapper else half, path)
+    return path

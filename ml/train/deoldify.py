@@ -199,7 +199,7 @@ def _imagenet(rgb: torch.Tensor) -> torch.Tensor:
 # --- The run ----------------------------------------------------------------------------------
 
 
-class DeOldifyTraining:
+class DeOldifyTraining(common.ResumableRun):
     """One NoGAN run of a DeOldify generator, resumable from its last checkpoint."""
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -420,13 +420,6 @@ class DeOldifyTraining:
         common.restore_rng_state(state["rng"])
         self.rng.bit_generator.state = state["data_rng"]
 
-    def resume(self) -> bool:
-        latest = self.checkpoints.latest()
-        if latest is None:
-            return False
-        self.restore(self.checkpoints.load(latest))
-        return True
-
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()
     def predict(self, gray: np.ndarray) -> Chroma:
@@ -435,20 +428,9 @@ class DeOldifyTraining:
         rgb = denormalise(self.generator(x))[0].permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_uv(rgb), space="yuv")
 
-    def validate(self) -> common.Validation | None:
-        if not self.val_photos or not self.dist.is_main:
-            return None
-        return common.validate(self.predict, self.val_photos)
-
     def export(self, path: Path) -> Path:
         """The generator's weights in fp16, in the official file's form ({'model': state})."""
-        half = {
-            k: v.half() if v.is_floating_point() else v
-            for k, v in self.generator.state_dict().items()
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": half}, path)
-        return path
+        return common.export_fp16(self.generator.state_dict(), path, wrapper="model")
 
     # --- the loop -------------------------------------------------------------------------
     def run(self, *, progress: bool = True) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def sample_hints(
     return hint, mask
 
 
-class ZhangTraining:
+class ZhangTraining(common.ResumableRun):
     """One training run of ECCV16 or SIGGRAPH17, resumable from its last checkpoint."""
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -263,13 +263,6 @@ class ZhangTraining:
         self.rng.bit_generator.state = state["data_rng"]
         self.hint_generator.set_state(state["hint_rng"])
 
-    def resume(self) -> bool:
-        latest = self.checkpoints.latest()
-        if latest is None:
-            return False
-        self.restore(self.checkpoints.load(latest))
-        return True
-
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()
     def predict(self, gray: np.ndarray) -> Chroma:
@@ -278,19 +271,9 @@ class ZhangTraining:
         ab = self.net(lightness)
         return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
 
-    def validate(self) -> common.Validation | None:
-        if not self.val_photos or not self.dist.is_main:
-            return None
-        return common.validate(self.predict, self.val_photos)
-
     def export(self, path: Path) -> Path:
         """The network's weights in fp16 (half the size; loading converts back to fp32)."""
-        half = {
-            k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(half, path)
-        return path
+        return common.export_fp16(self.net.state_dict(), path)
 
     # --- the loop -------------------------------------------------------------------------
     def run(self, *, progress: bool = True) -> dict[str, Any]:
