@@ -293,3 +293,24 @@ def test_running_out_of_memory_is_a_clear_error(deoldify_weights_dir) -> None:
         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
     )
     assert "OOM: DeOldify Artistic (official) ran out of memory" in done.stdout, done.stderr[-2000:]
+
+
+def test_own_trained_weights_are_imported_by_loading_them(deoldify_weights_dir, tmp_path) -> None:
+    """A file from Coloria's NoGAN pipeline installs as the Coloria-trained model (checked by
+    loading it into the official architecture) and colorizes."""
+    from ml.weights import import_file, install_command
+
+    source = deoldify_weights_dir / "ColorizeArtistic_gen.pth"
+    assert install_command("deoldify-artistic-coloria") == (
+        "python manage.py import_weights deoldify-artistic-coloria.pth "
+        "--model deoldify-artistic-coloria"
+    )
+    installed = import_file(source, "deoldify-artistic-coloria", dest_dir=tmp_path)
+    assert installed.name == "deoldify-artistic-coloria.pth"
+    ml.configure(weights_dir=tmp_path)
+    result = ml.colorize(make_photo(64, 48), model="deoldify-artistic-coloria", render_factor=7)
+    assert result.size == (64, 48)
+    with pytest.raises(Exception, match="cannot be used"):
+        bad = tmp_path / "wrong.pth"
+        torch.save({"model": build_generator(TINY).state_dict()}, bad)
+        import_file(bad, "deoldify-stable-coloria", dest_dir=tmp_path / "other")
