@@ -1,4 +1,5 @@
-"""Account actions. API tokens: created, looked up by the hash of their key, revoked."""
+"""Account actions: sign-up, sign-in rate limits, suspension by moderators, deleting an account,
+and API tokens (created, looked up by the hash of their key, revoked)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import ApiToken
+from .models import AccountStatus, ApiToken
 
 # last_used_at is written at most this often: a script polling every second would otherwise
 # write a row per request (and contend with the worker for SQLite's lock).
@@ -54,3 +61,247 @@ def token_authenticate(raw_key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+# --- Sign-up and sign-in ----------------------------------------------------------------------
+
+
+class AccountError(Exception):
+    """An account action was refused; the message is for the person who asked."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def normalize_email(email: str) -> str:
+    # Email addresses are compared without case: one person, one account.
+    return (email or "").strip().lower()
+
+
+def email_taken(email: str) -> bool:
+    email = normalize_email(email)
+    model = get_user_model()
+    return (
+        model.objects.filter(email__iexact=email).exists()
+        or model.objects.filter(**{f"{model.USERNAME_FIELD}__iexact": email}).exists()
+    )
+
+
+def signup(*, email: str, password: str) -> Any:
+    """Create an account; its username is its email address (sign-in takes either).
+
+    Raises ValidationError (Django's password validators) or AccountError."""
+    model = get_user_model()
+    email = normalize_email(email)
+    if not email:
+        raise AccountError("Enter your email address.", field="email")
+    if len(email) > model._meta.get_field(model.USERNAME_FIELD).max_length:
+        raise AccountError("This email address is too long.", field="email")
+    if email_taken(email):
+        raise AccountError(
+            "An account with this email address exists already. Sign in, or reset its password.",
+            field="email",
+        )
+    user = model(**{model.USERNAME_FIELD: email, "email": email})
+    validate_password(password, user=user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same address signed up a moment ago
+        raise AccountError(
+            "An account with this email address exists already. Sign in, or reset its password.",
+            field="email",
+        ) from None
+    return user
+
+
+def user_for_login(login: str) -> Any | None:
+    """The account a sign-in name means: a username, or else an email address (any case)."""
+    model = get_user_model()
+    login = (login or "").strip()
+    if not login:
+        return None
+    user = model.objects.filter(**{model.USERNAME_FIELD: login}).first()
+    if user is None and "@" in login:
+        matches = list(model.objects.filter(email__iexact=login)[:2])
+        user = matches[0] if len(matches) == 1 else None  # ambiguous: let nobody in by email
+    return user
+
+
+def client_address(request: HttpRequest | None) -> str:
+    """The client's IP address: REMOTE_ADDR, or the address the trusted proxies saw."""
+    if request is None:
+        return ""
+    proxies = settings.COLORIA_TRUSTED_PROXIES
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies][:64]
+    return request.META.get("REMOTE_ADDR", "")[:64]
+
+
+def _failure_keys(*, username: str, address: str) -> list[tuple[str, int]]:
+    """Cache keys counting failed sign-ins, with the limit of each (hashed: any input is a safe
+    key, and the cache holds no names)."""
+    keys = []
+    name = (username or "").strip().lower()
+    if name:
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        keys.append((f"coloria:login-failures:name:{digest}", settings.COLORIA_LOGIN_MAX_FAILURES))
+    if address:
+        digest = hashlib.sha256(address.encode()).hexdigest()
+        keys.append(
+            (
+                f"coloria:login-failures:address:{digest}",
+                settings.COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS,
+            )
+        )
+    return keys
+
+
+def login_blocked(*, username: str, address: str) -> bool:
+    """Whether sign-in is refused for now: too many recent failures for this name or address."""
+    keys = _failure_keys(username=username, address=address)
+    counts = cache.get_many([key for key, _ in keys])
+    return any(counts.get(key, 0) >= limit for key, limit in keys)
+
+
+def login_blocked_message() -> str:
+    minutes = settings.COLORIA_LOGIN_WINDOW_MINUTES
+    return (
+        "Too many failed sign-in attempts. For your account's safety, signing in is paused: "
+        f"try again in {minutes} minutes, or reset your password."
+    )
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    """Count one failed sign-in for the name and the address. The window starts at the first
+    failure (a fixed window: simple, and enough to make guessing passwords slow)."""
+    window = settings.COLORIA_LOGIN_WINDOW_MINUTES * 60
+    for key, _ in _failure_keys(username=username, address=address):
+        cache.add(key, 0, window)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, window)
+
+
+def login_failures_clear(*, user: Any) -> None:
+    """A successful sign-in forgives the name's failures (not the address's: an attacker with
+    one account of their own must not reset the count of an address they guess from)."""
+    names = {user.get_username(), getattr(user, "email", "")}
+    cache.delete_many(
+        [key for name in names if name for key, _ in _failure_keys(username=name, address="")]
+    )
+
+
+def login_refusal(*, username: str, password: str) -> str | None:
+    """Why the right password of an inactive account does not sign in, for the person who knows
+    it (a suspension says so, with its reason); None for any other failure."""
+    user = user_for_login(username)
+    if user is None or user.is_active or not user.check_password(password):
+        return None
+    status = AccountStatus.objects.filter(user=user, suspended_at__isnull=False).first()
+    if status is None:
+        return "This account is deactivated. Write to the site's administrators to reopen it."
+    reason = f" Reason: {status.suspended_reason}" if status.suspended_reason else ""
+    return (
+        "This account is suspended by a moderator, so it cannot sign in or send photos; "
+        f"its photos are kept.{reason} Write to the site's administrators if you think this "
+        "is a mistake."
+    )
+
+
+# --- Suspension (moderators) ------------------------------------------------------------------
+
+
+def is_suspended(user: Any) -> bool:
+    return AccountStatus.objects.filter(user=user, suspended_at__isnull=False).exists()
+
+
+def _check_may_moderate(*, user: Any, moderator: Any) -> None:
+    if not (getattr(moderator, "is_authenticated", False) and moderator.is_staff):
+        raise AccountError("Only staff may suspend or reinstate accounts.")
+    if user.pk == moderator.pk:
+        raise AccountError("You cannot suspend or reinstate your own account.")
+    if user.is_superuser and not moderator.is_superuser:
+        raise AccountError(f"Only a superuser may suspend or reinstate {user.get_username()}.")
+
+
+def suspend_user(*, user: Any, moderator: Any, reason: str) -> bool:
+    """Suspend an account: it cannot sign in or send photos, its sessions and API tokens stop
+    working at once, and its content is kept. Recorded. False if it was suspended already."""
+    from colorize.models import ModerationAction
+    from colorize.services import ModerationError, moderation_record
+
+    _check_may_moderate(user=user, moderator=moderator)
+    with transaction.atomic():
+        status, _ = AccountStatus.objects.select_for_update().get_or_create(user=user)
+        if status.is_suspended:
+            return False
+        try:
+            action = moderation_record(
+                moderator=moderator,
+                action=ModerationAction.Action.SUSPEND,
+                target=user,
+                reason=reason,
+            )
+        except ModerationError as exc:
+            raise AccountError(exc.message) from None
+        status.suspended_at = action.created_at
+        status.suspended_reason = action.reason
+        status.suspended_by = moderator
+        status.save()
+        # Inactive users are refused by every part of Django's auth: the sign-in form, existing
+        # sessions (their user no longer loads), the admin, password reset, API tokens.
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    user.refresh_from_db()
+    return True
+
+
+def reinstate_user(*, user: Any, moderator: Any, reason: str) -> bool:
+    """Lift a suspension. Recorded. False if the account was not suspended."""
+    from colorize.models import ModerationAction
+    from colorize.services import ModerationError, moderation_record
+
+    _check_may_moderate(user=user, moderator=moderator)
+    with transaction.atomic():
+        status = AccountStatus.objects.select_for_update().filter(user=user).first()
+        if status is None or not status.is_suspended:
+            return False
+        try:
+            moderation_record(
+                moderator=moderator,
+                action=ModerationAction.Action.REINSTATE,
+                target=user,
+                reason=reason,
+            )
+        except ModerationError as exc:
+            raise AccountError(exc.message) from None
+        status.suspended_at = None
+        status.suspended_reason = ""
+        status.suspended_by = None
+        status.save()
+        get_user_model().objects.filter(pk=user.pk).update(is_active=True)
+    user.refresh_from_db()
+    return True
+
+
+# --- Deleting one's account -------------------------------------------------------------------
+
+
+def delete_account(*, user: Any, password: str) -> None:
+    """Delete an account after its owner re-entered the password: every photo, result and file
+    (files once the deletion commits), API tokens, quota records, and the user. Moderators'
+    records of past actions stay, without the person (their link to the user is cleared)."""
+    from colorize.services import owner_content_delete
+
+    if not password or not user.check_password(password):
+        raise AccountError("The password is not correct.", field="password")
+    with transaction.atomic():
+        owner_content_delete(owner=user)
+        user.delete()  # tokens, account status and quota records cascade

@@ -134,6 +134,10 @@ COLORIA_JOB_TIMEOUT = env_int("COLORIA_JOB_TIMEOUT", 600, minimum=10)
 COLORIA_SYNC_JOBS = env_bool("COLORIA_SYNC_JOBS", False)
 # Photos sent without an account (and their results) are deleted this long after they are done.
 COLORIA_ANONYMOUS_TTL_MINUTES = env_int("COLORIA_ANONYMOUS_TTL_MINUTES", 10, minimum=1)
+# Daily quotas: jobs (one image through one model) per rolling 24 hours, per account and per
+# anonymous client (by address). 0 turns a quota off.
+COLORIA_DAILY_JOBS_PER_USER = env_int("COLORIA_DAILY_JOBS_PER_USER", 200, minimum=0)
+COLORIA_DAILY_JOBS_PER_ANONYMOUS = env_int("COLORIA_DAILY_JOBS_PER_ANONYMOUS", 20, minimum=0)
 # Uploads bigger than this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -210,7 +214,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Sign-in accepts an email address or a username (accounts.backends); it refuses, with a clear
+# message, while too many attempts failed for that name or from that address.
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "colorize:history"
+LOGOUT_REDIRECT_URL = "colorize:home"
+COLORIA_LOGIN_MAX_FAILURES = env_int("COLORIA_LOGIN_MAX_FAILURES", 5, minimum=1)  # per name
+COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+COLORIA_LOGIN_WINDOW_MINUTES = env_int("COLORIA_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+# Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For
+# (0: REMOTE_ADDR; a client could otherwise write its own X-Forwarded-For and dodge the limits).
+COLORIA_TRUSTED_PROXIES = env_int("COLORIA_TRUSTED_PROXIES", 0, minimum=0)
+
+# --- Email (password reset) -------------------------------------------------------------------
+# Printed to the console unless an SMTP server is configured.
+COLORIA_EMAIL_HOST = env_str("COLORIA_EMAIL_HOST")
+if COLORIA_EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = COLORIA_EMAIL_HOST
+    EMAIL_PORT = env_int("COLORIA_EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("COLORIA_EMAIL_USER")
+    EMAIL_HOST_PASSWORD = env_str("COLORIA_EMAIL_PASSWORD")
+    EMAIL_USE_TLS = env_bool("COLORIA_EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("COLORIA_EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured(
+            "COLORIA_EMAIL_USE_TLS and COLORIA_EMAIL_USE_SSL cannot both be true "
+            "(set COLORIA_EMAIL_USE_TLS=false for SSL on port 465)"
+        )
+    EMAIL_TIMEOUT = env_int("COLORIA_EMAIL_TIMEOUT", 10, minimum=1)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("COLORIA_FROM_EMAIL", "Coloria <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = env_int("COLORIA_PASSWORD_RESET_HOURS", 24, minimum=1) * 3600
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

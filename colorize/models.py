@@ -148,3 +148,75 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"result of {self.job_id}"
+
+
+class Usage(models.Model):
+    """The quota ledger: how many jobs a submission queued, for whom, and when.
+
+    Counted from here rather than from Job rows, which owners delete and anonymous expiry purges
+    within minutes: neither may give a quota back. Rows older than the window are purged.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    # Anonymous clients: a keyed hash of their address (or session), never the address itself.
+    client = models.CharField(max_length=64, blank=True)
+    jobs = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner", "created_at"], name="usage_owner_recent"),
+            models.Index(fields=["client", "created_at"], name="usage_client_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jobs} job(s) at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ModerationAction(models.Model):
+    """One moderator's decision: who did what to which thing, when and why. Append-only."""
+
+    class Action(models.TextChoices):
+        RERUN = "rerun", "Re-run"
+        CANCEL = "cancel", "Cancel"
+        HIDE = "hide", "Hide"
+        UNHIDE = "unhide", "Unhide"
+        DELETE = "delete", "Delete"
+        SUSPEND = "suspend", "Suspend"
+        REINSTATE = "reinstate", "Reinstate"
+
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # the record stays if the moderator's account goes
+        related_name="moderation_actions",
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    target_type = models.CharField(max_length=20)  # "job", "upload", "user"
+    target_id = models.CharField(max_length=64)
+    # What the target was, readable after it is deleted; names no person (see subject_user).
+    target_repr = models.CharField(max_length=200)
+    # Whose content or account it was. Deleting that account clears this and so every trace of
+    # who they were, while the moderators' record of what happened stays.
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.target_repr}"

@@ -2,6 +2,8 @@
 
 `job_submit` validates what a person sent, stores it and queues one job per (image, model);
 `job_run` is what the worker executes. Views, the API and django-q2 tasks stay thin and call these.
+Quotas are charged in `job_submit` (and owners' re-runs); moderators' actions (hide, cancel,
+re-run, delete) are recorded by `moderation_record` as they happen.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -16,11 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from PIL import Image
 
 import ml
@@ -29,7 +34,7 @@ from ml.errors import ColorizeError
 from ml.weights import is_installed
 
 from . import callbacks
-from .models import Batch, Job, Result, Upload
+from .models import Batch, Job, ModerationAction, Result, Upload, Usage
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,15 @@ class SubmissionError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class QuotaExceeded(SubmissionError):
+    """A daily quota is used up; `retry_after` says in how many seconds enough of it is free
+    again (None: this request can never fit, e.g. it asks for more than the whole quota)."""
+
+    def __init__(self, message: str, *, retry_after: int | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -162,12 +176,17 @@ def job_submit(
     owner: Any = None,
     session_key: str = "",
     callback_url: str = "",
+    client_address: str = "",
 ) -> Batch:
     """Validate, store and queue a submission.
 
-    All or nothing: a refused submission stores no file and no row. `callback_url` (REST
-    clients) is called with each job's status when the job ends.
+    All or nothing: a refused submission stores no file and no row, and uses no quota.
+    `callback_url` (REST clients) is called with each job's status when the job ends.
+    `client_address` identifies an anonymous client for its daily quota (the web view passes it;
+    without it the session is used).
     """
+    owner = owner if getattr(owner, "is_authenticated", False) else None
+    _refuse_suspended(owner)
     if not files:
         raise SubmissionError("Choose at least one image.")
     if callback_url:
@@ -191,12 +210,16 @@ def job_submit(
             cleaned_params[key] = spec.clean_params(raw)
         except ColorizeError as exc:
             raise SubmissionError(str(exc), field="params") from None
+    client = quota_client(owner=owner, address=client_address, session_key=session_key)
+    job_count = len(files) * len(model_keys)
+    quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
     checked = [check_image(f) for f in files]
 
-    owner = owner if getattr(owner, "is_authenticated", False) else None
     stored: list[str] = []
     try:
         with transaction.atomic():
+            # Charged with the rows it pays for: a submission that fails to store costs nothing.
+            _quota_charge(owner=owner, client=client, jobs=job_count)
             batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
             for image in checked:
                 upload = Upload(
@@ -271,23 +294,37 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
         try:
             with transaction.atomic():
+                # Only a job still running succeeds: a moderator may have cancelled it meanwhile.
+                finished = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                    status=Job.Status.SUCCEEDED, error="", finished_at=timezone.now()
+                )
+                if not finished:
+                    raise _NoLongerRunning
                 Result.objects.filter(job=job).delete()
                 result.save()
-                job.status = Job.Status.SUCCEEDED
-                job.error = ""
-                job.finished_at = timezone.now()
-                job.save(update_fields=["status", "error", "finished_at"])
         except Exception:
             result.image.delete(save=False)
             raise
+        job.refresh_from_db()
+    except _NoLongerRunning:
+        log.info("job %s was cancelled while it ran; its result is dropped", job_id)
+        job.refresh_from_db()
+        return job
     except ColorizeError as exc:
-        _fail(job, str(exc))
+        if not _fail(job, str(exc)):
+            return job
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        _fail(job, f"Colorizing failed because of an internal error ({type(exc).__name__}).")
+        reason = f"Colorizing failed because of an internal error ({type(exc).__name__})."
+        if not _fail(job, reason):
+            return job
     batch_refresh_expiry(batch_id=job.batch_id)
     _notify_finished(job)
     return job
+
+
+class _NoLongerRunning(Exception):
+    """The job was cancelled while the model ran."""
 
 
 def _notify_finished(job: Job) -> None:
@@ -307,11 +344,14 @@ def _notify_finished(job: Job) -> None:
     )
 
 
-def _fail(job: Job, message: str) -> None:
-    job.status = Job.Status.FAILED
-    job.error = message
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
+def _fail(job: Job, message: str) -> bool:
+    """Fail a running job; False if it was no longer running (a moderator cancelled it, and
+    the cancellation's own message is kept)."""
+    failed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return bool(failed)
 
 
 def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
@@ -324,14 +364,27 @@ def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
         _notify_finished(job)
 
 
-def job_rerun(*, job: Job, params: dict[str, Any]) -> Job:
-    """A new job on the same photo with the same model and new parameters (e.g. colour hints)."""
-    spec = ml.get_spec(job.model_key)
+def job_rerun(
+    *, job: Job, params: dict[str, Any], client_address: str = "", charge_quota: bool = True
+) -> Job:
+    """A new job on the same photo with the same model and new parameters (e.g. colour hints).
+
+    It runs the model again, so it counts against its owner's daily quota (not when a
+    moderator asks for it: `charge_quota=False`)."""
     try:
+        spec = ml.get_spec(job.model_key)
         cleaned = spec.clean_params({**job.params, **params})
     except ColorizeError as exc:
         raise SubmissionError(str(exc), field="params") from None
+    owner = job.owner if charge_quota else None
+    client = ""
+    if charge_quota:
+        _refuse_suspended(owner)
+        client = quota_client(owner=owner, address=client_address, session_key=job.session_key)
+        quota_check(owner=owner, client=client, jobs=1)
     with transaction.atomic():
+        if charge_quota:
+            _quota_charge(owner=owner, client=client, jobs=1)
         rerun = Job.objects.create(
             batch=job.batch,
             upload=job.upload,
@@ -486,3 +539,310 @@ def job_unpublish(*, job: Job) -> Job:
     Job.objects.filter(pk=job.pk).update(published_at=None)
     job.refresh_from_db()
     return job
+
+
+# --- Quotas -----------------------------------------------------------------------------------
+
+QUOTA_WINDOW = timedelta(hours=24)
+
+
+def _refuse_suspended(owner: Any) -> None:
+    # Suspended accounts are inactive, so sessions and tokens already fail; this keeps any other
+    # path (a shell, a future view) from queueing work for them.
+    if owner is not None and not owner.is_active:
+        raise SubmissionError("This account is suspended: it cannot send photos.")
+
+
+def quota_limit(*, owner: Any) -> int:
+    """Jobs allowed per rolling 24 hours for an account (owner) or an anonymous client; 0: none."""
+    if owner is not None:
+        return settings.COLORIA_DAILY_JOBS_PER_USER
+    return settings.COLORIA_DAILY_JOBS_PER_ANONYMOUS
+
+
+def quota_client(*, owner: Any, address: str = "", session_key: str = "") -> str:
+    """The ledger key of an anonymous client: a keyed hash of its address, or of its session
+    when the address is unknown (addresses are personal data: never stored as such).
+
+    "" for accounts (counted by owner) and for internal callers that know neither."""
+    if owner is not None:
+        return ""
+    identity = f"address:{address}" if address else f"session:{session_key}" if session_key else ""
+    if not identity:
+        return ""
+    return salted_hmac("coloria.quota", identity, algorithm="sha256").hexdigest()
+
+
+def _usage(*, owner: Any, client: str, since: datetime) -> Any:
+    rows = Usage.objects.filter(created_at__gt=since)
+    if owner is not None:
+        return rows.filter(owner=owner)
+    return rows.filter(owner__isnull=True, client=client)
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    limit: int  # 0: no quota
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if not self.limit else max(0, self.limit - self.used)
+
+
+def quota_status(
+    *, owner: Any = None, client: str = "", now: datetime | None = None
+) -> QuotaStatus:
+    """How much of the daily quota an account (or anonymous client) has used."""
+    now = now or timezone.now()
+    used = _usage(owner=owner, client=client, since=now - QUOTA_WINDOW).aggregate(n=Sum("jobs"))
+    return QuotaStatus(limit=quota_limit(owner=owner), used=used["n"] or 0)
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%d %b %Y, %H:%M %Z").lstrip("0")
+
+
+def quota_check(*, owner: Any, client: str, jobs: int, now: datetime | None = None) -> None:
+    """Raise QuotaExceeded if `jobs` more jobs would go over the daily quota."""
+    limit = quota_limit(owner=owner)
+    if not limit or (owner is None and not client):
+        return
+    now = now or timezone.now()
+    signup = "" if owner is not None else " Sign up for a free account to send more."
+    if jobs > limit:
+        raise QuotaExceeded(
+            f"This asks for {jobs} jobs (photos × models), more than the daily limit of {limit}. "
+            f"Send fewer photos or choose one model.{signup}",
+            retry_after=None,
+        )
+    rows = list(
+        _usage(owner=owner, client=client, since=now - QUOTA_WINDOW)
+        .order_by("created_at")
+        .values_list("created_at", "jobs")
+    )
+    used = sum(count for _, count in rows)
+    if used + jobs <= limit:
+        return
+    # The moment enough of the window's usage has aged out for this request to fit.
+    excess, freed, free_at = used + jobs - limit, 0, now + QUOTA_WINDOW
+    for created_at, count in rows:
+        freed += count
+        if freed >= excess:
+            free_at = created_at + QUOTA_WINDOW
+            break
+    who = "Your account" if owner is not None else "Without an account, one address"
+    raise QuotaExceeded(
+        f"Daily limit reached. {who} may queue {limit} jobs (one photo through one model) per "
+        f"24 hours; {used} are used and this needs {jobs}. Try again after {_when(free_at)}."
+        f"{signup}",
+        retry_after=max(1, math.ceil((free_at - now).total_seconds())),
+    )
+
+
+def _quota_charge(*, owner: Any, client: str, jobs: int) -> None:
+    """Record the jobs (inside the caller's transaction), checking again under it: another
+    request may have used the quota since the first check."""
+    if owner is None and not client:
+        return
+    if owner is not None:
+        # Serialises one account's concurrent submissions on PostgreSQL (SQLite's immediate
+        # transactions already do); anonymous clients may overshoot by one submission.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    quota_check(owner=owner, client=client, jobs=jobs)
+    Usage.objects.create(owner=owner, client=client, jobs=jobs)
+
+
+def purge_old_usage(now: datetime | None = None) -> int:
+    """Forget quota usage older than the window (run with the expiry schedule)."""
+    deleted, _ = Usage.objects.filter(
+        created_at__lte=(now or timezone.now()) - QUOTA_WINDOW
+    ).delete()
+    return deleted
+
+
+# --- Moderation (staff, from the admin) -----------------------------------------------------
+
+
+class ModerationError(Exception):
+    """A moderation action was refused; the message says why, for the moderator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _moderation_reason(moderator: Any, reason: str) -> str:
+    if not (getattr(moderator, "is_authenticated", False) and moderator.is_staff):
+        raise ModerationError("Only staff may moderate.")
+    cleaned = " ".join((reason or "").split())
+    if not cleaned:
+        raise ModerationError("Give a reason: every moderation action is recorded with its why.")
+    return cleaned[:500]
+
+
+def _target(target: Any) -> tuple[str, str, str, Any]:
+    """(type, id, description, whose) of a moderated thing; descriptions name no person."""
+    if isinstance(target, Job):
+        return "job", str(target.pk), f"job {target.pk} ({target.model_key})", target.owner_id
+    if isinstance(target, Upload):
+        described = f"upload {target.pk} ({target.width}×{target.height} {target.format})"
+        return "upload", str(target.pk), described, target.owner_id
+    return "user", str(target.pk), f"user #{target.pk}", target.pk
+
+
+def moderation_record(*, moderator: Any, action: str, target: Any, reason: str) -> ModerationAction:
+    """Record who did what to which thing, when and why (call inside the action's transaction,
+    so that a record exists exactly when the action happened)."""
+    reason = _moderation_reason(moderator, reason)
+    target_type, target_id, described, subject_id = _target(target)
+    return ModerationAction.objects.create(
+        moderator=moderator,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=described[:200],
+        subject_user_id=subject_id,
+        reason=reason,
+    )
+
+
+def job_hide(*, job: Job, moderator: Any, reason: str) -> bool:
+    """Take a job out of the gallery and public view; its owner still sees it, with the reason.
+    False if it was hidden already (nothing recorded)."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        hidden = Job.objects.filter(pk=job.pk, hidden_at__isnull=True).update(
+            hidden_at=timezone.now(), hidden_reason=reason
+        )
+        if hidden:
+            moderation_record(
+                moderator=moderator, action=ModerationAction.Action.HIDE, target=job, reason=reason
+            )
+    job.refresh_from_db()
+    return bool(hidden)
+
+
+def job_unhide(*, job: Job, moderator: Any, reason: str) -> bool:
+    """Undo a hide (a published job returns to the gallery). False if it was not hidden."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        shown = Job.objects.filter(pk=job.pk, hidden_at__isnull=False).update(
+            hidden_at=None, hidden_reason=""
+        )
+        if shown:
+            moderation_record(
+                moderator=moderator,
+                action=ModerationAction.Action.UNHIDE,
+                target=job,
+                reason=reason,
+            )
+    job.refresh_from_db()
+    return bool(shown)
+
+
+def upload_hide(*, upload: Upload, moderator: Any, reason: str) -> int:
+    """Hide every job made from this photo; returns how many were not hidden before."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        hidden = Job.objects.filter(upload=upload, hidden_at__isnull=True).update(
+            hidden_at=timezone.now(), hidden_reason=reason
+        )
+        if hidden:
+            moderation_record(
+                moderator=moderator,
+                action=ModerationAction.Action.HIDE,
+                target=upload,
+                reason=reason,
+            )
+    return hidden
+
+
+def job_cancel(*, job: Job, moderator: Any, reason: str) -> bool:
+    """Stop a queued or running job: it fails with the moderator's reason, and a worker that is
+    still running it drops its result (`job_run`). False if it had finished already."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        cancelled = Job.objects.filter(
+            pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+        ).update(
+            status=Job.Status.FAILED,
+            error=f"Cancelled by a moderator. Reason: {reason}",
+            finished_at=timezone.now(),
+        )
+        if cancelled:
+            moderation_record(
+                moderator=moderator,
+                action=ModerationAction.Action.CANCEL,
+                target=job,
+                reason=reason,
+            )
+            batch_refresh_expiry(batch_id=job.batch_id)
+    job.refresh_from_db()
+    if cancelled:
+        _notify_finished(job)
+    return bool(cancelled)
+
+
+def job_requeue(*, job: Job, moderator: Any, reason: str) -> Job:
+    """A moderator's re-run: a failed job is queued again; a succeeded one gets a new job on the
+    same photo, model and parameters (its result is kept). Returns the queued job. Not charged
+    to the owner's quota."""
+    reason = _moderation_reason(moderator, reason)
+    if not job.is_finished:
+        raise ModerationError(
+            f"Job {job.pk} is {job.get_status_display().lower()} already: cancel it first to "
+            "run it again."
+        )
+    with transaction.atomic():
+        if job.status == Job.Status.FAILED:
+            queued = job_retry(job=job)
+        else:
+            try:
+                queued = job_rerun(job=job, params={}, charge_quota=False)
+            except SubmissionError as exc:
+                raise ModerationError(exc.message) from None
+        moderation_record(
+            moderator=moderator, action=ModerationAction.Action.RERUN, target=job, reason=reason
+        )
+    return queued
+
+
+def job_delete_moderated(*, job: Job, moderator: Any, reason: str) -> None:
+    """A moderator deletes a job, its result file, and its original when nothing else uses it."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        moderation_record(
+            moderator=moderator, action=ModerationAction.Action.DELETE, target=job, reason=reason
+        )
+        job_delete(job=job)
+
+
+def upload_delete(*, upload: Upload, moderator: Any, reason: str) -> None:
+    """A moderator deletes a photo with every job and result made from it, and their files."""
+    reason = _moderation_reason(moderator, reason)
+    with transaction.atomic():
+        moderation_record(
+            moderator=moderator,
+            action=ModerationAction.Action.DELETE,
+            target=upload,
+            reason=reason,
+        )
+        _delete_files_on_commit(_files_of_uploads([upload.pk]))
+        Upload.objects.filter(pk=upload.pk).delete()  # jobs and results cascade
+        Batch.objects.filter(pk=upload.batch_id, uploads__isnull=True).delete()
+
+
+# --- Accounts going away ----------------------------------------------------------------------
+
+
+def owner_content_delete(*, owner: Any) -> int:
+    """Delete everything a user sent: batches, photos, jobs, results, and their files (once the
+    transaction commits). Returns the number of photos deleted."""
+    with transaction.atomic():
+        upload_ids = list(Upload.objects.filter(owner=owner).values_list("pk", flat=True))
+        _delete_files_on_commit(_files_of_uploads(upload_ids))
+        Job.objects.filter(owner=owner).delete()
+        Upload.objects.filter(pk__in=upload_ids).delete()
+        Batch.objects.filter(owner=owner).delete()
+    return len(upload_ids)

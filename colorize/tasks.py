@@ -38,5 +38,7 @@ def deliver_callback(job_id: str) -> bool:
 
 
 def purge_expired() -> int:
-    """Run every minute by the django-q2 schedule that migration 0003_web_purge_schedule adds."""
+    """Run every minute by the django-q2 schedule that migration 0003_web_purge_schedule adds.
+    Also forgets quota usage that has left the 24-hour window."""
+    services.purge_old_usage()
     return services.purge_expired_uploads()

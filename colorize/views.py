@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.services import client_address
+
 from . import selectors, services
 from .models import Batch, Job
 
@@ -114,10 +116,13 @@ def home(request: HttpRequest) -> HttpResponse:
             params=params,
             owner=request.user,
             session_key=_session_key(request, create=True),
+            client_address=client_address(request),
         )
     except services.SubmissionError as exc:
         context["error"] = exc.message
-        return render(request, "colorize/home.html", context, status=400)
+        return _with_retry_after(
+            render(request, "colorize/home.html", context, status=_error_status(exc)), exc
+        )
     if batch.model_key == services.ALL_MODELS:
         return redirect("colorize:compare", batch_id=batch.id)
     jobs = list(batch.jobs.all()[:2])
@@ -329,9 +334,22 @@ def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     return response
 
 
-def _render_job_error(request: HttpRequest, job: Job, message: str) -> HttpResponse:
+def _error_status(exc: services.SubmissionError) -> int:
+    # 429 only when waiting helps (a quota that frees up later); 400 for everything else.
+    return 429 if isinstance(exc, services.QuotaExceeded) and exc.retry_after else 400
+
+
+def _with_retry_after(response: HttpResponse, exc: services.SubmissionError) -> HttpResponse:
+    if isinstance(exc, services.QuotaExceeded) and exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _render_job_error(
+    request: HttpRequest, job: Job, message: str, *, status: int = 400
+) -> HttpResponse:
     return render(
-        request, "colorize/job.html", _job_context(request, job, error=message), status=400
+        request, "colorize/job.html", _job_context(request, job, error=message), status=status
     )
 
 
@@ -339,9 +357,14 @@ def _render_job_error(request: HttpRequest, job: Job, message: str) -> HttpRespo
 def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
     try:
-        rerun = services.job_rerun(job=job, params=_params_from(request.POST, job.model_key))
+        rerun = services.job_rerun(
+            job=job,
+            params=_params_from(request.POST, job.model_key),
+            client_address=client_address(request),
+        )
     except services.SubmissionError as exc:
-        return _render_job_error(request, job, exc.message)
+        response = _render_job_error(request, job, exc.message, status=_error_status(exc))
+        return _with_retry_after(response, exc)
     return redirect("colorize:job", job_id=rerun.id)
 
 

@@ -14,7 +14,7 @@ from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
@@ -170,7 +170,9 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
         summary="Submit images",
         description="Multipart upload of 1–5 `images` with a `model` key (or `all` for one "
         "image). Every other field is a model parameter (see `GET /models`); a parameter the "
-        "model does not take is refused. Answers 202: the jobs are queued; poll their `url`.",
+        "model does not take is refused. Answers 202: the jobs are queued; poll their `url`. "
+        "Each job (one image through one model) counts against the caller's daily quota; "
+        "over it, 429 says when enough is free again (`Retry-After`).",
         request={"multipart/form-data": JobSubmitSerializer},
         parameters=[RETRY_AFTER],
         responses={202: SubmissionSerializer, **errors(400, 401, 403, 415, 429)},
@@ -188,6 +190,10 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
                 callback_url=form.validated_data.get("callback_url", ""),
             )
         except services.SubmissionError as exc:
+            if isinstance(exc, services.QuotaExceeded) and exc.retry_after:
+                # 429 with Retry-After, like the rate limits; the message says when it frees.
+                raise Throttled(wait=exc.retry_after, detail=exc.message) from None
+            # Refusals that waiting would not cure (a request bigger than the whole quota too).
             raise ValidationError({exc.field: [exc.message]}) from None
         jobs = list(selectors.batch_jobs(batch))  # read again: a synchronous run has finished
         data = {"batch": batch.id, "jobs": jobs}
