@@ -334,7 +334,27 @@ class ResumableRun:
 
     checkpoints: Checkpoints
     dist: Distributed
+    train_photos: list[np.ndarray]
     val_photos: list[np.ndarray]
+
+    def start(self, train_cfg: dict[str, Any]) -> None:
+        """Seed, this process's place and device in a torchrun job, and mixed precision (CUDA)."""
+        import torch
+
+        self.seed = int(train_cfg.get("seed", 0))
+        preference = train_cfg.get("device", "auto")
+        self.dist = Distributed.from_environment(pick_device(preference))
+        self.device = torch.device(pick_device(preference, self.dist.local_rank))
+        self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
+        seed_everything(self.seed + self.dist.rank)
+
+    def load_photos(self, data_cfg: dict[str, Any], *, short_side: int) -> None:
+        """The training and validation photos; an error when there is nothing to learn from."""
+        from ml.train import datasets
+
+        self.train_photos, self.val_photos = datasets.load_splits(data_cfg, short_side=short_side)
+        if not self.train_photos:
+            raise TrainingError(f"no colour photos in {data_cfg['train']}")
 
     def restore(self, state: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -213,22 +213,10 @@ class DeOldifyTraining(common.ResumableRun):
         self.stages = schedule(config)
         self.steps = sum(s.steps for s in self.stages)
         train_cfg = config.get("train", {})
-        self.seed = int(train_cfg.get("seed", 0))
         self.out = Path(config.get("output", {}).get("dir", "runs/deoldify"))
-        self.dist = common.Distributed.from_environment(
-            common.pick_device(train_cfg.get("device", "auto"))
-        )
-        self.device = torch.device(
-            common.pick_device(train_cfg.get("device", "auto"), self.dist.local_rank)
-        )
-        self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
-        common.seed_everything(self.seed + self.dist.rank)
+        self.start(train_cfg)
 
-        data_cfg = config.get("data", {})
-        largest = max(s.size for s in self.stages)
-        self.train_photos, self.val_photos = datasets.load_splits(data_cfg, short_side=largest * 2)
-        if not self.train_photos:
-            raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
+        self.load_photos(config.get("data", {}), short_side=max(s.size for s in self.stages) * 2)
         self.val_render_factor = int(train_cfg.get("val_render_factor", 12))
 
         self.generator = build_generator(self.arch).to(self.device)

@@ -139,23 +139,9 @@ class ZhangTraining(common.ResumableRun):
         self.size = int(train_cfg.get("size", 176))
         self.batch_size = int(train_cfg.get("batch_size", 40))
         self.steps = int(train_cfg.get("steps", 1000))
-        self.seed = int(train_cfg.get("seed", 0))
         self.out = Path(config.get("output", {}).get("dir", f"runs/{self.network}"))
-        self.dist = common.Distributed.from_environment(
-            common.pick_device(train_cfg.get("device", "auto"))
-        )
-        self.device = torch.device(
-            common.pick_device(train_cfg.get("device", "auto"), self.dist.local_rank)
-        )
-        self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
-        common.seed_everything(self.seed + self.dist.rank)
-
-        data_cfg = config.get("data", {})
-        self.train_photos, self.val_photos = datasets.load_splits(
-            data_cfg, short_side=self.size * 2
-        )
-        if not self.train_photos:
-            raise common.TrainingError(f"no colour photos in {data_cfg['train']}")
+        self.start(train_cfg)
+        self.load_photos(config.get("data", {}), short_side=self.size * 2)
 
         self.bins = ab_bins()
         self.net = (ECCV16(self.width) if self.network == "eccv16" else SIGGRAPH17()).to(
