@@ -145,6 +145,8 @@ class Result(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
+    # What the model chose by itself, e.g. {"imagenet_class": 979, "seed": 0} for BigColor.
+    details = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"result of {self.job_id}"

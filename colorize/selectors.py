@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 from PIL import Image
 
 import ml
+from ml import imagenet
 from ml.cards import Card, card_for
 from ml.registry import ModelSpec
 from ml.weights import install_command, is_installed
@@ -188,15 +189,45 @@ def model_name(model_key: str) -> str:
     return spec.name if spec else model_key
 
 
+def job_label(job: Job) -> str:
+    """The model's name, and which candidate the job is when one request made several."""
+    params = job.params or {}
+    count = params.get("candidates", 1)
+    if isinstance(count, int) and count > 1:
+        return f"{model_name(job.model_key)} · candidate {params.get('candidate', 1)} of {count}"
+    return model_name(job.model_key)
+
+
 def with_model_names(jobs: list[Job]) -> list[Job]:
-    """Give each job a `model_name` for templates (the registry's name, or the key)."""
+    """Give each job a `model_name` for templates (the registry's name, or the key, and the
+    candidate number when there are several)."""
     for job in jobs:
-        job.model_name = model_name(job.model_key)
+        job.model_name = job_label(job)
     return jobs
+
+
+def is_comparison(batch: Batch) -> bool:
+    """Results to compare side by side: every model on one photo, or several candidates of one
+    model (BigColor) on one photo."""
+    if batch.model_key == ALL_MODELS:
+        return True
+    return batch.uploads.count() == 1 and batch.jobs.count() > 1
 
 
 def model_choices() -> list[ModelChoice]:
     return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
+
+
+def imagenet_class_labels(choices: list[ModelChoice]) -> list[str]:
+    """'979: valley' for each ImageNet class, when an installed model takes a class (for the
+    form's searchable list); empty otherwise, to keep the page small."""
+    takes_class = any(
+        choice.installed and any(p.kind == "imagenet_class" for p in choice.spec.params)
+        for choice in choices
+    )
+    if not takes_class:
+        return []
+    return [imagenet.class_label(index) for index in range(len(imagenet.class_names()))]
 
 
 def describe_params(job: Job) -> list[tuple[str, str]]:
@@ -207,14 +238,21 @@ def describe_params(job: Job) -> list[tuple[str, str]]:
     for name, value in (job.params or {}).items():
         param = labels.get(name)
         label = param.label if param else name
+        if param is not None and param.internal:
+            continue  # shown in the job's label instead (candidate 2 of 3)
         if param is not None and param.kind == "hints":
             count = len(value or [])
             text = "none" if not count else f"{count} colour point{'s' if count != 1 else ''}"
+        elif param is not None and param.kind == "imagenet_class":
+            text = "automatic" if value == -1 else imagenet.class_label(int(value))
         elif isinstance(value, bool):
             text = "yes" if value else "no"
         else:
             text = str(value)
         described.append((label, text))
+    used = getattr(getattr(job, "result", None), "details", None) or {}
+    if "imagenet_class" in used:
+        described.append(("Class used", imagenet.class_label(int(used["imagenet_class"]))))
     return described
 
 
@@ -308,12 +346,37 @@ FAMILY_INFO: dict[str, dict[str, Any]] = {
     },
     "bigcolor": {
         "title": "BigColor",
-        "summary": "A colorization network built on a BigGAN generative prior.",
-        "architecture": "An encoder maps the grey photo into the feature space of a "
-        "BigGAN-like generator, which produces the colour.",
-        "training": "Adversarial training on ImageNet with the generator's prior.",
-        "strengths": ["Very colourful results on objects the prior knows well."],
-        "weaknesses": ["Can invent colours; scored worst of the four in the study."],
+        "summary": "Geonung Kim and colleagues' BigColor (ECCV 2022): colour from the "
+        "generative prior of BigGAN, an image generator trained on ImageNet.",
+        "architecture": "An encoder of five class-conditional residual blocks reads the grey "
+        "photo (short side 256) into 768 feature channels at 1/16 of its size. Those features "
+        "replace the first two blocks of a BigGAN-256 generator, whose four remaining "
+        "up-sampling blocks (with self-attention at 64 px) paint an RGB image. Both are "
+        "conditioned on one of ImageNet's 1000 classes through BigGAN's shared class embedding, "
+        "and the generator also draws a random latent z, so one photo has many plausible "
+        "colorings. Coloria keeps the photo's own lightness and takes only the colour. 105 "
+        "million parameters (encoder 23.1 M, generator 82.1 M).",
+        "training": "The study fine-tuned encoder and generator together for 10 days on "
+        "ImageNet 256 px crops (photos with little colour left out), starting from the "
+        "pretrained BigGAN: pixel MSE ×1, VGG16 feature loss ×0.2 and a hinge adversarial loss "
+        "×0.03 against BigGAN's projection discriminator, Adam (β 0, 0.999) at 1e-4 for the "
+        "networks and 3e-5 for the discriminator, decayed ×0.9 per epoch, with an exponential "
+        "moving average of the weights (0.999) used for colorizing.",
+        "strengths": [
+            "The most colourful of the study's models (published colourfulness 39.7, DeOldify "
+            "21.3, with the best FID of the study's four).",
+            "You choose the class, or ask for up to five candidates (the likeliest classes, or "
+            "several seeds of your class) and keep the one you like.",
+            "The same seed and class always give the same result.",
+        ],
+        "weaknesses": [
+            "Colours follow the class: a wrong class (portraits have no ImageNet class) gives "
+            "odd colours. Without an installed ImageNet classifier, 'auto' uses broad outdoor "
+            "scenes.",
+            "Works at a short side of 256 px: fine colour detail is limited.",
+            "It can invent colours the photo never had: the study measured the largest "
+            "difference from the true colours (ΔE00 12.49).",
+        ],
         "study_delta_e00": 12.49,
     },
 }

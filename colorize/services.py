@@ -197,7 +197,7 @@ def job_submit(
     if len(files) > settings.COLORIA_MAX_BATCH:
         raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
     model_keys = _models_for(model_key, len(files))
-    cleaned_params = {}
+    runs: dict[str, list[dict[str, Any]]] = {}  # per model: one job's parameters per run
     for key in model_keys:
         spec = ml.get_spec(key)
         # In "all models" mode each model takes the parameters it knows and its defaults otherwise.
@@ -207,11 +207,11 @@ def job_submit(
                 name: value for name, value in raw.items() if name in {p.name for p in spec.params}
             }
         try:
-            cleaned_params[key] = spec.clean_params(raw)
+            runs[key] = spec.runs(spec.clean_params(raw))
         except ColorizeError as exc:
             raise SubmissionError(str(exc), field="params") from None
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
-    job_count = len(files) * len(model_keys)
+    job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
     quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
     checked = [check_image(f) for f in files]
 
@@ -238,16 +238,17 @@ def job_submit(
                 stored.append(upload.image.name)
                 upload.save()
                 for key in model_keys:
-                    job = Job.objects.create(
-                        batch=batch,
-                        upload=upload,
-                        owner=owner,
-                        session_key=session_key,
-                        model_key=key,
-                        params=_jsonable(cleaned_params[key]),
-                        callback_url=callback_url if owner else "",  # accounts only
-                    )
-                    transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
+                    for run_params in runs[key]:
+                        job = Job.objects.create(
+                            batch=batch,
+                            upload=upload,
+                            owner=owner,
+                            session_key=session_key,
+                            model_key=key,
+                            params=_jsonable(run_params),
+                            callback_url=callback_url if owner else "",  # accounts only
+                        )
+                        transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
     except Exception:
         for name in stored:  # the rows rolled back; do not leave their files behind
             Upload.image.field.storage.delete(name)
@@ -290,7 +291,12 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
             colorized = ml.colorize(original, model=job.model_key, **job.params)
         buffer = io.BytesIO()
         colorized.save(buffer, format="PNG")
-        result = Result(job=job, width=colorized.width, height=colorized.height)
+        result = Result(
+            job=job,
+            width=colorized.width,
+            height=colorized.height,
+            details=colorized.info.get("coloria", {}),
+        )
         result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
         try:
             with transaction.atomic():

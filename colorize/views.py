@@ -102,6 +102,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
         "accept": ACCEPT,
+        "imagenet_classes": selectors.imagenet_class_labels(choices),
     }
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
@@ -123,7 +124,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
-    if batch.model_key == services.ALL_MODELS:
+    if selectors.is_comparison(batch):
         return redirect("colorize:compare", batch_id=batch.id)
     jobs = list(batch.jobs.all()[:2])
     if len(jobs) == 1:
@@ -142,7 +143,7 @@ def _job_json(job: Job, *, owner: bool) -> dict:
         "status_label": job.get_status_display(),
         "error": job.error,
         "model": job.model_key,
-        "model_name": selectors.model_name(job.model_key),
+        "model_name": selectors.job_label(job),
         "duration": job.duration_seconds,
         "url": reverse("colorize:job", args=[job.id]),
         "result_url": reverse("colorize:job-result", args=[job.id]) if succeeded else None,
@@ -164,6 +165,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
         "refresh": not progress.is_finished,
         "expires_at": selectors.batch_expires_at(batch),
         "is_all_models": batch.model_key == services.ALL_MODELS,
+        "is_comparison": selectors.is_comparison(batch),
         "owner": selectors.is_owner(batch, request.user, _session_key(request)),
     }
 
@@ -193,13 +195,13 @@ def batch_status(request: HttpRequest, batch_id) -> JsonResponse:
 
 def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    if batch.model_key != services.ALL_MODELS:
+    if not selectors.is_comparison(batch):
         return redirect("colorize:batch", batch_id=batch.id)
     context = _batch_context(request, batch)
     jobs = context["jobs"]
     done = [job for job in jobs if job.status == Job.Status.SUCCEEDED]
     sides = {"original": "Original"}
-    sides |= {str(job.id): selectors.model_name(job.model_key) for job in done}
+    sides |= {str(job.id): job.model_name for job in done}
     left = request.GET.get("left", "original")
     right = request.GET.get("right") or (str(done[0].id) if done else "")
     left = left if left in sides else "original"
@@ -226,6 +228,7 @@ def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
             "left_name": sides.get(left, ""),
             "right_name": sides.get(right, ""),
             "upload_job": upload_job,
+            "model_title": selectors.model_name(batch.model_key),
         }
     )
     return render(request, "colorize/compare.html", context)
@@ -263,6 +266,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == services.ALL_MODELS,
+        "is_comparison": selectors.is_comparison(job.batch),
         "expires_at": job.upload.expires_at,
         "can_publish": owner and job.owner_id is not None,
         **extra,

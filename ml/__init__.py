@@ -32,6 +32,8 @@ def colorize(
 ) -> Image.Image:
     """Colorize a photo with a registered model; returns an RGB image of the input's size.
 
+    What the model chose on its own (BigColor's class) is in the image's `info["coloria"]`.
+
     Raises a `ColorizeError` subclass with a readable message for unknown models, invalid
     parameters, missing weights, unreadable images and running out of memory.
     """
@@ -54,4 +56,6 @@ def colorize(
                 f"{spec.name} ran out of memory on this image; try a smaller image."
             ) from exc
         raise
-    return compose(gray, chroma)
+    colorized = compose(gray, chroma)
+    colorized.info["coloria"] = dict(chroma.details)  # e.g. the class BigColor chose
+    return colorized

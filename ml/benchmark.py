@@ -1,6 +1,7 @@
 """Speed and memory of models per working size: `python -m ml.benchmark`.
 
     python -m ml.benchmark --models deoldify-artistic deoldify-stable --render-factors 7 21 35 45
+    python -m ml.benchmark --models bigcolor        # models without a render factor: one setting
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -34,11 +35,31 @@ def _random_weights(model: str, directory: Path) -> None:
     from ml.weights import known
 
     spec = get_spec(model)
+    if spec.predictor.startswith("ml.models.bigcolor:"):
+        from ml.models.bigcolor import BigColor
+
+        net = BigColor()
+        torch.save(_half(net.state_dict()), directory / known("bigcolor").filename)
+        if known(spec.weights).requires:  # the averaged parameters, as torch-ema saves them
+            shadow = [p.detach().half() for p in net.parameters()]
+            torch.save({"shadow_params": shadow}, directory / known(spec.weights).filename)
+        return
     if not spec.predictor.startswith("ml.models.deoldify:"):
-        raise SystemExit(f"--random weights are only implemented for DeOldify, not {model}")
+        raise SystemExit(f"random weights are only implemented for DeOldify and BigColor: {model}")
     net = build_generator(spec.options.get("variant", "artistic"))
-    state = {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    torch.save({"model": state}, directory / known(spec.weights).filename)
+    torch.save({"model": _half(net.state_dict())}, directory / known(spec.weights).filename)
+
+
+def _half(state: dict) -> dict:
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def _settings(model: str, render_factors: list[int]) -> list[int]:
+    """The render factors to measure, or [0] (one run) for a model that has none."""
+    from ml.registry import get_spec
+
+    takes_factor = any(p.name == "render_factor" for p in get_spec(model).params)
+    return render_factors if takes_factor else [0]
 
 
 def _child(model: str, render_factor: int, repeats: int, device: str, weights_dir: str) -> None:
@@ -60,11 +81,12 @@ def _child(model: str, render_factor: int, repeats: int, device: str, weights_di
     cuda = device == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    ml.colorize(image, model=model, render_factor=render_factor)  # warm-up
+    params = {"render_factor": render_factor} if render_factor else {}
+    ml.colorize(image, model=model, **params)  # warm-up
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        ml.colorize(image, model=model, render_factor=render_factor)
+        ml.colorize(image, model=model, **params)
         if cuda:
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
@@ -92,7 +114,7 @@ def run(
         for model in models:
             if not installed:
                 _random_weights(model, Path(scratch))
-            for factor in render_factors:
+            for factor in _settings(model, render_factors):
                 command = [
                     sys.executable,
                     "-m",
@@ -126,8 +148,10 @@ def _print_row(rows: list[dict], out) -> None:
             file=out,
         )
     cuda = f"{row['cuda_peak_mb']:.0f}" if row["cuda_peak_mb"] is not None else "-"
+    factor = row["render_factor"]
+    side = factor * 16 if factor else "model's"
     print(
-        f"  {row['render_factor']:>13} {row['render_factor'] * 16:>8} {row['seconds']:>10.2f} "
+        f"  {factor or '-':>13} {side:>8} {row['seconds']:>10.2f} "
         f"{row['seconds'] / first['seconds']:>8.2f} {row['peak_rss_mb']:>12.0f} {cuda:>13}",
         file=out,
         flush=True,

@@ -227,6 +227,129 @@ register(
     )
 )
 
+# --- BigColor (Kim et al., ECCV 2022): an encoder feeding BigGAN's generative colour prior ------
+
+IMAGENET_CLASS = ParamSpec(
+    name="imagenet_class",
+    kind="imagenet_class",
+    default=-1,
+    label="ImageNet class",
+    help="What the photo shows, as one of ImageNet's 1000 classes (a number 0-999 or a name such "
+    "as 'valley'); the colours follow that class. 'auto' (-1) ranks the classes with an installed "
+    "ImageNet classifier (fetch_weights resnet101), or uses broad outdoor scenes without one.",
+)
+SEED = ParamSpec(
+    name="seed",
+    kind="int",
+    default=0,
+    label="Seed",
+    help="Picks the random latent z ~ N(0, 0.8²): the same seed gives the same colours, another "
+    "seed another plausible coloring.",
+    min=0,
+    max=2**31 - 1,
+)
+CANDIDATES = ParamSpec(
+    name="candidates",
+    kind="int",
+    default=1,
+    label="Candidates",
+    help="How many colorings to make, shown side by side: the most likely classes in turn "
+    "(automatic class) or successive seeds (chosen class).",
+    min=1,
+    max=5,
+)
+CANDIDATE = ParamSpec(
+    name="candidate",
+    kind="int",
+    default=1,
+    label="Candidate",
+    help="Which of the candidates this run is (1 = the first).",
+    min=1,
+    max=5,
+    internal=True,
+)
+BIGCOLOR_PARAMS = (IMAGENET_CLASS, SEED, CANDIDATES, CANDIDATE)
+
+
+def _google_drive(file_id: str) -> tuple[str, ...]:
+    # The usercontent endpoint serves large files without the "cannot scan for viruses" page;
+    # if Google sends a page anyway, the file fails to load and is discarded.
+    return (
+        f"https://drive.usercontent.google.com/download?id={file_id}&export=download&confirm=t",
+        f"https://drive.google.com/uc?export=download&id={file_id}&confirm=t",
+    )
+
+
+# BigColor publishes no checksums: its files are verified by loading them (see DeOldify above).
+register_weights(
+    WeightFile(
+        key="bigcolor",
+        filename="EG_011.ckpt",
+        network="bigcolor",
+        licence="MIT",
+        urls=_google_drive("1SCrcIxhm2F1SMTUUcNTEtB4fQu6y7RDK"),
+    )
+)
+register_weights(
+    WeightFile(
+        key="bigcolor-ema",
+        filename="EG_EMA_011.ckpt",
+        network="bigcolor",
+        licence="MIT",
+        urls=_google_drive("1A6JwWeedJa56_6lDOkkR3hqvJ_aNUghE"),
+        requires=("bigcolor",),
+    )
+)
+register(
+    ModelSpec(
+        key="bigcolor",
+        family="bigcolor",
+        name="BigColor (official)",
+        hint="BigColor: rich, varied colour from a generative prior; choose the class or compare "
+        "several",
+        description=(
+            "Geonung Kim et al.'s BigColor (ECCV 2022). An encoder reads the gray photo into "
+            "features that replace the first layers of a BigGAN generator pretrained on ImageNet, "
+            "which then paints the colour conditioned on an ImageNet class and a random latent. "
+            "It gives the most colourful results of the study's models (published colourfulness "
+            "39.7, DeOldify 21.3) but depends on the class: pick one, or ask for several "
+            "candidates and keep the best. The official weights averaged over training (EMA)."
+        ),
+        predictor="ml.models.bigcolor:BigColorPredictor",
+        weights="bigcolor-ema",
+        official=True,
+        params=BIGCOLOR_PARAMS,
+        options={"base_weights": "bigcolor"},
+    )
+)
+register_weights(
+    WeightFile(
+        key="bigcolor-coloria",
+        filename="bigcolor-coloria.pth",
+        network="bigcolor",
+        licence="MIT",
+        official=False,
+    )
+)
+register(
+    ModelSpec(
+        key="bigcolor-coloria",
+        family="bigcolor",
+        name="BigColor (Coloria-trained)",
+        hint="The BigColor network fine-tuned by Coloria's own pipeline",
+        description=(
+            "The official BigColor architecture trained by Coloria as the study trained its own: "
+            "python -m ml.train bigcolor --config ml/train/configs/bigcolor.toml (MSE, VGG feature "
+            "and hinge adversarial losses, EMA of the weights), on any folder of colour photos. "
+            "Installed with import_weights after a training run."
+        ),
+        predictor="ml.models.bigcolor:BigColorPredictor",
+        weights="bigcolor-coloria",
+        params=BIGCOLOR_PARAMS,
+    )
+)
+
+
 # --- ImageNet backbones for training (torchvision's files; not colorization models) -------------
 # DeOldify's pipeline starts its encoder from ImageNet and measures its feature loss with VGG16-bn.
 # torchvision names each file after the first hex digits of its SHA-256, and publishes no more.

@@ -12,9 +12,9 @@ so that large photos stay affordable.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -58,6 +58,9 @@ class Chroma:
 
     ab: np.ndarray
     space: str = "lab"
+    # What the model chose for this photo that people may want to know or reuse (BigColor's
+    # class and seed); ml.colorize hands it on in the image's info["coloria"].
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def open_image(source: ImageSource) -> Image.Image:

@@ -17,13 +17,15 @@ class ParamSpec:
     """One user-settable parameter of a model, with its bounds."""
 
     name: str
-    kind: str  # "int", "float", "bool", "choice" or "hints"
+    kind: str  # "int", "float", "bool", "choice", "hints" or "imagenet_class"
     default: Any
     label: str
     help: str = ""
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
+    # Set by Coloria when one request becomes several runs (see ModelSpec.runs), not on forms.
+    internal: bool = False
 
     def clean(self, value: Any) -> Any:
         """Coerce a value (often a string from a form) to this parameter's type, or raise."""
@@ -42,6 +44,8 @@ class ParamSpec:
                     )
             elif self.kind == "hints":
                 cleaned = clean_hints(value)
+            elif self.kind == "imagenet_class":
+                cleaned = clean_imagenet_class(value)
             else:  # pragma: no cover - a programming error in a spec
                 raise AssertionError(f"unknown parameter kind {self.kind}")
         except (TypeError, ValueError, KeyError) as exc:
@@ -86,6 +90,14 @@ class ModelSpec:
             value = raw.get(name)
             cleaned[name] = spec.default if value in (None, "") else spec.clean(value)
         return cleaned
+
+    def runs(self, cleaned: dict[str, Any]) -> list[dict[str, Any]]:
+        """The runs one request asks for: one, or with a `candidates` count (BigColor) that many,
+        numbered by their `candidate` parameter (1, 2, ...), to be shown side by side."""
+        count = int(cleaned.get("candidates", 1))
+        if count <= 1:
+            return [cleaned]
+        return [{**cleaned, "candidate": number} for number in range(1, count + 1)]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -137,6 +149,24 @@ def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
             raise ValueError("colour components must be 0-255")
         hints.append((float(x), float(y), (r, g, b)))
     return hints
+
+
+AUTOMATIC = ("", "auto", "automatic", "-1")
+
+
+def clean_imagenet_class(value: Any) -> int:
+    """-1 (let Coloria choose) or a class index 0-999, from an index, '979: valley' or a name."""
+    from ml.imagenet import parse_class
+
+    if value is None or (isinstance(value, int | str) and str(value).strip().lower() in AUTOMATIC):
+        return -1
+    try:
+        return parse_class(value)
+    except ValueError:
+        raise InvalidParameters(
+            f"ImageNet class: {value!r} is not one of the 1000 classes; give its number (0-999), "
+            "its name (e.g. 'valley') or 'auto'."
+        ) from None
 
 
 def _hex_to_rgb(text: str) -> tuple[int, int, int]:

@@ -39,6 +39,9 @@ class WeightFile:
     # torchvision publishes only the first hex digits of a file's SHA-256 (in its name).
     sha256_prefix: str | None = None
     purpose: str = "model"  # or "training": ImageNet backbones used by the training pipelines
+    # Files this one is useless without (BigColor's averaged weights need the full checkpoint
+    # for their buffers): fetched first, and the file counts as installed only with them.
+    requires: tuple[str, ...] = ()
 
 
 KNOWN_WEIGHTS: dict[str, WeightFile] = {}
@@ -83,8 +86,11 @@ def search_dirs() -> list[Path]:
 
 
 def weights_path(key: str) -> Path | None:
-    """The installed file for a weights key, or None when it is not installed."""
+    """The installed file for a weights key, or None when it (or a file it requires) is not
+    installed."""
     entry = known(key)
+    if not all(weights_path(required) for required in entry.requires):
+        return None
     for directory in search_dirs():
         candidate = directory / entry.filename
         if candidate.is_file():
@@ -152,6 +158,8 @@ def fetch(
             f"{key} has no download address: it is trained by Coloria and ships with it "
             f"(or train it with python -m ml.train)."
         )
+    for required in entry.requires:
+        fetch(required, dest_dir=dest_dir, progress=progress, timeout=timeout)
     dest_dir = Path(dest_dir or config.settings.weights_dir)
     target = dest_dir / entry.filename
     if target.is_file() and (entry.sha256 is None or sha256_of(target) == entry.sha256):
@@ -278,6 +286,13 @@ def import_file(path: Path | str, key: str, *, dest_dir: Path | None = None) -> 
     source = Path(path)
     if not source.is_file():
         raise WeightsFetchError(f"{source} is not a file.")
+    missing = [required for required in entry.requires if not is_installed(required)]
+    if missing:
+        raise WeightsFetchError(
+            f"{entry.filename} needs {', '.join(missing)} installed first: "
+            + "; ".join(install_command(required) for required in missing)
+            + "."
+        )
     expected = entry.sha256 or entry.sha256_prefix
     if expected is not None:
         actual = sha256_of(source)
@@ -304,6 +319,9 @@ def _check_loads(entry: WeightFile, source: Path) -> None:
     from ml.registry import all_specs
 
     specs = [spec for spec in all_specs() if spec.weights == entry.key]
+    # A file that only completes another (BigColor's full checkpoint under its averaged weights)
+    # is checked with the models of the file it completes; it loads on its own.
+    specs = specs or [spec for spec in all_specs() if entry.key in known(spec.weights).requires]
     if not specs:
         raise WeightsFetchError(f"No model uses the weights {entry.key}.")
     for spec in specs:

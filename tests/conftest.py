@@ -117,6 +117,61 @@ def deoldify_model(deoldify_weights_dir: Path) -> str:
     return "deoldify-artistic"
 
 
+# A BigColor small enough for tests: the official module tree at 1/12 of the width.
+BIGCOLOR_TINY = {"channels": 8, "shared_dim": 16, "z_chunk": 4}
+
+
+@pytest.fixture(scope="session")
+def bigcolor_weights_dir(
+    tmp_path_factory: pytest.TempPathFactory, random_weights_dir: Path
+) -> Path:
+    """Like random_weights_dir, plus a tiny random BigColor in both official forms: the full
+    state_dict (EG_011.ckpt, batch-norm statistics and u0/sv0 settled on random photos) and a
+    torch-ema state (EG_EMA_011.ckpt) whose averaged parameters differ from it."""
+    import torch
+
+    from ml.models.bigcolor import BigColor, BigColorConfig
+    from ml.weights import known
+
+    directory = tmp_path_factory.mktemp("bigcolor-weights")
+    for existing in random_weights_dir.iterdir():
+        (directory / existing.name).symlink_to(existing)
+    torch.manual_seed(3)
+    net = BigColor(BigColorConfig(**BIGCOLOR_TINY))
+    config = net.config
+    net.train()
+    with torch.no_grad():
+        for _ in range(8):
+            net(
+                torch.rand(2, 1, 64, 64),
+                torch.randint(0, 1000, (2,)),
+                torch.randn(2, config.z_dim) * 0.8,
+            )
+    net.eval()
+    torch.save(net.state_dict(), directory / known("bigcolor").filename)
+    generator = torch.Generator().manual_seed(4)
+    shadow = [
+        p.detach() + 0.05 * torch.randn(p.shape, generator=generator) for p in net.parameters()
+    ]
+    ema = {"decay": 0.999, "num_updates": 100, "shadow_params": shadow, "collected_params": None}
+    torch.save(ema, directory / known("bigcolor-ema").filename)
+    return directory
+
+
+@pytest.fixture
+def bigcolor_model(bigcolor_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The official BigColor model, its network made tiny and its weights the random ones."""
+    import dataclasses
+
+    from ml import registry
+
+    ml.configure(weights_dir=bigcolor_weights_dir)
+    spec = registry.get_spec("bigcolor")
+    tiny = dataclasses.replace(spec, options={**spec.options, **BIGCOLOR_TINY})
+    monkeypatch.setitem(registry._REGISTRY, "bigcolor", tiny)
+    return "bigcolor"
+
+
 # The weights that ship in the repository, for the tests that check them.
 SHIPPED_WEIGHTS_DIR = ml.config.SHIPPED_WEIGHTS_DIR
 

@@ -20,7 +20,11 @@ from ..models import Job
 
 class ParameterSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The form field to send with `POST /jobs`.")
-    kind = serializers.ChoiceField(choices=["int", "float", "bool", "choice", "hints"])
+    kind = serializers.ChoiceField(
+        choices=["int", "float", "bool", "choice", "hints", "imagenet_class"],
+        help_text="`imagenet_class`: a class number 0-999, a class name, or `auto` (-1); the "
+        "names are at `GET /imagenet-classes`.",
+    )
     label = serializers.CharField()
     help = serializers.CharField()
     default = serializers.JSONField(help_text="Used when the field is left out.")
@@ -41,10 +45,21 @@ class ColorModelSerializer(serializers.Serializer):
     installed = serializers.BooleanField(help_text="Whether its weights are installed here.")
     unavailable_reason = serializers.CharField()
     is_default = serializers.SerializerMethodField()
-    parameters = ParameterSerializer(source="spec.params", many=True)
+    parameters = serializers.SerializerMethodField()
 
     def get_is_default(self, choice: selectors.ModelChoice) -> bool:
         return choice.spec.key == self.context.get("default_key")
+
+    @extend_schema_field(ParameterSerializer(many=True))
+    def get_parameters(self, choice: selectors.ModelChoice) -> list[dict]:
+        # Internal parameters (which candidate a job is) are set by Coloria, not by callers.
+        public = [param for param in choice.spec.params if not param.internal]
+        return ParameterSerializer(public, many=True).data
+
+
+class ImageNetClassSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The value to send as `imagenet_class`.")
+    name = serializers.CharField(help_text="Also accepted as `imagenet_class`.")
 
 
 # --- Jobs -----------------------------------------------------------------------------------
@@ -58,6 +73,10 @@ class JobSerializer(serializers.Serializer):
     model = serializers.CharField(source="model_key")
     model_name = serializers.SerializerMethodField()
     params = serializers.JSONField(help_text="The parameters the model ran with.")
+    details = serializers.SerializerMethodField(
+        help_text="What the model chose by itself, once it has run: BigColor's `imagenet_class` "
+        "and `seed`. Empty for other models."
+    )
     status = serializers.ChoiceField(choices=Job.Status.choices)
     error = serializers.CharField(help_text="Why it failed, for people; empty otherwise.")
     queued_at = serializers.DateTimeField()
@@ -84,7 +103,12 @@ class JobSerializer(serializers.Serializer):
         return self._absolute("colorize:job", job)
 
     def get_model_name(self, job: Job) -> str:
-        return selectors.model_name(job.model_key)
+        return selectors.job_label(job)
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_details(self, job: Job) -> dict:
+        result = getattr(job, "result", None) if job.status == Job.Status.SUCCEEDED else None
+        return result.details if result is not None else {}
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_original_url(self, job: Job) -> str:
@@ -141,6 +165,8 @@ def _parameter_fields() -> dict[str, Any]:
     described: dict[str, Any] = {}
     for spec in ml.list_models():
         for param in spec.params:
+            if param.internal:
+                continue
             takers.setdefault(param.name, []).append(spec.key)
             described.setdefault(param.name, param)
     return {

@@ -9,6 +9,7 @@ app_name = "api"
 
 urlpatterns = [
     path("models", views.ModelListView.as_view(), name="models"),
+    path("imagenet-classes", views.ImageNetClassListView.as_view(), name="imagenet-classes"),
     path("jobs", views.JobListView.as_view(), name="jobs"),
     path("jobs/<uuid:job_id>", views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<uuid:job_id>/result", views.JobResultView.as_view(), name="job-result"),

@@ -22,12 +22,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ml import imagenet
+
 from .. import callbacks, selectors, services
 from ..models import Job
 from .errors import errors
 from .serializers import (
     CallbackSecretSerializer,
     ColorModelSerializer,
+    ImageNetClassSerializer,
     JobFilterSerializer,
     JobSerializer,
     JobSubmitSerializer,
@@ -102,6 +105,21 @@ class ModelListView(ApiView):
             context={"default_key": services.default_model_key()},
         )
         return Response(serializer.data)
+
+
+class ImageNetClassListView(ApiView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["models"],
+        summary="List the ImageNet classes",
+        description="The 1000 classes BigColor can be conditioned on (`imagenet_class`).",
+        responses={200: ImageNetClassSerializer(many=True), **errors(401, 429)},
+        parameters=[RETRY_AFTER],
+    )
+    def get(self, request: Request) -> Response:
+        names = imagenet.class_names()
+        return Response([{"index": index, "name": name} for index, name in enumerate(names)])
 
 
 # --- Callbacks ----------------------------------------------------------------------------

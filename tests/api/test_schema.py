@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1"
 PATHS = {
     "/api/v1/models": {"get"},
+    "/api/v1/imagenet-classes": {"get"},
     "/api/v1/jobs": {"get", "post"},
     "/api/v1/jobs/{job_id}": {"get", "delete"},
     "/api/v1/jobs/{job_id}/result": {"get"},

@@ -298,3 +298,41 @@ def test_the_next_address_is_tried_when_a_download_does_not_load(deoldify_served
     assert installed.read_bytes() == server.files["/gen.pth"]
     digest = hashlib.sha256(server.files["/gen.pth"]).hexdigest()
     assert f"no published checksum: checked by loading it; SHA-256 {digest}" in out.getvalue()
+
+
+def test_bigcolor_averaged_weights_fetch_their_full_checkpoint_first(
+    server, tmp_path, monkeypatch, bigcolor_weights_dir
+):
+    """fetch_weights bigcolor-ema downloads EG_011.ckpt, then EG_EMA_011.ckpt; neither has a
+    published checksum, so each must load (the averaged one on top of the full one), and a page
+    served instead of a file is discarded."""
+    import dataclasses
+    import io
+
+    from ml import config, registry
+    from tests.conftest import BIGCOLOR_TINY
+
+    monkeypatch.setattr(config, "settings", config.MLSettings(weights_dir=tmp_path / "weights"))
+    spec = registry.get_spec("bigcolor")
+    tiny = dataclasses.replace(spec, options={**spec.options, **BIGCOLOR_TINY})
+    monkeypatch.setitem(registry._REGISTRY, "bigcolor", tiny)
+    for key, path in (("bigcolor", "/EG_011.ckpt"), ("bigcolor-ema", "/EG_EMA_011.ckpt")):
+        entry = weights.known(key)
+        server.files[path] = (bigcolor_weights_dir / entry.filename).read_bytes()
+        urls = (server.url("/page"), server.url(path))
+        monkeypatch.setitem(KNOWN_WEIGHTS, key, dataclasses.replace(entry, urls=urls))
+    server.files["/page"] = b"<!DOCTYPE html><html>Google Drive can't scan this file</html>"
+
+    out = io.StringIO()
+    assert weights.fetch_many(["bigcolor-ema"], out=out, progress=False) == 0
+    assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == [
+        "EG_011.ckpt",
+        "EG_EMA_011.ckpt",
+    ]
+    assert weights.is_installed("bigcolor-ema")
+    assert [path for path, _ in server.requests] == [
+        "/page",
+        "/EG_011.ckpt",
+        "/page",
+        "/EG_EMA_011.ckpt",
+    ]
