@@ -358,6 +358,37 @@ def test_all_models_grid_and_comparison(
     assert page.get_attribute(".ba-handle", "aria-valuenow") == "40"
 
 
+def test_bigcolor_class_search_and_candidates_side_by_side(
+    page, live_server, tmp_path, settings, bigcolor_model, artifacts
+):
+    settings.COLORIA_SYNC_JOBS = True
+    page.goto(live_server.url + "/")
+    page.select_option("#model", bigcolor_model)
+    settings_box = page.locator(f'fieldset[data-model="{bigcolor_model}"]')
+    assert settings_box.is_visible()
+    # The class field searches the 1000 ImageNet classes (a datalist the browser filters).
+    class_field = page.locator(f"#{bigcolor_model}-imagenet_class")
+    assert class_field.get_attribute("list") == "imagenet-classes"
+    assert page.locator("#imagenet-classes option").count() == 1001  # and "auto"
+    class_field.fill("979: valley")
+    page.fill(f"#{bigcolor_model}-candidates", "2")
+    choose_with_button(page, photo_file(tmp_path, "hills.png", size=(200, 130)))
+    page.click("#submit-button")
+    page.wait_for_url("**/compare/")
+    grid = page.inner_text("#compare-grid")
+    assert "candidate 1 of 2" in grid and "candidate 2 of 2" in grid
+    wait_until(
+        page,
+        "[...document.querySelectorAll('#compare-grid img')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)",
+    )
+    assert_accessible_basics(page)
+    shoot(page, artifacts, "bigcolor-candidates")
+    seeds = sorted(job.result.details["seed"] for job in Job.objects.all())
+    assert seeds == [0, 1]  # a chosen class: successive seeds
+    assert not page.problems, page.problems
+
+
 # --- The other pages, signed in and not ---------------------------------------------------------
 
 
