@@ -349,6 +349,44 @@ register(
     )
 )
 
+# BigColor's training (python -m ml.train bigcolor) starts, as the official run does, from the
+# BigGAN-256 generator (G_ema_256.pth, keys without the `G.` prefix) and discriminator (D_256.pth)
+# of the release's download-pretrained.sh, and measures a feature loss with ImageNet VGG16.
+# No checksums are published for the BigGAN files: each is checked by loading it into the network
+# it starts (key names and shapes); without them the run starts from random weights and says so.
+register_weights(
+    WeightFile(
+        key="bigcolor-biggan-g",
+        filename="G_ema_256.pth",
+        network="biggan-256-generator",
+        licence="MIT (BigColor, BigGAN-PyTorch); trained on ImageNet",
+        urls=_google_drive("197ypWuWcwKI3Mrq11jbCWkk-r_-cj2tT"),
+        purpose="training",
+        loader="ml.train.bigcolor:check_generator_file",
+    )
+)
+register_weights(
+    WeightFile(
+        key="bigcolor-biggan-d",
+        filename="D_256.pth",
+        network="biggan-256-discriminator",
+        licence="MIT (BigColor, BigGAN-PyTorch); trained on ImageNet",
+        urls=_google_drive("1usoLZNnDzB3WLAphrGz5W2lJKxMMZJQw"),
+        purpose="training",
+        loader="ml.train.bigcolor:check_discriminator_file",
+    )
+)
+register_weights(
+    WeightFile(
+        key="vgg16",
+        filename="vgg16-397923af.pth",
+        network="torchvision-vgg16",
+        licence="BSD-3-Clause (torchvision); trained on ImageNet",
+        urls=("https://download.pytorch.org/models/vgg16-397923af.pth",),
+        sha256_prefix="397923af",
+        purpose="training",
+    )
+)
 
 # --- ImageNet backbones for training (torchvision's files; not colorization models) -------------
 # DeOldify's pipeline starts its encoder from ImageNet and measures its feature loss with VGG16-bn.

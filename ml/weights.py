@@ -42,6 +42,10 @@ class WeightFile:
     # Files this one is useless without (BigColor's averaged weights need the full checkpoint
     # for their buffers): fetched first, and the file counts as installed only with them.
     requires: tuple[str, ...] = ()
+    # "module:function" that checks a training file which no model loads and whose checksum is not
+    # published (BigGAN's starting points for BigColor): it raises WeightsInvalid unless the file
+    # loads into the network it starts.
+    loader: str | None = None
 
 
 KNOWN_WEIGHTS: dict[str, WeightFile] = {}
@@ -50,6 +54,9 @@ KNOWN_WEIGHTS: dict[str, WeightFile] = {}
 def register_weights(entry: WeightFile) -> WeightFile:
     if entry.key in KNOWN_WEIGHTS:
         raise ValueError(f"weights key {entry.key!r} registered twice")
+    if entry.purpose == "training" and not (entry.sha256 or entry.sha256_prefix or entry.loader):
+        # No model spec loads a training file, so without these nothing could verify it.
+        raise ValueError(f"training weights {entry.key!r} need a SHA-256 (or prefix) or a loader")
     KNOWN_WEIGHTS[entry.key] = entry
     return entry
 
@@ -313,11 +320,20 @@ def import_file(path: Path | str, key: str, *, dest_dir: Path | None = None) -> 
 
 
 def _check_loads(entry: WeightFile, source: Path) -> None:
-    """Load the file with every model that uses these weights; a WeightsInvalid says why not."""
+    """Load the file with every model that uses these weights (a training file: with its own
+    loader); a WeightsInvalid says why not."""
     import importlib
 
     from ml.registry import all_specs
 
+    if entry.loader:
+        module_name, _, function_name = entry.loader.partition(":")
+        check = getattr(importlib.import_module(module_name), function_name)
+        try:
+            check(source)
+        except ColorizeError as exc:
+            raise WeightsFetchError(f"{source.name} is not {entry.filename}: {exc}") from exc
+        return
     specs = [spec for spec in all_specs() if spec.weights == entry.key]
     # A file that only completes another (BigColor's full checkpoint under its averaged weights)
     # is checked with the models of the file it completes; it loads on its own.

@@ -433,3 +433,21 @@ class BigColorPredictor:
         rgb = (self.net(x, classes, z)[0] + 1) / 2
         rgb = rgb.clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_lab(rgb)[..., 1:], details={"imagenet_class": chosen, "seed": seed})
+
+
+# --- For training: the projection discriminator's class embedding ---------------------------------
+
+
+class SNEmbedding(nn.Embedding, _BigGANSpectralNorm):
+    """BigGAN's spectrally normalised embedding (the discriminator's class vectors, `embed`).
+
+    The weight is read as a (classes x dim) matrix, so u0 has one entry per class, as in the
+    official D_256.pth.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__(num_embeddings, embedding_dim)
+        self._init_sn(num_embeddings)
+
+    def forward(self, classes: torch.Tensor) -> torch.Tensor:
+        return F.embedding(classes, self.normalised_weight())

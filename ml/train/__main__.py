@@ -8,7 +8,7 @@ import time
 
 from ml.train import common
 
-FAMILIES = ("zhang", "deoldify", "cnn")
+FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,9 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = common.load_config(args.config, args.set)
         started = time.perf_counter()
-        if args.family in ("zhang", "deoldify"):
+        if args.family in ("zhang", "deoldify", "bigcolor"):
             if args.family == "zhang":
                 from ml.train.zhang import ZhangTraining as Training
+            elif args.family == "bigcolor":
+                from ml.train.bigcolor import BigColorTraining as Training
             else:
                 from ml.train.deoldify import DeOldifyTraining as Training
 
@@ -68,6 +70,8 @@ def _export_with_card(run, path, family: str, config: dict, outcome: dict, start
         path, model=model, family=family, config=config, outcome=outcome, seconds=seconds,
         device=str(getattr(run, "device", "cpu")),
     )  # fmt: skip
+    if hasattr(run, "complete_card"):  # a family whose card says more (BigColor)
+        run.complete_card(card)
     print(f"exported {path} with its card {card}")
 
 
