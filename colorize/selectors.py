@@ -379,6 +379,45 @@ FAMILY_INFO: dict[str, dict[str, Any]] = {
         ],
         "study_delta_e00": 12.49,
     },
+    "ddcolor": {
+        "title": "DDColor",
+        "summary": "Xiaoyang Kang and colleagues' DDColor (ICCV 2023): learnt colour queries "
+        "decoded against the photo's features; the best published results of the models here.",
+        "architecture": "A ConvNeXt encoder (ConvNeXt-L for DDColor-L, 228 million parameters; "
+        "ConvNeXt-T for DDColor-T, 55 million) reads the grey photo, stretched to a square "
+        "(512 px by default). Two decoders follow. A pixel decoder of three U-Net blocks and a "
+        "×4 pixel shuffle rebuilds full-size image features. A colour decoder starts from 100 "
+        "learnt colour queries and refines them in 9 transformer layers, each attending to the "
+        "pixel decoder's features at 1/16, 1/8 or 1/4 of the size in turn. Every query's "
+        "embedding is matched against every pixel's features, and a last 1×1 convolution turns "
+        "those 100 maps into the a, b colour channels, which Coloria joins to the photo's own "
+        "lightness at full resolution.",
+        "training": "ImageNet at 256 px, 400,000 steps of batch 16 on 4 GPUs, the encoder "
+        "starting from ImageNet-22k: L1 on a, b (×0.1), a VGG16 perceptual loss (×5), an "
+        "adversarial loss against a U-Net discriminator (×1) and a colourfulness loss (×0.5) "
+        "against dull colour, with targets colour-enhanced ×1.2; AdamW at 1e-4, halved after "
+        "80,000 steps and every 40,000 after that. The ModelScope weights leave out photos "
+        "with little colour (as BigColor did); the artistic ones add many artistic images and "
+        "drop the colourfulness loss. "
+        "Coloria's pipeline (python -m ml.train ddcolor) uses the same losses and optimiser, "
+        "with DeOldify's patch critic as the discriminator and torchvision's ImageNet-1k "
+        "ConvNeXt as the encoder's start.",
+        "strengths": [
+            "The best published figures of the models here (ImageNet val: FID 3.92 for DDColor-L, "
+            "4.38 for DDColor-T; BigColor 5.36, DeOldify 6.59), with colourfulness close to the "
+            "real photos'.",
+            "Colour follows object edges: little of the bleeding of pixel-wise models.",
+            "Four official weights: paper, ModelScope (the authors' default), artistic and "
+            "the lighter DDColor-T.",
+        ],
+        "weaknesses": [
+            "Heavy: DDColor-L has 228 million parameters and takes seconds per photo on a CPU.",
+            "The colourfulness loss can leave unnatural colour patches (often red); the artistic "
+            "weights, trained without it, have fewer.",
+            "The photo is coloured as a square: very wide or tall photos are squeezed first.",
+        ],
+        "study_delta_e00": None,
+    },
 }
 
 # The study's published mean ΔE00 per model (lower is closer to the original colours).

@@ -443,3 +443,167 @@ for _variant, _title, _config in (
             options={"variant": _variant},
         )
     )
+
+# --- DDColor (Kang et al., ICCV 2023): dual decoders with learnt colour queries -----------------
+
+INPUT_SIZE = ParamSpec(
+    name="input_size",
+    kind="int",
+    default=512,
+    label="Input size",
+    help="The photo is coloured as a square of this many pixels (rounded to a multiple of 32; "
+    "512 is the official setting). Larger brings finer colour detail on large scans, smaller "
+    "is faster; memory and time grow with its square.",
+    min=256,
+    max=1024,
+)
+
+
+def _ddcolor_hub(filename: str) -> tuple[str, ...]:
+    return (f"https://huggingface.co/piddnad/DDColor-models/resolve/main/{filename}",)
+
+
+# DDColor publishes no checksums: its files are verified by loading them (see DeOldify above).
+for _key, _file, _network in (
+    ("ddcolor-paper", "ddcolor_paper.pth", "ddcolor-large"),
+    ("ddcolor-modelscope", "ddcolor_modelscope.pth", "ddcolor-large"),
+    ("ddcolor-artistic", "ddcolor_artistic.pth", "ddcolor-large"),
+    ("ddcolor-tiny", "ddcolor_paper_tiny.pth", "ddcolor-tiny"),
+):
+    register_weights(
+        WeightFile(
+            key=_key,
+            filename=_file,
+            network=_network,
+            licence="Apache-2.0",
+            urls=_ddcolor_hub(_file),
+            sha256=None,
+            official=True,
+        )
+    )
+
+_DDCOLOR_PREDICTOR = "ml.models.ddcolor:DDColorPredictor"
+_DDCOLOR_L = (
+    "DDColor-L (228 million parameters): a ConvNeXt-L encoder, a pixel decoder that rebuilds the "
+    "image features at full size, and a colour decoder whose 100 learnt colour queries attend to "
+    "those features at three scales; each query's embedding, matched against every pixel's "
+    "features, votes for the colour. "
+)
+register(
+    ModelSpec(
+        key="ddcolor-paper",
+        family="ddcolor",
+        name="DDColor (official, paper)",
+        hint="DDColor: vivid, natural colour that stays inside object edges",
+        description=(
+            "Xiaoyang Kang et al.'s DDColor (ICCV 2023). "
+            + _DDCOLOR_L
+            + "The weights of the paper, trained on ImageNet: the best published FID of any "
+            "model here (3.92 on ImageNet val, colourfulness 38.3). The authors suggest the "
+            "ModelScope weights for photos outside ImageNet."
+        ),
+        predictor=_DDCOLOR_PREDICTOR,
+        weights="ddcolor-paper",
+        official=True,
+        params=(INPUT_SIZE,),
+        options={"variant": "large"},
+    )
+)
+register(
+    ModelSpec(
+        key="ddcolor-modelscope",
+        family="ddcolor",
+        name="DDColor (official, ModelScope)",
+        hint="DDColor's recommended weights: the best looking colour on everyday photos",
+        description=(
+            "DDColor-L as released on ModelScope, the authors' default: trained on ImageNet with "
+            "BigColor's data cleaning (photos with little colour left out), which gives the best "
+            "looking results on photos outside ImageNet at a small cost in FID. " + _DDCOLOR_L
+        ),
+        predictor=_DDCOLOR_PREDICTOR,
+        weights="ddcolor-modelscope",
+        official=True,
+        params=(INPUT_SIZE,),
+        options={"variant": "large"},
+    )
+)
+register(
+    ModelSpec(
+        key="ddcolor-artistic",
+        family="ddcolor",
+        name="DDColor (official, artistic)",
+        hint="DDColor artistic: different, often richer colour with fewer colour blotches",
+        description=(
+            "DDColor-L trained by its authors on ImageNet plus many high-quality artistic "
+            "images, without the colourfulness loss, so it makes fewer unreasonable colour "
+            "patches; a different rendering to try. " + _DDCOLOR_L
+        ),
+        predictor=_DDCOLOR_PREDICTOR,
+        weights="ddcolor-artistic",
+        official=True,
+        params=(INPUT_SIZE,),
+        options={"variant": "large"},
+    )
+)
+register(
+    ModelSpec(
+        key="ddcolor-tiny",
+        family="ddcolor",
+        name="DDColor Tiny (official, paper)",
+        hint="DDColor-T: the same recipe at a quarter of the size, faster on a CPU",
+        description=(
+            "DDColor-T from the paper (55 million parameters): the DDColor recipe on a "
+            "ConvNeXt-T encoder, trained on ImageNet (FID 4.38, colourfulness 37.7 on ImageNet "
+            "val), about four times lighter than DDColor-L."
+        ),
+        predictor=_DDCOLOR_PREDICTOR,
+        weights="ddcolor-tiny",
+        official=True,
+        params=(INPUT_SIZE,),
+        options={"variant": "tiny"},
+    )
+)
+register_weights(
+    WeightFile(
+        key="ddcolor-tiny-coloria",
+        filename="ddcolor-tiny-coloria.pth",
+        network="ddcolor-tiny",
+        licence="MIT",
+        official=False,
+    )
+)
+register(
+    ModelSpec(
+        key="ddcolor-tiny-coloria",
+        family="ddcolor",
+        name="DDColor Tiny (Coloria-trained)",
+        hint="The DDColor-T network trained by Coloria's own pipeline",
+        description=(
+            "The official DDColor-T architecture trained by Coloria: python -m ml.train ddcolor "
+            "--config ml/train/configs/ddcolor-tiny.toml (L1 on a, b, VGG16 perceptual, "
+            "adversarial and colourfulness losses, AdamW), on any folder of colour photos. "
+            "Installed with import_weights after a training run."
+        ),
+        predictor=_DDCOLOR_PREDICTOR,
+        weights="ddcolor-tiny-coloria",
+        params=(INPUT_SIZE,),
+        options={"variant": "tiny"},
+    )
+)
+# DDColor's training starts its encoder from ImageNet; torchvision's ConvNeXt files (ImageNet-1k;
+# the authors used the 22k ones) are renamed into the encoder by ml.train.ddcolor.
+for _key, _file in (
+    ("convnext-tiny", "convnext_tiny-983f1562.pth"),
+    ("convnext-large", "convnext_large-ea097f82.pth"),
+):
+    register_weights(
+        WeightFile(
+            key=_key,
+            filename=_file,
+            network=f"torchvision-{_key}",
+            licence="BSD-3-Clause (torchvision); trained on ImageNet",
+            urls=(f"https://download.pytorch.org/models/{_file}",),
+            sha256_prefix=_file.rsplit("-", 1)[1].removesuffix(".pth"),
+            purpose="training",
+        )
+    )

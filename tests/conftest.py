@@ -172,6 +172,44 @@ def bigcolor_model(bigcolor_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) 
     return "bigcolor"
 
 
+# DDColor's official module tree at a small size, for fast forward passes on a CPU.
+DDCOLOR_MINI = {
+    "depths": (1, 1, 1, 1),
+    "dims": (8, 16, 32, 64),
+    "nf": 32,
+    "num_queries": 8,
+    "dec_layers": 3,
+    "hidden_dim": 16,
+    "nheads": 2,
+    "dim_feedforward": 32,
+}
+
+
+@pytest.fixture
+def ddcolor_model(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The official DDColor-T model, its network made small and its weights random (with a
+    non-zero bias on the last conv, so that the colour is clearly visible)."""
+    import dataclasses
+
+    import torch
+
+    from ml import registry
+    from ml.models.ddcolor import build_ddcolor
+    from ml.weights import known
+
+    directory = tmp_path_factory.mktemp("ddcolor-weights")
+    torch.manual_seed(4)
+    net = build_ddcolor("tiny", **DDCOLOR_MINI).eval()
+    with torch.no_grad():
+        net.refine_net[0][0].bias.copy_(torch.tensor([18.0, -25.0]))
+    torch.save({"params": net.state_dict()}, directory / known("ddcolor-tiny").filename)
+    ml.configure(weights_dir=directory)
+    spec = registry.get_spec("ddcolor-tiny")
+    small = dataclasses.replace(spec, options={**spec.options, **DDCOLOR_MINI})
+    monkeypatch.setitem(registry._REGISTRY, "ddcolor-tiny", small)
+    return "ddcolor-tiny"
+
+
 # The weights that ship in the repository, for the tests that check them.
 SHIPPED_WEIGHTS_DIR = ml.config.SHIPPED_WEIGHTS_DIR
 

@@ -8,7 +8,7 @@ import time
 
 from ml.train import common
 
-FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor")
+FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor", "ddcolor")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,11 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = common.load_config(args.config, args.set)
         started = time.perf_counter()
-        if args.family in ("zhang", "deoldify", "bigcolor"):
+        if args.family in ("zhang", "deoldify", "bigcolor", "ddcolor"):
             if args.family == "zhang":
                 from ml.train.zhang import ZhangTraining as Training
             elif args.family == "bigcolor":
                 from ml.train.bigcolor import BigColorTraining as Training
+            elif args.family == "ddcolor":
+                from ml.train.ddcolor import DDColorTraining as Training
             else:
                 from ml.train.deoldify import DeOldifyTraining as Training
 

@@ -1,0 +1,441 @@
+"""DDColor (Kang et al., ICCV 2023; code and weights Apache-2.0), in plain PyTorch.
+
+DDColor reads a gray photo (as gray RGB) with a ConvNeXt encoder and decodes it twice: a pixel
+decoder (three DeOldify-style `UnetBlockWide` blocks and a x4 pixel shuffle) rebuilds full-size
+image features, while a colour decoder of learnt queries (100 "colour tokens") attends to the
+pixel decoder's features at 1/16, 1/8 and 1/4 scale in turn (9 transformer layers). Each query
+becomes a colour embedding; its dot product with the image features at every pixel gives 100
+per-pixel maps, and a 1x1 spectral-norm conv over those maps plus the input predicts Lab a, b.
+
+The module tree below reproduces the official state_dict key for key (`encoder.arch...`,
+`decoder.layers...`, `decoder.color_decoder...`, `refine_net.0.0...`): DDColor-L has
+227,869,328 parameters (ConvNeXt-L encoder), DDColor-T 55,006,640 (ConvNeXt-T). The official
+files are `{'params': state_dict}` and also carry a 4-way `encoder.arch.head_cls` that the
+released code no longer builds; `DDColor.load_state_dict` drops exactly that and otherwise loads
+strictly, so a file for another network is refused instead of half-loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from ml.checkpoints import load_into
+from ml.color import Chroma, gray_to_lightness, lab_to_rgb
+from ml.models.deoldify import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PixelShuffleUpsample,
+    SpectralNormConv,
+    UnetBlockWide,
+    _icnr_,
+)
+
+DEFAULT_INPUT_SIZE = 512
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 256, 1024
+# The encoder halves the image five times (x4 stem, then three x2): sides must divide by 32.
+SIZE_MULTIPLE = 32
+NUM_SCALES = 3  # the colour decoder cycles through the pixel decoder's 1/16, 1/8, 1/4 maps
+# Keys in the official files that the released architecture does not build (an unused
+# classification head left over from pretraining experiments).
+UNUSED_OFFICIAL_KEYS = ("encoder.arch.head_cls.weight", "encoder.arch.head_cls.bias")
+
+
+@dataclass(frozen=True)
+class DDColorConfig:
+    """What distinguishes DDColor networks. The defaults are DDColor-L."""
+
+    depths: tuple[int, ...] = (3, 3, 27, 3)  # ConvNeXt blocks per stage
+    dims: tuple[int, ...] = (192, 384, 768, 1536)  # ConvNeXt channels per stage
+    nf: int = 512  # pixel decoder width; its last block and the image features use nf // 2
+    num_queries: int = 100
+    dec_layers: int = 9
+    hidden_dim: int = 256
+    nheads: int = 8
+    dim_feedforward: int = 2048
+    num_output_channels: int = 2  # Lab a, b
+
+    def __post_init__(self) -> None:
+        if len(self.depths) != 4 or len(self.dims) != 4:
+            raise ValueError("DDColor's ConvNeXt encoder has exactly four stages")
+        if self.hidden_dim % self.nheads or self.hidden_dim % 2:
+            raise ValueError("hidden_dim must be even and divisible by nheads")
+
+
+VARIANTS: dict[str, DDColorConfig] = {
+    "large": DDColorConfig(),
+    "tiny": DDColorConfig(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
+}
+
+
+# --- ConvNeXt encoder (Liu et al. 2022), official key names -------------------------------------
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels of an (N, C, H, W) map (ConvNeXt's "channels_first" norm)."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    """7x7 depthwise conv, LayerNorm, 4x MLP with GELU, layer scale `gamma`, residual."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.dwconv(x).permute(0, 2, 3, 1)  # channels last for the norm and the MLP
+        h = self.pwconv2(F.gelu(self.pwconv1(self.norm(h))))
+        return x + (self.gamma * h).permute(0, 3, 1, 2)
+
+
+class ConvNeXt(nn.Module):
+    """The encoder: stem (4x4 conv, stride 4), then stages with 2x2 stride-2 downsampling between
+    them. Returns the four stage outputs, each through its own LayerNorm (`norm0`..`norm3`):
+    those are the features the official decoder hooks. `norm` (the classifier's pooled norm) is
+    kept for the keys and the ImageNet start, but the colorizer never uses it."""
+
+    def __init__(self, depths: tuple[int, ...], dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, dims[0], kernel_size=4, stride=4), LayerNorm2d(dims[0]))]
+        )
+        for i in range(3):
+            self.downsample_layers.append(
+                nn.Sequential(
+                    LayerNorm2d(dims[i]), nn.Conv2d(dims[i], dims[i + 1], kernel_size=2, stride=2)
+                )
+            )
+        self.stages = nn.ModuleList(
+            nn.Sequential(*[ConvNeXtBlock(dim) for _ in range(depth)])
+            for depth, dim in zip(depths, dims, strict=True)
+        )
+        for i, dim in enumerate(dims):
+            self.add_module(f"norm{i}", LayerNorm2d(dim))
+        self.norm = nn.LayerNorm(dims[-1], eps=1e-6)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for i, (down, stage) in enumerate(zip(self.downsample_layers, self.stages, strict=True)):
+            x = stage(down(x))
+            # The norm feeds the decoder only; the next stage continues from the raw output.
+            features.append(getattr(self, f"norm{i}")(x))
+        return features
+
+
+class Encoder(nn.Module):
+    """A holder that gives the encoder's keys their official `encoder.arch.` prefix."""
+
+    def __init__(self, config: DDColorConfig) -> None:
+        super().__init__()
+        self.arch = ConvNeXt(config.depths, config.dims)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.arch(x)
+
+
+# --- The colour decoder: learnt queries attending to multi-scale features -----------------------
+
+
+def sine_position_embedding(
+    height: int, width: int, channels: int, device: torch.device
+) -> torch.Tensor:
+    """DETR's normalised sine embedding of (row, column), shape (height * width, channels):
+    the first half encodes the row, the second the column, each as sin/cos pairs of geometric
+    frequencies over positions scaled to (0, 2 pi]."""
+    half = channels // 2
+    index = torch.arange(half, dtype=torch.float32, device=device)
+    frequencies = 10000.0 ** (2 * torch.div(index, 2, rounding_mode="floor") / half)
+
+    def encode(count: int) -> torch.Tensor:
+        positions = torch.arange(1, count + 1, dtype=torch.float32, device=device)
+        angles = (positions / (count + 1e-6) * 2 * math.pi)[:, None] / frequencies
+        # even channels sine, odd channels cosine (the frequency is shared within each pair)
+        return torch.where(index % 2 == 0, angles.sin(), angles.cos())
+
+    rows = encode(height)[:, None, :].expand(height, width, half)
+    columns = encode(width)[None, :, :].expand(height, width, half)
+    return torch.cat([rows, columns], dim=-1).reshape(height * width, channels)
+
+
+def _xavier(module: nn.Module) -> nn.Module:
+    for parameter in module.parameters():
+        if parameter.dim() > 1:
+            nn.init.xavier_uniform_(parameter)
+    return module
+
+
+class CrossAttentionLayer(nn.Module):
+    """Queries attend to image features (post-norm, no dropout)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.multihead_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm = nn.LayerNorm(dim)
+        _xavier(self)
+
+    def forward(
+        self,
+        queries: torch.Tensor,
+        memory: torch.Tensor,
+        pos: torch.Tensor,
+        query_pos: torch.Tensor,
+    ) -> torch.Tensor:
+        attended = self.multihead_attn(queries + query_pos, memory + pos, memory)[0]
+        return self.norm(queries + attended)
+
+
+class SelfAttentionLayer(nn.Module):
+    """Queries attend to each other (post-norm, no dropout)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm = nn.LayerNorm(dim)
+        _xavier(self)
+
+    def forward(self, queries: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
+        keyed = queries + query_pos
+        return self.norm(queries + self.self_attn(keyed, keyed, queries)[0])
+
+
+class FFNLayer(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(dim, hidden)
+        self.linear2 = nn.Linear(hidden, dim)
+        self.norm = nn.LayerNorm(dim)
+        _xavier(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.linear2(F.relu(self.linear1(x))))
+
+
+class MLP(nn.Module):
+    """Linear layers with ReLU between them (`layers.0`, `layers.1`, ...)."""
+
+    def __init__(self, dim_in: int, hidden: int, dim_out: int, depth: int) -> None:
+        super().__init__()
+        sizes = [dim_in] + [hidden] * (depth - 1) + [dim_out]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x) if i == len(self.layers) - 1 else F.relu(layer(x))
+        return x
+
+
+class MultiScaleColorDecoder(nn.Module):
+    """`num_queries` colour queries refined by `dec_layers` transformer layers, each attending to
+    one scale of the pixel decoder in turn (cross-attention, self-attention, FFN); the queries'
+    embeddings times the full-size image features give one map per query."""
+
+    def __init__(self, in_channels: tuple[int, ...], config: DDColorConfig) -> None:
+        super().__init__()
+        dim, heads = config.hidden_dim, config.nheads
+        self.transformer_self_attention_layers = nn.ModuleList(
+            SelfAttentionLayer(dim, heads) for _ in range(config.dec_layers)
+        )
+        self.transformer_cross_attention_layers = nn.ModuleList(
+            CrossAttentionLayer(dim, heads) for _ in range(config.dec_layers)
+        )
+        self.transformer_ffn_layers = nn.ModuleList(
+            FFNLayer(dim, config.dim_feedforward) for _ in range(config.dec_layers)
+        )
+        self.decoder_norm = nn.LayerNorm(dim)
+        self.query_feat = nn.Embedding(config.num_queries, dim)  # what each query starts as
+        self.query_embed = nn.Embedding(config.num_queries, dim)  # its positional identity
+        self.level_embed = nn.Embedding(NUM_SCALES, dim)
+        self.input_proj = nn.ModuleList(nn.Conv2d(c, dim, kernel_size=1) for c in in_channels)
+        for conv in self.input_proj:
+            nn.init.kaiming_uniform_(conv.weight, a=1)
+            nn.init.zeros_(conv.bias)
+        self.color_embed = MLP(dim, dim, config.nf // 2, 3)
+
+    def forward(self, scales: list[torch.Tensor], image_features: torch.Tensor) -> torch.Tensor:
+        memories, positions = [], []
+        for level, (feature, project) in enumerate(zip(scales, self.input_proj, strict=True)):
+            _, _, height, width = feature.shape
+            dim = self.level_embed.embedding_dim
+            positions.append(sine_position_embedding(height, width, dim, feature.device)[None])
+            memory = project(feature).flatten(2).transpose(1, 2)  # (N, H * W, dim)
+            memories.append(memory + self.level_embed.weight[level])
+        batch = image_features.shape[0]
+        query_pos = self.query_embed.weight[None].expand(batch, -1, -1)
+        queries = self.query_feat.weight[None].expand(batch, -1, -1)
+        layers = zip(
+            self.transformer_cross_attention_layers,
+            self.transformer_self_attention_layers,
+            self.transformer_ffn_layers,
+            strict=True,
+        )
+        for i, (cross, self_attention, ffn) in enumerate(layers):
+            level = i % NUM_SCALES
+            queries = cross(queries, memories[level], positions[level], query_pos)
+            queries = ffn(self_attention(queries, query_pos))
+        colours = self.color_embed(self.decoder_norm(queries))  # (N, queries, C)
+        return torch.einsum("nqc,nchw->nqhw", colours, image_features)
+
+
+# --- The pixel decoder and the whole network ----------------------------------------------------
+
+
+def pixel_shuffle_x4(channels: int) -> PixelShuffleUpsample:
+    """DeOldify's pixel-shuffle upsampling at scale 4: a spectral-norm 1x1 conv with bias to
+    16x the channels, ReLU, shuffle, blur (official `last_shuf`, last_norm 'Spectral')."""
+    upsample = PixelShuffleUpsample(
+        nn.Sequential(SpectralNormConv(channels, channels * 16, 1, bias=True))
+    )
+    upsample.shuf = nn.PixelShuffle(4)
+    _icnr_(upsample.conv[0], scale=4)  # the x2 ICNR of the constructor would not fit x4
+    return upsample
+
+
+class Decoder(nn.Module):
+    """Pixel decoder (1/32 -> 1/16 -> 1/8 -> 1/4 -> 1/1) feeding the colour decoder."""
+
+    def __init__(self, config: DDColorConfig) -> None:
+        super().__init__()
+        nf, dims = config.nf, config.dims
+        blocks, up = [], dims[-1]
+        skips = dims[-2::-1]  # encoder features at 1/16, 1/8 and 1/4
+        for i, skip in enumerate(skips):
+            width = nf // 2 if i == len(skips) - 1 else nf
+            # DeOldify's block is described by twice its width (n_out, of which half is used).
+            blocks.append(UnetBlockWide(up, skip, n_out=2 * width))
+            up = width
+        self.layers = nn.Sequential(*blocks)
+        self.last_shuf = pixel_shuffle_x4(nf // 2)
+        self.color_decoder = MultiScaleColorDecoder((nf, nf, nf // 2), config)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        quarter, eighth, sixteenth, top = features
+        out0 = self.layers[0](top, sixteenth)
+        out1 = self.layers[1](out0, eighth)
+        out2 = self.layers[2](out1, quarter)
+        return self.color_decoder([out0, out1, out2], self.last_shuf(out2))
+
+
+class DDColor(nn.Module):
+    """Gray RGB in [0, 1], shape (N, 3, H, W) with H, W multiples of 32 -> Lab a, b (N, 2, H, W)
+    in Lab units (roughly -110..110)."""
+
+    def __init__(self, config: DDColorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.refine_net = nn.Sequential(
+            nn.Sequential(
+                SpectralNormConv(config.num_queries + 3, config.num_output_channels, 1, bias=True)
+            )
+        )
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        height, width = rgb.shape[-2:]
+        if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+            raise ValueError(f"DDColor needs sides divisible by 32, not {height} x {width}")
+        x = (rgb - self.mean) / self.std
+        colour_maps = self.decoder(self.encoder(x))
+        return self.refine_net(torch.cat([colour_maps, x], dim=1))
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """Strict loading, less the official files' unused head; files without the fixed
+        normalisation buffers (stripped by converters) keep the network's own."""
+        state = {k: v for k, v in state_dict.items() if k not in UNUSED_OFFICIAL_KEYS}
+        state.setdefault("mean", self.mean)
+        state.setdefault("std", self.std)
+        return super().load_state_dict(state, strict=strict, assign=assign)
+
+
+def build_ddcolor(variant: str | DDColorConfig = "large", **overrides: Any) -> DDColor:
+    """DDColor-L ("large"), DDColor-T ("tiny"), or either with fields replaced (smaller
+    networks for tests and CPU training)."""
+    if isinstance(variant, DDColorConfig):
+        config = variant
+    else:
+        try:
+            config = VARIANTS[variant]
+        except KeyError:
+            raise ValueError(f"unknown DDColor variant {variant!r}: large or tiny") from None
+    for name in ("depths", "dims"):
+        if name in overrides:
+            overrides[name] = tuple(int(v) for v in overrides[name])
+    return DDColor(replace(config, **overrides))
+
+
+# --- Inference ----------------------------------------------------------------------------------
+
+
+def working_side(input_size: int) -> int:
+    """The square side the network runs at: input_size rounded to a multiple of 32."""
+    return max(SIZE_MULTIPLE, round(int(input_size) / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+
+
+def model_input(gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE) -> torch.Tensor:
+    """The official pre-processing: the photo stretched to a square, its L* taken, and (L*, 0, 0)
+    turned back into RGB, i.e. the neutral gray of the same lightness. Shape (1, 3, side, side),
+    values in [0, 1]."""
+    side = working_side(input_size)
+    image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
+    square = np.asarray(image.resize((side, side), resample=Image.BILINEAR), dtype=np.float32)
+    lightness = gray_to_lightness(np.clip(square, 0.0, 1.0))
+    lab = np.stack([lightness, np.zeros_like(lightness), np.zeros_like(lightness)], axis=-1)
+    return torch.from_numpy(lab_to_rgb(lab)).permute(2, 0, 1)[None].contiguous()
+
+
+@torch.inference_mode()
+def predict_ab(
+    net: DDColor, gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, device: Any = "cpu"
+) -> np.ndarray:
+    """Lab a, b predicted at the working size, shape (side, side, 2), float32."""
+    x = model_input(gray, input_size).to(device)
+    return net(x)[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+class DDColorPredictor:
+    """Runs DDColor as the official pipeline does: the photo's lightness goes in as gray RGB at
+    input_size x input_size; the predicted a, b are stretched back to the photo's size and joined
+    to its own full-resolution L* (ml.color.compose; bilinear, where the official script scales
+    them with nearest-neighbour)."""
+
+    def __init__(self, weights: Path, device: str, variant: str = "large", **config: Any) -> None:
+        self.device = torch.device(device)
+        self.net = build_ddcolor(variant, **config)
+        load_into(self.net, weights)
+        self.net.eval().to(self.device)
+
+    def predict(self, gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, **_: Any) -> Chroma:
+        return Chroma(ab=predict_ab(self.net, gray, input_size, self.device), space="lab")
