@@ -334,6 +334,9 @@ class ResumableRun:
 
     checkpoints: Checkpoints
     dist: Distributed
+    step: int
+    rng: np.random.Generator
+    config: dict[str, Any]
     train_photos: list[np.ndarray]
     val_photos: list[np.ndarray]
 
@@ -358,6 +361,21 @@ class ResumableRun:
 
     def restore(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def progress_state(self) -> dict[str, Any]:
+        """Where the run is, for its checkpoint: the step, the random states (torch, numpy,
+        Python, and the run's own data generator `rng`) and the configuration."""
+        return {
+            "step": self.step,
+            "rng": rng_state(),
+            "data_rng": self.rng.bit_generator.state,
+            "config": self.config,
+        }
+
+    def restore_progress(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        restore_rng_state(state["rng"])
+        self.rng.bit_generator.state = state["data_rng"]
 
     def predict(self, gray: np.ndarray) -> Any:
         raise NotImplementedError

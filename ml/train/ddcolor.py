@@ -342,10 +342,7 @@ class DDColorTraining(common.ResumableRun):
             "gen_optimizer": self.gen_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "step": self.step,
-            "rng": common.rng_state(),
-            "data_rng": self.rng.bit_generator.state,
-            "config": self.config,
+            **self.progress_state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -354,9 +351,7 @@ class DDColorTraining(common.ResumableRun):
         self.gen_optimizer.load_state_dict(state["gen_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
-        common.restore_rng_state(state["rng"])
-        self.rng.bit_generator.state = state["data_rng"]
+        self.restore_progress(state)
 
     # --- validation and export ------------------------------------------------------------
     def predict(self, gray: np.ndarray) -> Chroma:

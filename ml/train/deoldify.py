@@ -390,11 +390,8 @@ class DeOldifyTraining(common.ResumableRun):
             "gen_optimizer": self.gen_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "step": self.step,
             "gen_mode": self.gen_mode,
-            "rng": common.rng_state(),
-            "data_rng": self.rng.bit_generator.state,
-            "config": self.config,
+            **self.progress_state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -403,10 +400,8 @@ class DeOldifyTraining(common.ResumableRun):
         self.gen_optimizer.load_state_dict(state["gen_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
         self.gen_mode = bool(state["gen_mode"])
-        common.restore_rng_state(state["rng"])
-        self.rng.bit_generator.state = state["data_rng"]
+        self.restore_progress(state)
 
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()

@@ -232,11 +232,8 @@ class ZhangTraining(common.ResumableRun):
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "step": self.step,
-            "rng": common.rng_state(),
-            "data_rng": self.rng.bit_generator.state,
             "hint_rng": self.hint_generator.get_state(),
-            "config": self.config,
+            **self.progress_state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -244,10 +241,8 @@ class ZhangTraining(common.ResumableRun):
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
-        common.restore_rng_state(state["rng"])
-        self.rng.bit_generator.state = state["data_rng"]
         self.hint_generator.set_state(state["hint_rng"])
+        self.restore_progress(state)
 
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()
