@@ -274,24 +274,9 @@ class VGGFeatureLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = tuple(int(i) for i in layers)
-        vgg = torchvision.models.vgg
-        # Only the convolutional part, built directly: the full VGG16 would allocate its
-        # 120 M-parameter classifier for nothing.
-        features = vgg.make_layers(vgg.cfgs["D"])[: max(self.layers) + 1]
-        if weights is not None:
-            state = read_state_dict(weights)
-            wanted = features.state_dict()
-            features.load_state_dict({k: state[f"features.{k}"] for k in wanted})
-            self.source = f"ImageNet VGG16 ({weights.name})"
-        else:
-            generator = torch.Generator().manual_seed(seed)
-            for module in features.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.kaiming_normal_(module.weight, generator=generator)
-                    nn.init.zeros_(module.bias)
-            self.source = (
-                "substitute: VGG16 with fixed random weights (no ImageNet VGG16 installed)"
-            )
+        features, self.source = common.vgg16_features(
+            weights, batch_norm=False, seed=seed, keep=max(self.layers) + 1
+        )
         self.features = features.eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(imagenet.IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(imagenet.IMAGENET_STD).view(1, 3, 1, 1))

@@ -393,6 +393,45 @@ class ResumableRun:
         return validate(self.predict, self.val_photos)
 
 
+def vgg16_features(
+    weights: Path | None, *, batch_norm: bool, seed: int = 0, keep: int | None = None
+) -> tuple[Any, str]:
+    """VGG16's convolutional layers (the first `keep`), for perceptual losses, and what they are.
+
+    With `weights` (torchvision's ImageNet file) they are ImageNet's; without (no internet, not
+    fetched) they are a documented substitute, fixed seeded random weights, so that runs are
+    reproducible and the log can say which was used. Only the convolutional part is built: the
+    full VGG16 would allocate its 120 M-parameter classifier for nothing.
+    """
+    import torch
+    from torch import nn
+    from torchvision.models import vgg
+
+    from ml.checkpoints import read_state_dict
+
+    name = "VGG16-bn" if batch_norm else "VGG16"
+    features = vgg.make_layers(vgg.cfgs["D"], batch_norm=batch_norm)
+    if keep is not None:
+        features = features[:keep]
+    if weights is not None:
+        state = read_state_dict(weights)
+        # torchvision's 2017 files have no num_batches_tracked: BatchNorm fills it when absent.
+        features.load_state_dict(
+            {
+                name.removeprefix("features."): value
+                for name, value in state.items()
+                if name.startswith("features.") and int(name.split(".")[1]) < len(features)
+            }
+        )
+        return features, f"ImageNet {name} ({weights.name})"
+    generator = torch.Generator().manual_seed(seed)
+    for module in features.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, generator=generator)
+            nn.init.zeros_(module.bias)
+    return features, f"substitute: {name} with fixed random weights (no ImageNet {name} installed)"
+
+
 def export_fp16(state_dict: dict[str, Any], path: Path, *, wrapper: str | None = None) -> Path:
     """Save a state_dict in fp16 (half the size; loading converts back to fp32), optionally
     wrapped as {wrapper: state} the way the official files of a family are."""

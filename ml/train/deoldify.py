@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 from tqdm import tqdm
 
@@ -61,26 +60,7 @@ class FeatureLoss(nn.Module):
 
     def __init__(self, vgg_weights: Path | None, seed: int = 0) -> None:
         super().__init__()
-        features = torchvision.models.vgg16_bn(weights=None).features
-        if vgg_weights is not None:
-            state = read_state_dict(vgg_weights)
-            features.load_state_dict(
-                {
-                    k.removeprefix("features."): v
-                    for k, v in state.items()
-                    if k.startswith("features.")
-                }
-            )
-            self.source = f"ImageNet VGG16-bn ({vgg_weights.name})"
-        else:
-            generator = torch.Generator().manual_seed(seed)
-            for module in features.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.kaiming_normal_(module.weight, generator=generator)
-                    nn.init.zeros_(module.bias)
-            self.source = (
-                "substitute: VGG16-bn with fixed random weights (no ImageNet VGG installed)"
-            )
+        features, self.source = common.vgg16_features(vgg_weights, batch_norm=True, seed=seed)
         pools = [i for i, layer in enumerate(features) if isinstance(layer, nn.MaxPool2d)]
         self.taps = [i - 1 for i in pools[2:5]]  # the ReLUs before max-pools 3, 4 and 5
         self.features = features[: self.taps[-1] + 1].eval().requires_grad_(False)

@@ -181,3 +181,21 @@ def test_the_cli_exports_weights_with_their_card(photo_folder, tmp_path, capsys)
         and card["validation"]["colourfulness"] >= 0.5 * card["validation"]["truth_colourfulness"]
     )
     assert "exported" in capsys.readouterr().out
+
+
+def test_perceptual_vgg_is_imagenet_when_installed_and_a_seeded_substitute_otherwise(tmp_path):
+    """torchvision's old VGG files have no num_batches_tracked; they load all the same."""
+    import torchvision
+
+    reference = torchvision.models.vgg16_bn(weights=None).state_dict()
+    old_style = {k: v for k, v in reference.items() if "num_batches_tracked" not in k}
+    torch.save(old_style, tmp_path / "vgg16_bn-6c64b313.pth")
+    features, source = common.vgg16_features(
+        tmp_path / "vgg16_bn-6c64b313.pth", batch_norm=True, keep=10
+    )
+    assert source == "ImageNet VGG16-bn (vgg16_bn-6c64b313.pth)" and len(features) == 10
+    assert torch.equal(features[7].weight, reference["features.7.weight"])
+    first, source = common.vgg16_features(None, batch_norm=False, seed=3)
+    again, _ = common.vgg16_features(None, batch_norm=False, seed=3)
+    assert source.startswith("substitute: VGG16 with fixed random weights")
+    assert torch.equal(first[0].weight, again[0].weight)
