@@ -1,7 +1,7 @@
 """Speed and memory of models per working size: `python -m ml.benchmark`.
 
     python -m ml.benchmark --models deoldify-artistic deoldify-stable --render-factors 7 21 35 45
-    python -m ml.benchmark --models bigcolor        # models without a render factor: one setting
+    python -m ml.benchmark --models bigcolor ddcolor-tiny   # no render factor: one setting each
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -44,8 +44,14 @@ def _random_weights(model: str, directory: Path) -> None:
             shadow = [p.detach().half() for p in net.parameters()]
             torch.save({"shadow_params": shadow}, directory / known(spec.weights).filename)
         return
+    if spec.predictor.startswith("ml.models.ddcolor:"):
+        from ml.models.ddcolor import build_ddcolor
+
+        net = build_ddcolor(spec.options.get("variant", "large"))
+        torch.save({"params": _half(net.state_dict())}, directory / known(spec.weights).filename)
+        return
     if not spec.predictor.startswith("ml.models.deoldify:"):
-        raise SystemExit(f"random weights are only implemented for DeOldify and BigColor: {model}")
+        raise SystemExit(f"random weights are implemented for DeOldify, BigColor, DDColor: {model}")
     net = build_generator(spec.options.get("variant", "artistic"))
     torch.save({"model": _half(net.state_dict())}, directory / known(spec.weights).filename)
 

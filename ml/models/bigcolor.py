@@ -35,6 +35,7 @@ from ml.imagenet import rank_classes
 NUM_CLASSES = 1000
 WORKING_SIDE = 256  # the short side the official pipeline colours at
 SIDE_MULTIPLE = 16  # the encoder halves the photo four times
+MAX_ASPECT = 4  # the working size is at most 256 x 1024
 Z_STD = 0.8  # the official truncation: z ~ N(0, 0.8^2)
 AUTOMATIC_CLASS = -1
 
@@ -370,9 +371,11 @@ def load_bigcolor(network: BigColor, weights: Path, base: Path | None = None) ->
 
 def working_size(height: int, width: int, side: int = WORKING_SIDE) -> tuple[int, int]:
     """The official 'powerof' resize: short side `side`, long side rounded up to a multiple of
-    16."""
+    16 — and at most MAX_ASPECT times the short side: a panorama strip would otherwise make the
+    attention at 1/4 scale quadratically large (the colour of such a strip is stretched back)."""
     short, long = min(height, width), max(height, width)
     long_side = math.ceil(long * side / short / SIDE_MULTIPLE) * SIDE_MULTIPLE
+    long_side = min(long_side, side * MAX_ASPECT)
     return (side, long_side) if height <= width else (long_side, side)
 
 

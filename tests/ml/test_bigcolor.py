@@ -197,6 +197,7 @@ def test_working_size_is_the_official_power_of_16_resize():
     assert working_size(700, 300) == (608, 256)
     assert working_size(256, 256) == (256, 256)
     assert working_size(1000, 1500) == (256, 384)
+    assert working_size(20, 5000) == (256, 1024)  # a strip: capped, not 256 x 64000
 
 
 def test_same_seed_same_colours_other_seed_other_colours(predictor):
