@@ -12,21 +12,14 @@ import torch
 
 from ml.train import common
 from ml.train.zhang import ZhangTraining, ab_bins, rebalance_weights, soft_encode
-from tests.conftest import make_photo
+from tests.ml.training import make_photo_folder, torchrun_two_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    for split, count in (("train", 4), ("val", 2)):
-        (folder / split).mkdir()
-        for i in range(count):
-            make_photo(72, 56, mode="RGB", seed=i + (10 if split == "val" else 0)).save(
-                folder / split / f"p{i}.png"
-            )
-    return folder
+    return make_photo_folder(tmp_path_factory.mktemp("photos"), width=72, height=56)
 
 
 def zhang_config(photo_folder: Path, out: Path, **train) -> dict:
@@ -146,11 +139,7 @@ def test_two_process_data_parallel_training_on_cpu(photo_folder, tmp_path):
         '[train]\nsize = 32\nbatch_size = 2\nsteps = 3\ncheckpoint_every = 3\ndevice = "cpu"\n'
         f'[output]\ndir = "{tmp_path / "run"}"\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "ml.train", "zhang", "--config", str(config), "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = torchrun_two_processes("zhang", config, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "run/checkpoints/step-0000003.pt").is_file()
     state = torch.load(tmp_path / "run/checkpoints/step-0000003.pt", weights_only=False)

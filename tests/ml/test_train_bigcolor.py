@@ -34,6 +34,7 @@ from ml.train.bigcolor import (
     luminance_gray,
 )
 from tests.conftest import BIGCOLOR_TINY, make_photo
+from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 
 def _faint(seed: int) -> Image.Image:
@@ -45,22 +46,7 @@ def _faint(seed: int) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    for split, count in (("train", 4), ("val", 2)):
-        (folder / split).mkdir()
-        for i in range(count):
-            make_photo(96, 80, mode="RGB", seed=i + (10 if split == "val" else 0)).save(
-                folder / split / f"p{i}.png"
-            )
-    return folder
-
-
-def _toml(data: dict) -> str:
-    """The test's config as TOML (tables of scalars and lists only)."""
-    text = ""
-    for table, values in data.items():
-        text += f"[{table}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
-    return text
+    return make_photo_folder(tmp_path_factory.mktemp("photos"))
 
 
 def bigcolor_config(photo_folder: Path, out: Path, **train) -> dict:
@@ -150,7 +136,7 @@ def test_the_cli_exports_the_averaged_weights_with_a_card(photo_folder, tmp_path
     export = tmp_path / "bigcolor-coloria.pth"
     config["output"].update(export=str(export), model="bigcolor-coloria")
     path = tmp_path / "c.toml"
-    path.write_text(_toml(config))
+    path.write_text(to_toml(config))
     assert main(["bigcolor", "--config", str(path), "--no-progress"]) == 0
 
     # The export is the moving average (what the last checkpoint holds), not the live weights.
@@ -387,18 +373,10 @@ def test_the_shipped_config_follows_the_official_recipe():
 
 @pytest.mark.slow
 def test_two_process_data_parallel_bigcolor_training_on_cpu(photo_folder, tmp_path):
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
     config = bigcolor_config(photo_folder, tmp_path / "run", batch_size=4)
     path = tmp_path / "ddp.toml"
-    path.write_text(_toml(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "ml.train", "bigcolor", "--config", str(path), "--no-progress"],
-        cwd=root, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    path.write_text(to_toml(config))
+    done = torchrun_two_processes("bigcolor", path)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000002.pt", weights_only=False)
     assert state["step"] == 2 and state["ema"]["num_updates"] == 2

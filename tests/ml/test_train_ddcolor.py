@@ -22,8 +22,7 @@ from ml.train.ddcolor import (
     enhance_colour,
     lab_to_rgb_tensor,
 )
-from tests.conftest import make_photo
-from tests.ml.test_train_deoldify import _toml
+from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 # The official module tree at a small size (see tests/ml/test_ddcolor.py).
 MINI = {
@@ -40,14 +39,7 @@ MINI = {
 
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    for split, count in (("train", 4), ("val", 2)):
-        (folder / split).mkdir()
-        for i in range(count):
-            make_photo(96, 80, mode="RGB", seed=i + (10 if split == "val" else 0)).save(
-                folder / split / f"p{i}.png"
-            )
-    return folder
+    return make_photo_folder(tmp_path_factory.mktemp("photos"))
 
 
 def ddcolor_config(photo_folder: Path, out: Path, *, steps: int = 4, **train) -> dict:
@@ -113,7 +105,7 @@ def test_cli_exports_official_form_weights_with_a_card(photo_folder, tmp_path):
     export = tmp_path / "tiny-ddcolor.pth"
     config["output"].update(export=str(export), model="tiny-ddcolor")
     path = tmp_path / "c.toml"
-    path.write_text(_toml(config))
+    path.write_text(to_toml(config))
     assert main(["ddcolor", "--config", str(path), "--no-progress"]) == 0
 
     saved = torch.load(export, weights_only=True)
@@ -218,18 +210,10 @@ def test_the_shipped_config_is_the_official_recipe():
 
 @pytest.mark.slow
 def test_two_process_data_parallel_ddcolor_training_on_cpu(photo_folder, tmp_path):
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
     config = ddcolor_config(photo_folder, tmp_path / "run", steps=2)
     path = tmp_path / "ddp.toml"
-    path.write_text(_toml(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "ml.train", "ddcolor", "--config", str(path), "--no-progress"],
-        cwd=root, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    path.write_text(to_toml(config))
+    done = torchrun_two_processes("ddcolor", path)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000002.pt", weights_only=False)
     assert state["step"] == 2

@@ -14,21 +14,14 @@ import torchvision
 from ml import config as ml_config
 from ml.models.deoldify import DeOldifyPredictor
 from ml.train.deoldify import DeOldifyTraining, FeatureLoss, build_critic
-from tests.conftest import make_photo
+from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 TINY_MODEL = {"encoder": "resnet18", "decoder": "deep", "nf_factor": 0.25}
 
 
 @pytest.fixture(scope="module")
 def photo_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("photos")
-    for split, count in (("train", 4), ("val", 2)):
-        (folder / split).mkdir()
-        for i in range(count):
-            make_photo(96, 80, mode="RGB", seed=i + (10 if split == "val" else 0)).save(
-                folder / split / f"p{i}.png"
-            )
-    return folder
+    return make_photo_folder(tmp_path_factory.mktemp("photos"))
 
 
 def deoldify_config(photo_folder: Path, out: Path, *, gen=(2, 1), critic=2, gan=3, **gan_cfg):
@@ -161,7 +154,7 @@ def test_cli_exports_weights_that_colorize_with_a_card(photo_folder, tmp_path):
     export = tmp_path / "tiny-deoldify.pth"
     config["output"].update(export=str(export), model="tiny-deoldify")
     path = tmp_path / "c.toml"
-    path.write_text(_toml(config))
+    path.write_text(to_toml(config))
     assert main(["deoldify", "--config", str(path), "--no-progress"]) == 0
     card = json.loads(export.with_suffix(".json").read_text())
     assert card["family"] == "deoldify" and card["steps"] == 3
@@ -169,26 +162,6 @@ def test_cli_exports_weights_that_colorize_with_a_card(photo_folder, tmp_path):
     predictor = DeOldifyPredictor(export, "cpu", **TINY_MODEL)
     chroma = predictor.predict(np.random.default_rng(0).random((40, 60), dtype=np.float32), 4)
     assert chroma.space == "yuv" and chroma.ab.shape == (64, 64, 2)
-
-
-def _toml(data: dict, prefix: str = "") -> str:
-    """A small TOML writer for the test's nested config (tables, arrays of tables, scalars)."""
-    lines, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                tables.append((f"[{prefix}{key}]", item))
-        else:
-            lines.append(f"{key} = {json.dumps(value)}")
-    text = "\n".join(lines) + "\n"
-    for key, value in tables:
-        if key.startswith("["):
-            text += f"[{key}]\n" + _toml(value)
-        else:
-            text += f"[{prefix}{key}]\n" + _toml(value, f"{prefix}{key}.")
-    return text
 
 
 @pytest.mark.parametrize("variant", ["artistic", "stable"])
@@ -211,18 +184,10 @@ def test_the_shipped_configs_follow_the_study(variant):
 
 @pytest.mark.slow
 def test_two_process_data_parallel_deoldify_training_on_cpu(photo_folder, tmp_path):
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
     config = deoldify_config(photo_folder, tmp_path / "run", gen=(1, 1), critic=1, gan=2)
     path = tmp_path / "ddp.toml"
-    path.write_text(_toml(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "ml.train", "deoldify", "--config", str(path), "--no-progress"],
-        cwd=root, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    path.write_text(to_toml(config))
+    done = torchrun_two_processes("deoldify", path)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000005.pt", weights_only=False)
     assert state["step"] == 5
