@@ -64,6 +64,24 @@ def parse_class(value: object) -> int:
     return index
 
 
+def normalise(rgb):
+    """RGB in [0, 1], shape (N, 3, H, W), to ImageNet units (what ImageNet networks expect)."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
+def denormalise(x):
+    """ImageNet units back to RGB, clamped to [0, 1]."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    return (x * std + mean).clamp(0.0, 1.0)
+
+
 def installed_classifier() -> str | None:
     """The weights key of the best installed ImageNet classifier, or None."""
     from ml.weights import is_installed
@@ -94,9 +112,7 @@ def _classifier_input(gray: np.ndarray):
     image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
     square = image.resize((CLASSIFIER_SIDE, CLASSIFIER_SIDE), resample=Image.BILINEAR)
     x = torch.from_numpy(np.clip(np.asarray(square, dtype=np.float32), 0, 1))[None, None]
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x.repeat(1, 3, 1, 1) - mean) / std
+    return normalise(x.repeat(1, 3, 1, 1))
 
 
 @functools.cache

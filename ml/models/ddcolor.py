@@ -32,9 +32,8 @@ from torch.nn import functional as F
 
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, lab_to_rgb
+from ml.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from ml.models.deoldify import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     PixelShuffleUpsample,
     SpectralNormConv,
     UnetBlockWide,

@@ -28,12 +28,11 @@ from torch.nn import functional as F
 
 from ml.checkpoints import load_into
 from ml.color import YUV_FROM_RGB, Chroma
+from ml.imagenet import denormalise, normalise
 
 RENDER_BASE = 16  # the model's square input is render_factor x 16 pixels
 DEFAULT_RENDER_FACTOR = 35
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 7, 45
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 Y_RANGE = (-3.0, 3.0)
 # fastai's DynamicUnet taps a ResNet body (conv1, bn1, relu, maxpool, layer1..4) wherever the
 # feature map shrinks: after relu (1/2), layer1 (1/4), layer2 (1/8) and layer3 (1/16).
@@ -436,17 +435,7 @@ def model_input(gray: np.ndarray, render_factor: int) -> torch.Tensor:
     image = Image.fromarray(np.asarray(gray, dtype=np.float32) * 255.0, mode="F")
     square = np.asarray(image.resize((side, side), resample=Image.BILINEAR), dtype=np.float32)
     square = np.clip(np.round(square), 0, 255) / 255.0  # the official input is 8-bit
-    x = torch.from_numpy(square)[None, None].repeat(1, 3, 1, 1)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-def denormalise(output: torch.Tensor) -> torch.Tensor:
-    """Network output (N, 3, H, W) in ImageNet units -> RGB in [0, 1]."""
-    mean = torch.tensor(IMAGENET_MEAN, device=output.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=output.device).view(1, 3, 1, 1)
-    return (output * std + mean).clamp(0.0, 1.0)
+    return normalise(torch.from_numpy(square)[None, None].repeat(1, 3, 1, 1))
 
 
 def rgb_to_uv(rgb: np.ndarray) -> np.ndarray:

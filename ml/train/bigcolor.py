@@ -278,8 +278,6 @@ class VGGFeatureLoss(nn.Module):
             weights, batch_norm=False, seed=seed, keep=max(self.layers) + 1
         )
         self.features = features.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(imagenet.IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(imagenet.IMAGENET_STD).view(1, 3, 1, 1))
 
     def train(self, mode: bool = True) -> VGGFeatureLoss:
         super().train(mode)
@@ -291,7 +289,7 @@ class VGGFeatureLoss(nn.Module):
         crop = round(size * VGG_CROP)
         start = (size - crop) // 2
         x = x[..., start : start + crop, start : start + crop]
-        x = (x - self.mean) / self.std
+        x = imagenet.normalise(x)
         found = []
         for index, layer in enumerate(self.features):
             x = layer(x)

@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ml import imagenet
 from ml import weights as weights_manager
 from ml.checkpoints import read_state_dict
 from ml.color import RGB_FROM_XYZ, WHITE_D65, Chroma
 from ml.models.ddcolor import SIZE_MULTIPLE, DDColor, build_ddcolor, predict_ab
-from ml.models.deoldify import IMAGENET_MEAN, IMAGENET_STD
 from ml.train import common, datasets
 from ml.train.deoldify import FeatureLoss, build_critic
 
@@ -89,12 +89,6 @@ def colourfulness_loss(rgb: torch.Tensor) -> torch.Tensor:
     return (1.0 - (spread + 0.3 * centre)).mean()
 
 
-def _imagenet(rgb: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=rgb.device).view(1, 3, 1, 1)
-    return (rgb - mean) / std
-
-
 class PerceptualLoss(FeatureLoss):
     """BasicSR's perceptual loss as DDColor configures it: weighted L1 between VGG16-bn
     features (the first conv of each of its five blocks, before batch norm) of RGB in [0, 1].
@@ -109,8 +103,8 @@ class PerceptualLoss(FeatureLoss):
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            wanted = self._features(_imagenet(target))
-        got = self._features(_imagenet(output))
+            wanted = self._features(imagenet.normalise(target))
+        got = self._features(imagenet.normalise(output))
         return sum(
             weight * F.l1_loss(g, w)
             for g, w, weight in zip(got, wanted, PERCEPTUAL_LAYER_WEIGHTS, strict=True)
@@ -282,7 +276,7 @@ class DDColorTraining(common.ResumableRun):
         self.scaler.update()
 
     def _adversarial(self, critic: nn.Module, rgb: torch.Tensor, real: bool) -> torch.Tensor:
-        logits = critic(_imagenet(rgb)).float()
+        logits = critic(imagenet.normalise(rgb)).float()
         target = torch.ones_like(logits) if real else torch.zeros_like(logits)
         return F.binary_cross_entropy_with_logits(logits, target)
 

@@ -33,17 +33,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ml import imagenet
 from ml import weights as weights_manager
 from ml.checkpoints import read_state_dict
 from ml.color import Chroma
+from ml.imagenet import denormalise
 from ml.models.deoldify import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     Architecture,
     SelfAttention,
     SpectralNormConv,
     build_generator,
-    denormalise,
     model_input,
     rgb_to_uv,
 )
@@ -168,12 +167,6 @@ def schedule(config: dict[str, Any]) -> list[Stage]:
     if not stages:
         raise common.TrainingError("the config has no stages: add [[generator.stages]]")
     return stages
-
-
-def _imagenet(rgb: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=rgb.device).view(1, 3, 1, 1)
-    return (rgb - mean) / std
 
 
 # --- The run ----------------------------------------------------------------------------------
@@ -302,7 +295,7 @@ class DeOldifyTraining(common.ResumableRun):
             1, keepdim=True
         )
         gray = (luma * 255).round().div(255).repeat(1, 3, 1, 1)
-        return _imagenet(gray), _imagenet(rgb)
+        return imagenet.normalise(gray), imagenet.normalise(rgb)
 
     # --- steps ----------------------------------------------------------------------------
     def _set_lr(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
