@@ -274,7 +274,9 @@ def write_card(
         "recipe": {
             k: v for k, v in config.items() if k in ("model", "train", "generator", "critic", "gan")
         },
-        "started_from": {k: outcome[k] for k in ("encoder", "feature_loss") if k in outcome},
+        "started_from": {
+            k: outcome[k] for k in ("weights", "encoder", "feature_loss") if k in outcome
+        },
         "steps": outcome.get("step"),
         "training_seconds": round(seconds),
         "hardware": {

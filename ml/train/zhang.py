@@ -6,6 +6,10 @@ bins (Gaussian, σ = 5), and the loss is rebalanced towards rare colours with we
 network does not settle on the desaturated average. SIGGRAPH17 regresses ab (smooth L1) and is
 shown randomly sampled colour hints so it learns to follow them.
 
+`loss = "delta_e00"` swaps either objective for the reported metric itself (`ml.train.colour_loss`):
+the mean ΔE00 of the decoded colours plus a penalty for being less colourful than a floor. Its use
+is fine-tuning: `[model] init` starts the network from weights a first run exported.
+
 The 313 bin centres live in the network itself: `model_out` is a 1×1 convolution whose weights are
 the centres / 110, which is how the official checkpoint decodes its distribution too. Coloria's own
 bins are the 313 cells of the 10-unit ab grid that lie nearest the sRGB gamut.
@@ -22,10 +26,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ml.checkpoints import load_into
 from ml.color import Chroma, lab_to_linear_rgb
+from ml.errors import WeightsInvalid
 from ml.models.zhang import AB_NORM, ECCV16, NUM_AB_BINS, SIGGRAPH17, working_lightness
-from ml.train import common, datasets
+from ml.train import colour_loss, common, datasets
+from ml.weights import sha256_of
 
+OBJECTIVES = ("default", "delta_e00")  # default: rebalanced cross-entropy / smooth L1
 GRID_STEP = 10
 GRID = np.arange(-110, 111, GRID_STEP, dtype=np.float32)  # 23 values: 529 cells
 
@@ -136,6 +144,13 @@ class ZhangTraining(common.ResumableRun):
             raise common.TrainingError(f"unknown network {self.network!r}")
         self.width = float(model_cfg.get("width", 1.0))
         train_cfg = config.get("train", {})
+        self.objective = train_cfg.get("loss", "default")
+        if self.objective not in OBJECTIVES:
+            raise common.TrainingError(
+                f"unknown loss {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
+            )
+        self.colour_floor = float(train_cfg.get("colour_floor", 0.6))
+        self.colour_weight = float(train_cfg.get("colour_weight", 1.0))
         self.size = int(train_cfg.get("size", 176))
         self.batch_size = int(train_cfg.get("batch_size", 40))
         self.steps = int(train_cfg.get("steps", 1000))
@@ -156,6 +171,15 @@ class ZhangTraining(common.ResumableRun):
                 centres = torch.from_numpy(self.bins / AB_NORM).T[:, :, None, None]
                 self.net.model_out.weight.copy_(centres)
             self.net.model_out.weight.requires_grad_(False)
+        self.init = model_cfg.get("init")
+        if self.init:  # a fine-tune; a checkpoint found by resume() replaces these weights
+            self.init = Path(self.init)
+            if not self.init.is_file():
+                raise common.TrainingError(f"[model] init: no weights file at {self.init}")
+            try:
+                load_into(self.net, self.init)
+            except WeightsInvalid as exc:
+                raise common.TrainingError(f"[model] init: {exc}") from exc
         self.bins_t = torch.from_numpy(self.bins).to(self.device)
         self.model = self.net
         if self.dist.world_size > 1:
@@ -196,6 +220,8 @@ class ZhangTraining(common.ResumableRun):
     def loss(self, lab: torch.Tensor) -> torch.Tensor:
         lightness, ab = lab[:, :1], lab[:, 1:]
         mask = colour_mask(ab)
+        if self.objective == "delta_e00":
+            return self.delta_e00_loss(lab, mask)
         if self.network == "eccv16":
             # Through forward(), so that DDP (which hooks forward) synchronises the gradients.
             logits = self.model(lightness, logits_only=True)
@@ -209,6 +235,20 @@ class ZhangTraining(common.ResumableRun):
         predicted = self.model(lightness, hint.to(self.device), hint_mask.to(self.device))
         error = F.smooth_l1_loss(predicted.float() / AB_NORM, ab / AB_NORM, reduction="none")
         return (error.mean(dim=(1, 2, 3)) * mask).sum() / mask.sum().clamp(min=1)
+
+    def delta_e00_loss(self, lab: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean ΔE00 of the predicted colours (at crop size) + the colour-floor penalty."""
+        lightness, ab = lab[:, :1], lab[:, 1:]
+        if self.network == "eccv16":
+            predicted = self.model(lightness)  # the decoded mean (T = 1), as the predictor uses
+        else:
+            hint, hint_mask = sample_hints(ab.cpu(), self.hint_generator)
+            predicted = self.model(lightness, hint.to(self.device), hint_mask.to(self.device))
+        predicted = predicted.float()
+        error = colour_loss.ciede2000(torch.cat([lightness, predicted], 1), lab).mean(dim=(1, 2))
+        shortfall = colour_loss.colour_floor_penalty(predicted, ab, self.colour_floor)
+        per_image = error + self.colour_weight * shortfall
+        return (per_image * mask).sum() / mask.sum().clamp(min=1)
 
     def train_step(self) -> float:
         self.net.train()
@@ -268,7 +308,9 @@ class ZhangTraining(common.ResumableRun):
             total=self.steps, initial=self.step, disable=not (progress and self.dist.is_main),
             desc=f"{self.network} ×{self.width:g}", unit="step",
         )  # fmt: skip
-        last = {"resumed": resumed, "start_step": self.step}
+        last: dict[str, Any] = {"resumed": resumed, "start_step": self.step}
+        if self.init:
+            last["weights"] = f"{self.init.name} (sha256 {sha256_of(self.init)})"
         losses: list[float] = []
         while self.step < self.steps:
             loss = self.train_step()

@@ -12,7 +12,7 @@ import torch
 
 from ml.train import common
 from ml.train.zhang import ZhangTraining, ab_bins, rebalance_weights, soft_encode
-from tests.ml.training import make_photo_folder, torchrun_two_processes
+from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,9 +65,10 @@ def test_rebalancing_favours_rare_colours_and_has_unit_expectation():
     assert 0.8 < float(uniform.mean()) < 1.25
 
 
+@pytest.mark.parametrize("loss", ["default", "delta_e00"])
 @pytest.mark.parametrize("network", ["eccv16", "siggraph17"])
-def test_zhang_loss_falls_on_a_fixed_batch(photo_folder, tmp_path, network):
-    run = ZhangTraining(zhang_config(photo_folder, tmp_path, network=network, lr=1e-3))
+def test_zhang_loss_falls_on_a_fixed_batch(photo_folder, tmp_path, network, loss):
+    run = ZhangTraining(zhang_config(photo_folder, tmp_path, network=network, lr=1e-3, loss=loss))
     lab = run.batch()
     run.net.train()
     losses = []
@@ -79,6 +80,40 @@ def test_zhang_loss_falls_on_a_fixed_batch(photo_folder, tmp_path, network):
         run.optimizer.step()
         losses.append(float(loss.detach()))
     assert np.mean(losses[-2:]) < losses[0]
+
+
+def test_a_fine_tune_starts_from_the_init_weights_and_its_card_says_so(photo_folder, tmp_path):
+    import json
+
+    from ml.train.__main__ import main
+    from ml.weights import sha256_of
+
+    first = ZhangTraining(zhang_config(photo_folder, tmp_path / "first", steps=1))
+    first.run(progress=False)
+    weights = first.export(tmp_path / "first.pth")
+
+    config = zhang_config(photo_folder, tmp_path / "second", loss="delta_e00", steps=2)
+    config["model"]["init"] = str(weights)
+    second = ZhangTraining(config)
+    for name, tensor in first.net.state_dict().items():  # fp16 on disk: equal to fp16 precision
+        assert torch.allclose(second.net.state_dict()[name], tensor, rtol=1e-3, atol=1e-3), name
+
+    config["output"]["export"] = str(tmp_path / "second.pth")
+    path = tmp_path / "second.toml"
+    path.write_text(to_toml(config))
+    assert main(["zhang", "--config", str(path), "--no-progress"]) == 0
+    card = json.loads((tmp_path / "second.json").read_text())
+    assert card["started_from"] == {"weights": f"first.pth (sha256 {sha256_of(weights)})"}
+    assert card["recipe"]["train"]["loss"] == "delta_e00"
+
+
+def test_a_missing_init_file_or_unknown_loss_is_a_clear_error(photo_folder, tmp_path):
+    config = zhang_config(photo_folder, tmp_path)
+    config["model"]["init"] = str(tmp_path / "nowhere.pth")
+    with pytest.raises(common.TrainingError, match=r"init: no weights file at .*nowhere\.pth"):
+        ZhangTraining(config)
+    with pytest.raises(common.TrainingError, match=r"unknown loss 'l2'.*delta_e00"):
+        ZhangTraining(zhang_config(photo_folder, tmp_path, loss="l2"))
 
 
 def test_zhang_checkpoints_and_resumes_at_the_same_step_with_the_same_loss(photo_folder, tmp_path):
