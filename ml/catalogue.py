@@ -81,10 +81,11 @@ register(
         description=(
             "The ECCV16 network at a quarter of its width (2 million parameters, the official "
             "layer names with smaller shapes), trained by Coloria's own pipeline "
-            "(python -m ml.train zhang) on the offline photo set: 313 soft-encoded colour bins, "
-            "class-rebalanced cross-entropy, random crops and flips. It ships with Coloria, so "
-            "a fresh install colorizes without downloading anything; its card in ml/shipped/ "
-            "gives its data, recipe and validation figures."
+            "(python -m ml.train zhang) on the offline photo set in two stages: 313 soft-encoded "
+            "colour bins with class-rebalanced cross-entropy, then a fine-tune on the CIEDE2000 "
+            "difference itself with a floor on colourfulness; random crops and flips. It ships "
+            "with Coloria, so a fresh install colorizes without downloading anything; its card "
+            "in ml/shipped/ gives its data, recipe and validation figures."
         ),
         predictor="ml.models.zhang:ZhangPredictor",
         weights="zhang-eccv16-coloria",
