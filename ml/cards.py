@@ -26,6 +26,24 @@ class Card:
         return self.data.get("validation", {})
 
     @property
+    def stages(self) -> list[dict[str, Any]]:
+        """The training runs behind these weights, first to last: steps, seconds and how each
+        began. A fine-tune's card keeps the run it started from under started_from.first_stage."""
+        started = self.data.get("started_from", {})
+        first = started.get("first_stage")
+        if first:
+            how = "fine-tuning those weights"
+        elif "weights" in started:
+            how = f"starting from {started['weights']}"
+        else:
+            how = "from scratch"
+        last = {"steps": self.data.get("steps"), "seconds": self.data.get("training_seconds")}
+        if not first:
+            return [last | {"start": how}]
+        earlier = {"steps": first.get("steps"), "seconds": first.get("training_seconds")}
+        return [earlier | {"start": "from scratch"}, last | {"start": how}]
+
+    @property
     def clears_the_bar(self) -> bool:
         """Lower mean ΔE00 than grey while keeping at least half the true colourfulness."""
         v = self.validation

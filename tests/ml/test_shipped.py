@@ -83,3 +83,15 @@ def test_the_site_never_defaults_to_a_model_worse_than_grey(monkeypatch, setting
         assert default not in {card.model for card in SHIPPED_CARDS}
     settings.COLORIA_DEFAULT_MODEL = "zhang-eccv16"  # an explicit choice wins when installed
     assert services.default_model_key() == "zhang-eccv16"
+
+
+def test_a_cards_stages_say_how_each_training_run_began():
+    scratch = cards.Card("m", "m.pth", {"steps": 10, "training_seconds": 60})
+    assert scratch.stages == [{"steps": 10, "seconds": 60, "start": "from scratch"}]
+    resumed = cards.Card("m", "m.pth", {"steps": 5, "started_from": {"weights": "a.pth"}})
+    assert resumed.stages[0]["start"] == "starting from a.pth"
+    fine_tuned = next(card for card in SHIPPED_CARDS if card.model == "zhang-eccv16-coloria")
+    assert [stage["start"] for stage in fine_tuned.stages] == [
+        "from scratch", "fine-tuning those weights"
+    ]  # fmt: skip
+    assert fine_tuned.data["recipe"]["train"]["loss"] == "delta_e00"

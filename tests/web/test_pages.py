@@ -418,6 +418,26 @@ def test_model_page_shows_the_card_of_shipped_weights(client, tmp_path, monkeypa
     assert "14.20" in page and "13.00" in page and "Does not clear" in page
 
 
+def test_model_page_tells_both_stages_of_a_fine_tuned_model(client, tmp_path, monkeypatch):
+    import json
+
+    from ml import config
+
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", tmp_path)
+    card = {
+        "model": "zhang-eccv16-coloria", "weights_file": "zhang-eccv16-coloria.pth",
+        "family": "zhang", "steps": 1500, "training_seconds": 780,
+        "hardware": {"device": "cpu", "cpu_count": 2}, "data": {"description": "the photo set."},
+        "started_from": {"weights": "first.pth (sha256 ab12)",
+                         "first_stage": {"steps": 1400, "training_seconds": 2160}},
+    }  # fmt: skip
+    (tmp_path / "zhang-eccv16-coloria.json").write_text(json.dumps(card))
+    page = client.get("/models/zhang/").content.decode()
+    assert "Trained in 2 stages on CPU (2 cores)" in page
+    assert "<li>1400 training steps in 36 minutes, from scratch</li>" in page
+    assert "<li>1500 training steps in 13 minutes, fine-tuning those weights</li>" in page
+
+
 def test_without_a_default_model_the_visitor_must_choose(client, monkeypatch):
     from colorize import services
 
