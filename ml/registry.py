@@ -6,6 +6,7 @@ model is first used, so listing models never imports PyTorch or TensorFlow.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ class ParamSpec:
                 cleaned: Any = int(str(value).strip())
             elif self.kind == "float":
                 cleaned = float(str(value).strip())
+                if not math.isfinite(cleaned):  # "nan" and "inf" parse, but mean nothing here
+                    raise ValueError(f"{value!r} is not a finite number")
             elif self.kind == "bool":
                 cleaned = _to_bool(value)
             elif self.kind == "choice":
@@ -49,7 +52,9 @@ class ParamSpec:
             else:  # pragma: no cover - a programming error in a spec
                 raise AssertionError(f"unknown parameter kind {self.kind}")
         except (TypeError, ValueError, KeyError) as exc:
-            raise InvalidParameters(f"{self.label}: {value!r} is not a valid {self.kind}.") from exc
+            raise InvalidParameters(
+                f"{self.label}: {value!r} is not {_KIND_NAMES.get(self.kind, 'valid')}."
+            ) from exc
         too_low = self.min is not None and cleaned < self.min
         too_high = self.max is not None and cleaned > self.max
         if self.kind in ("int", "float") and (too_low or too_high):
@@ -57,6 +62,16 @@ class ParamSpec:
                 f"{self.label} must be between {_fmt(self.min)} and {_fmt(self.max)}."
             )
         return cleaned
+
+
+# How an error message names what a parameter expects ("… is not a number").
+_KIND_NAMES = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "yes or no",
+    "hints": "a list of colour hints (x, y, colour)",
+    "imagenet_class": "an ImageNet class",
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,8 @@ def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
         r, g, b = (int(c) for c in rgb)
         if not all(0 <= c <= 255 for c in (r, g, b)):
             raise ValueError("colour components must be 0-255")
+        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+            raise ValueError("hint positions must be finite numbers")
         hints.append((float(x), float(y), (r, g, b)))
     return hints
 

@@ -50,13 +50,15 @@ def assert_field_errors(response, *fields: str) -> dict[str, list[str]]:
         ({"images": ["text"], "model": "zhang-eccv16"}, "images", "not a file"),
         ({"images": [photo()], "model": "zhang-eccv16", "temperature": "7"}, "params",
          "between 0.1 and 1"),
+        ({"images": [photo()], "model": "zhang-eccv16", "temperature": "nan"}, "params",
+         "'nan' is not a number"),
         ({"images": [photo()], "model": "zhang-eccv16", "strength": "3"}, "params",
          "does not take the parameter"),
         ({"images": [photo()], "model": "zhang-eccv16", "callback_url": "nope"}, "callback_url",
          "valid URL"),
     ],
     ids=["nothing", "unknown-model", "not-installed", "all-needs-one", "too-many", "corrupt",
-         "empty", "not-a-file", "out-of-range", "unknown-param", "bad-url"],
+         "empty", "not-a-file", "out-of-range", "not-a-number", "unknown-param", "bad-url"],
 )  # fmt: skip
 def test_refused_submissions_name_the_field(api, data, field, text):
     errors = assert_field_errors(api.post(f"{API}/jobs", data), field)

@@ -52,6 +52,9 @@ def test_errors_are_readable():
         ml.colorize(make_photo(), model="nope")
     with pytest.raises(InvalidParameters, match=r"between 0\.1 and 1"):
         ml.colorize(make_photo(), model="zhang-eccv16", temperature=5)
+    for value in ("nan", "inf", float("nan")):  # they parse as floats but are no temperature
+        with pytest.raises(InvalidParameters, match="is not a number"):
+            ml.colorize(make_photo(), model="zhang-eccv16", temperature=value)
     with pytest.raises(WeightsNotInstalled, match="fetch_weights zhang-siggraph17"):
         ml.colorize(make_photo(), model="zhang-siggraph17")
 

@@ -40,3 +40,5 @@ def test_bad_hints_are_refused(hint_model):
         ml.colorize(make_photo(), model=hint_model, hints="[[1, 2, [300, 0, 0]]]")
     with pytest.raises(InvalidParameters):
         ml.colorize(make_photo(), model=hint_model, hints="not json")
+    with pytest.raises(InvalidParameters, match="is not a list of colour hints"):
+        ml.colorize(make_photo(), model=hint_model, hints='[["nan", 2, "#ff0000"]]')
