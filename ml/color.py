@@ -88,7 +88,9 @@ def to_gray(image: Image.Image) -> np.ndarray:
     desaturated by keeping their luminance, so their lightness is what the result keeps.
     """
     mode = image.mode
-    if mode in ("1", "L", "LA", "La"):
+    if mode == "1":  # bilevel scans: numpy reads their pixels as booleans, so go through L
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if mode in ("L", "LA", "La"):
         return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         values = np.asarray(image, dtype=np.float32)

@@ -57,6 +57,14 @@ def test_every_mode_becomes_gray_of_the_same_size(mode):
     assert np.abs(gray - np.asarray(source) / 255).max() < 0.02
 
 
+def test_a_bilevel_scan_stays_black_and_white():
+    source = make_photo(40, 30, mode="L").convert("1")  # dithered: about as bright as the photo
+    gray = color.to_gray(source)
+    assert set(np.unique(gray)) == {0.0, 1.0}
+    assert gray.mean() == pytest.approx(np.asarray(source.convert("L")).mean() / 255)
+    assert gray.mean() > 0.2
+
+
 def test_colour_photos_are_desaturated_keeping_their_lightness():
     photo = make_photo(40, 30, mode="RGB")
     gray = color.to_gray(photo)
