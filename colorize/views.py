@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import client_address
@@ -292,8 +292,10 @@ def _image_response(request: HttpRequest, file, *, job: Job, kind: str) -> HttpR
     download = request.GET.get("download") == "1"
     if request.GET.get("format") == "jpeg":
         response = HttpResponse(selectors.as_jpeg(file), content_type="image/jpeg")
-        disposition = "attachment" if download else "inline"
-        response["Content-Disposition"] = f'{disposition}; filename="{stem}{suffix}.jpg"'
+        # Django's helper writes non-ASCII names as filename*= (RFC 6266), as FileResponse does.
+        response["Content-Disposition"] = content_disposition_header(
+            download, f"{stem}{suffix}.jpg"
+        )
     elif kind == "original":
         extension = file.name.rsplit(".", 1)[-1]
         response = FileResponse(

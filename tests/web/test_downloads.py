@@ -53,6 +53,16 @@ def test_jpeg_download(client, batch):
     assert inline["Content-Disposition"].startswith("inline")
 
 
+def test_a_non_ascii_name_survives_in_both_download_formats(client, colorize_photos):
+    name = "Großvater 1952 – Foto.png"
+    job = colorize_photos(session_key=client.session.session_key, name=name).jobs.get()
+    url = reverse("colorize:job-result", args=[job.id])
+    for params in ({"download": "1"}, {"download": "1", "format": "jpeg"}):
+        disposition = client.get(url, params)["Content-Disposition"]
+        assert disposition.startswith("attachment; filename*=utf-8''Gro%C3%9Fvater")
+        assert "=?utf-8?" not in disposition
+
+
 def test_result_is_not_watermarked(client, batch):
     job = batch.jobs.first()
     served = body(client.get(reverse("colorize:job-result", args=[job.id])))
