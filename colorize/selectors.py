@@ -21,7 +21,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from PIL import Image
+from PIL import Image, ImageOps
 
 import ml
 from ml import imagenet
@@ -592,11 +592,14 @@ def model_family(key: str) -> Family | None:
 # --- Downloads: read-only renderings of stored images -------------------------------------------
 
 
-def _open_image(file) -> Image.Image:
+def _open_image(file, *, draft: int | None = None) -> Image.Image:
+    """A stored image as people see it: EXIF orientation applied (an original keeps its EXIF;
+    a re-encoded JPEG or thumbnail would lose it and show sideways)."""
     with file.open("rb") as handle:
         image = Image.open(io.BytesIO(handle.read()))
-        image.load()
-    return image
+        if draft:
+            image.draft("RGB", (draft, draft))  # JPEG: decode at a smaller scale directly
+        return ImageOps.exif_transpose(image)
 
 
 def as_jpeg(file, *, quality: int = 92) -> bytes:
@@ -609,10 +612,7 @@ def as_jpeg(file, *, quality: int = 92) -> bytes:
 
 def thumbnail(file, *, size: int = 480) -> bytes:
     """A small JPEG of a stored image, for lists and grids."""
-    with file.open("rb") as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        image.draft("RGB", (size, size))  # JPEG: decode at a smaller scale directly
-        image = image.convert("RGB")
+    image = _open_image(file, draft=size).convert("RGB")
     image.thumbnail((size, size))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=82)

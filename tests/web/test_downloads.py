@@ -63,6 +63,33 @@ def test_a_non_ascii_name_survives_in_both_download_formats(client, colorize_pho
         assert "=?utf-8?" not in disposition
 
 
+def test_a_sideways_original_is_shown_upright_in_thumbnails_and_jpegs(
+    client, colorize_photos, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from colorize import services
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 90, 90)).save(buffer, format="JPEG", exif=exif)
+    upload = SimpleUploadedFile("sideways.jpg", buffer.getvalue(), content_type="image/jpeg")
+    colorize_photos(session_key=client.session.session_key)  # sets up synchronous jobs
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.job_submit(
+            files=[upload], model_key="zhang-eccv16", params=None, owner=None,
+            session_key=client.session.session_key,
+        )  # fmt: skip
+    job = batch.jobs.get()
+    assert Image.open(job.result.image.path).size == (240, 320)
+    thumb = client.get(reverse("colorize:job-thumbnail", args=[job.id, "original"]))
+    assert Image.open(io.BytesIO(thumb.content)).size == (240, 320)
+    url = reverse("colorize:job-original", args=[job.id])
+    jpeg = client.get(url, {"format": "jpeg"})
+    assert Image.open(io.BytesIO(body(jpeg))).size == (240, 320)
+
+
 def test_result_is_not_watermarked(client, batch):
     job = batch.jobs.first()
     served = body(client.get(reverse("colorize:job-result", args=[job.id])))
