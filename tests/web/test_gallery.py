@@ -120,6 +120,8 @@ def test_a_hidden_result_is_seen_only_by_its_owner_and_staff(client, make_user, 
     page = text(client.get(url))
     assert "Hidden by a moderator" in page and "Reported &lt;as&gt; not a photo" in page
     assert "Publish to the gallery" not in page and "In the public gallery" not in page
+    assert "anyone with its link can see it" not in page  # it was published, but is hidden
+    assert "a moderator hid it" in page and "Withdraw from the gallery" in page
     staff = Client()
     staff.force_login(make_user("moderator", is_staff=True))
     assert "Hidden by a moderator" in text(staff.get(url))
