@@ -10,5 +10,7 @@ class ColorizeConfig(AppConfig):
     def ready(self) -> None:
         import ml
 
+        from . import signals  # noqa: F401  (connects the sign-in receiver)
+
         # Point the framework-free ml package at this site's weights and device settings.
         ml.configure(weights_dir=settings.COLORIA_WEIGHTS_DIR, device=settings.COLORIA_DEVICE)

@@ -422,6 +422,30 @@ def job_retry(*, job: Job) -> Job:
     return job
 
 
+# --- Anonymous work that its author signs in to keep ----------------------------------------
+
+# The session entry that remembers which session key a visitor's anonymous work was stored
+# under: Django gives the session a new key when its visitor signs in (colorize.signals).
+ANONYMOUS_SESSION = "coloria_anonymous_session"
+
+
+def claim_anonymous_work(*, user: Any, session_key: str) -> int:
+    """Make a browser session's anonymous batches, uploads and jobs the user's; how many jobs.
+
+    Anonymous photos expire minutes after they finish, and signing up or in to keep them is the
+    natural next step, so they move to the account (and stop expiring) rather than vanish from
+    the visitor's view. Only rows still without an owner move.
+    """
+    if not session_key or not getattr(user, "is_authenticated", False):
+        return 0
+    with transaction.atomic():
+        Batch.objects.filter(owner__isnull=True, session_key=session_key).update(owner=user)
+        Upload.objects.filter(owner__isnull=True, session_key=session_key).update(
+            owner=user, expires_at=None
+        )
+        return Job.objects.filter(owner__isnull=True, session_key=session_key).update(owner=user)
+
+
 # --- Expiry of anonymous uploads ------------------------------------------------------------
 
 # A safety net: anonymous photos whose jobs never finished (no worker ran them) go after a day.

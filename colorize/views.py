@@ -124,6 +124,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
+    if not request.user.is_authenticated:  # signing in later keeps this work (colorize.signals)
+        request.session[services.ANONYMOUS_SESSION] = batch.session_key
     if selectors.is_comparison(batch):
         return redirect("colorize:compare", batch_id=batch.id)
     jobs = list(batch.jobs.all()[:2])
