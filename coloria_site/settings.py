@@ -31,6 +31,7 @@ if not SECRET_KEY:
     SECRET_KEY = "coloria-insecure-development-key-change-me"  # noqa: S105
 ALLOWED_HOSTS = env_list("COLORIA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("COLORIA_CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "coloria_site.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -87,3 +87,15 @@ def test_model_without_weights(client, media_root):
         client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="zhang-siggraph17"
     )
     assert_refused(response, "weights are not installed", media_root)
+
+
+def test_a_form_from_a_stale_page_gets_the_sites_own_explanation(media_root):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)  # posts without the form's token, as a stale page
+    response = browser.post(reverse("colorize:home"), {"model": "zhang-eccv16"})
+    page = " ".join(response.content.decode().split())
+    assert response.status_code == 403
+    assert "This page was out of date" in page and "Nothing was sent or changed" in page
+    assert "CSRF verification failed" not in page and "DEBUG" not in page
+    assert not Upload.objects.exists()
