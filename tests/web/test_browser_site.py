@@ -392,6 +392,27 @@ def test_bigcolor_class_search_and_candidates_side_by_side(
 # --- The other pages, signed in and not ---------------------------------------------------------
 
 
+def test_every_menu_entry_is_in_view_on_a_phone(page, live_server, make_user, artifacts):
+    page.set_viewport_size({"width": 375, "height": 740})
+
+    def menu_entries_in_view() -> list[str]:
+        entries = page.locator("header nav a, header nav button")
+        assert entries.count() >= 7
+        for index in range(entries.count()):
+            box = entries.nth(index).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, entries.nth(
+                index
+            ).text_content()
+        return [entries.nth(i).text_content().strip() for i in range(entries.count())]
+
+    page.goto(live_server.url + "/")
+    assert {"Sign in", "Sign up"} <= set(menu_entries_in_view())
+    sign_in(page, live_server, make_user("ann", is_staff=True))
+    page.goto(live_server.url + "/")
+    assert {"My photos", "Account", "Admin", "Sign out"} <= set(menu_entries_in_view())
+    shoot(page, artifacts, "menu-phone")
+
+
 def test_main_pages_look_right_at_phone_and_desktop_widths(
     page, live_server, settings, make_user, colorize_photos, artifacts, tmp_path
 ):
