@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from colorize.admin import is_moderator, moderate
+from colorize.models import Batch, Job, Result, Upload
 
 from . import services
 from .forms import AdminLoginForm
@@ -24,6 +25,7 @@ admin.site.site_header = "Coloria administration"
 admin.site.site_title = "Coloria admin"
 
 User = get_user_model()
+DELETE_REASON = "Account deleted in the admin, with every photo, result and file."
 
 
 class SuspendedFilter(admin.SimpleListFilter):
@@ -94,6 +96,21 @@ class ColoriaUserAdmin(UserAdmin):
 
     def has_moderate_permission(self, request: HttpRequest) -> bool:
         return is_moderator(request)
+
+    # Deleting a user (superusers: Django's delete permission) takes their photos, jobs, results
+    # and files along through accounts.services, which the content's own admin pages do not allow
+    # one by one; so the confirmation page must not ask for those permissions.
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        content = {model._meta.verbose_name for model in (Batch, Upload, Job, Result)}
+        return deleted, counts, perms_needed - content, protected
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.delete_account_by_staff(user=obj, moderator=request.user, reason=DELETE_REASON)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for user in queryset:
+            self.delete_model(request, user)
 
     @staticmethod
     def _status(user: Any) -> AccountStatus | None:

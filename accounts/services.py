@@ -294,6 +294,20 @@ def reinstate_user(*, user: Any, moderator: Any, reason: str) -> bool:
 # --- Deleting one's account -------------------------------------------------------------------
 
 
+def delete_account_by_staff(*, user: Any, moderator: Any, reason: str) -> None:
+    """An administrator deletes an account (the admin's delete): the same clean-up as the
+    owner's own deletion, recorded in the moderation log, which keeps the record (not the user)."""
+    from colorize.models import ModerationAction
+    from colorize.services import moderation_record, owner_content_delete
+
+    with transaction.atomic():
+        moderation_record(
+            moderator=moderator, action=ModerationAction.Action.DELETE, target=user, reason=reason
+        )
+        owner_content_delete(owner=user)
+        user.delete()
+
+
 def delete_account(*, user: Any, password: str) -> None:
     """Delete an account after its owner re-entered the password: every photo, result and file
     (files once the deletion commits), API tokens, quota records, and the user. Moderators'

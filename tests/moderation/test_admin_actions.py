@@ -423,3 +423,30 @@ def test_dashboard_survives_an_empty_site(staff, settings, tmp_path):
     page = staff.get(reverse("admin:colorize_dashboard"))
     assert page.status_code == 200
     assert "No job finished in the last 7 days" in text(page)
+
+
+def test_an_administrator_deletes_a_user_with_their_photos_and_files(
+    client, make_user, ann, colorize_photos, media_root, django_capture_on_commit_callbacks
+):
+    admin_user = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    job = colorize_photos(owner=ann).jobs.get()
+    files = [Path(job.upload.image.path), Path(job.result.image.path)]
+    assert all(path.is_file() for path in files)
+    url = reverse("admin:auth_user_delete", args=[ann.pk])
+    page = text(client.get(url))
+    assert "doesn't have permission" not in page and "Are you sure" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(url, {"post": "yes"}, follow=True)
+    assert done.status_code == 200
+    assert not type(ann).objects.filter(pk=ann.pk).exists()
+    assert not Job.objects.exists() and not Upload.objects.exists() and not Batch.objects.exists()
+    assert not any(path.exists() for path in files)
+    logged = record("delete")
+    assert logged.target_type == "user" and logged.moderator == admin_user
+    assert logged.subject_user is None  # the record stays; the person is gone from it
+
+
+def test_a_moderator_without_delete_rights_cannot_delete_users(staff, ann):
+    assert staff.get(reverse("admin:auth_user_delete", args=[ann.pk])).status_code == 403
