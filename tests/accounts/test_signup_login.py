@@ -60,7 +60,7 @@ def test_sign_up_goes_back_to_a_safe_next_page(client):
         (
             {"email": "colourful@example.com", "password1": "colourful", "password2": "colourful"},
             "password1",
-            "too similar",
+            "too similar to the email address",
         ),
     ],
     ids=["bad-email", "no-email", "mismatch", "short", "common", "numeric", "similar"],

@@ -445,3 +445,11 @@ def test_without_a_default_model_the_visitor_must_choose(client, monkeypatch):
     page = client.get("/").content.decode()
     assert '<option value="" selected disabled>Choose a model…</option>' in page
     assert " selected>" not in page.split("Choose a model…", 1)[1].split("</select>", 1)[0]
+
+
+def test_pages_name_an_icon_that_exists(client):
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/").content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page
+    assert finders.find("favicon.svg")
