@@ -213,7 +213,14 @@ def job_submit(
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
     job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
     quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
-    checked = [check_image(f) for f in files]
+    checked, problems = [], []
+    for upload in files:  # every refused file is named at once, not one per attempt
+        try:
+            checked.append(check_image(upload))
+        except SubmissionError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise SubmissionError(" ".join(problems))
 
     stored: list[str] = []
     try:

@@ -35,6 +35,18 @@ def test_truncated_image(client, media_root):
     assert_refused(response, "cut.jpg could not be read: it is truncated.", media_root)
 
 
+def test_every_refused_file_is_named_at_once(client, media_root):
+    files = [
+        SimpleUploadedFile("good.png", encode(make_photo())),
+        SimpleUploadedFile("notes.png", b"these are words, not pixels"),
+        SimpleUploadedFile("empty.png", b""),
+    ]
+    response = post(client, files)
+    assert_refused(response, "notes.png could not be read: it is not a valid image.", media_root)
+    assert "empty.png is empty (0 bytes)." in response.content.decode()
+    assert "good.png" not in response.content.decode()
+
+
 def test_zero_bytes(client, media_root):
     response = post(client, [SimpleUploadedFile("empty.png", b"")])
     assert_refused(response, "empty.png is empty (0 bytes).", media_root)
