@@ -320,9 +320,8 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
             raise
         job.refresh_from_db()
     except _NoLongerRunning:
-        log.info("job %s was cancelled while it ran; its result is dropped", job_id)
-        job.refresh_from_db()
-        return job
+        log.info("job %s was cancelled or deleted while it ran; its result is dropped", job_id)
+        return Job.objects.filter(pk=job_id).first()  # None when its owner deleted it
     except ColorizeError as exc:
         if not _fail(job, str(exc)):
             return job

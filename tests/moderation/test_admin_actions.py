@@ -169,6 +169,30 @@ def test_a_job_cancelled_while_running_drops_its_result(
     assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
 
 
+def test_a_job_deleted_by_its_owner_while_running_ends_quietly(ann, media_root, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import encode, make_photo
+
+    job = services.job_submit(
+        files=[SimpleUploadedFile("q.png", encode(make_photo()))],
+        model_key="zhang-eccv16",
+        owner=ann,
+    ).jobs.get()
+    real_colorize = ml.colorize
+
+    def colorize_then_deleted(*args, **kwargs):
+        image = real_colorize(*args, **kwargs)
+        services.job_delete(job=Job.objects.get(pk=job.pk))  # as DELETE /api/v1/jobs/<id>
+        return image
+
+    monkeypatch.setattr(ml, "colorize", colorize_then_deleted)
+    assert services.job_run(job_id=job.id) is None  # no traceback, no failed task
+    assert not Job.objects.exists() and not Result.objects.exists()
+    results = media_root / "results"
+    assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
+
+
 def test_rerun_queues_failed_jobs_again_and_succeeded_ones_anew(
     staff, ann, colorize_photos, django_capture_on_commit_callbacks
 ):
