@@ -7,3 +7,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("colorize.urls")),
 ]
+
+handler400 = "coloria_site.errors.bad_request"
+handler404 = "coloria_site.errors.not_found"
+handler500 = "coloria_site.errors.server_error"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
@@ -69,6 +72,21 @@ class ScopedThrottleMixin:
 
 class ApiView(ScopedThrottleMixin, APIView):
     pass
+
+
+class AnyAccept(BaseContentNegotiation):
+    """Image downloads answer whatever the client accepts (image/png, image/*, …): the body is
+    the file; only an error is rendered, and always as JSON."""
+
+    def select_parser(self, request: Request, parsers: list) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class ImageDownloadView(ApiView):
+    content_negotiation_class = AnyAccept
 
 
 def _job_or_404(request: Request, job_id: Any, *, owner: bool = False) -> Job:
@@ -154,6 +172,24 @@ class JobPagination(CursorPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    # A cursor is opaque; one that was not ours (garbled, or crafted with a position that is no
+    # date) is a 400 on the `cursor` field, like every other refused request, never a 500.
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise _invalid_cursor() from None
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, ValueError, OverflowError):
+            raise _invalid_cursor() from None
+
+
+def _invalid_cursor() -> ValidationError:
+    return ValidationError({"cursor": ["Invalid cursor: use the next or previous link as given."]})
 
 
 class JobListView(ScopedThrottleMixin, generics.ListAPIView):
@@ -247,7 +283,7 @@ class JobDetailView(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class JobResultView(ApiView):
+class JobResultView(ImageDownloadView):
     permission_classes = [AllowAny]  # who may see it is the job lookup's rule
 
     @extend_schema(
@@ -277,7 +313,7 @@ class JobResultView(ApiView):
         name = f"{stem}-colorized-{job.model_key}"
         if image_format == "jpeg":
             response = HttpResponse(selectors.as_jpeg(result.image), content_type="image/jpeg")
-            response["Content-Disposition"] = f'attachment; filename="{name}.jpg"'
+            response["Content-Disposition"] = content_disposition_header(True, f"{name}.jpg")
         else:
             response = FileResponse(
                 result.image.open("rb"),
@@ -289,7 +325,7 @@ class JobResultView(ApiView):
         return response
 
 
-class JobOriginalView(ApiView):
+class JobOriginalView(ImageDownloadView):
     permission_classes = [AllowAny]
 
     @extend_schema(

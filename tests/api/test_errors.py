@@ -93,6 +93,44 @@ def test_unknown_job_is_404_with_a_detail(api):
     assert response.status_code == 404 and set(response.json()) == {"detail"}
 
 
+@pytest.mark.parametrize("path", ["/jobs/", "/jobs/123", "/", "/batches", "/models/"], ids=str)
+def test_addresses_that_match_no_route_answer_json_too(api, path):
+    response = api.get(f"{API}{path}")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert "schema" in response.json()["detail"]
+
+
+def test_a_request_with_too_many_fields_is_a_json_400(api):
+    response = api.get(f"{API}/jobs", {f"k{i}": "v" for i in range(1001)})
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert "malformed" in response.json()["detail"]
+
+
+def test_a_crafted_cursor_is_refused_on_the_cursor_field(api, ann, colorize_photos):
+    import base64
+
+    colorize_photos(owner=ann)
+    for raw in ("garbage", base64.b64encode(b"p=not-a-date").decode(),
+                base64.b64encode(b"o=100000000&p=x").decode()):  # fmt: skip
+        errors = assert_field_errors(api.get(f"{API}/jobs", {"cursor": raw}), "cursor")
+        assert "Invalid cursor" in errors["cursor"][0]
+
+
+def test_image_downloads_honour_image_accept_headers(api, ann, colorize_photos):
+    job = colorize_photos(owner=ann).jobs.get()
+    for path, accept, expected in [
+        ("result", "image/png", "image/png"),
+        ("result?format=jpeg", "image/jpeg", "image/jpeg"),
+        ("original", "image/*", "image/"),
+    ]:
+        response = api.get(f"{API}/jobs/{job.id}/{path}", HTTP_ACCEPT=accept)
+        assert response.status_code == 200, (path, response.content[:200])
+        assert response["Content-Type"].startswith(expected)
+    missing = api.get(f"{API}/jobs/00000000-0000-0000-0000-000000000000/result",
+                      HTTP_ACCEPT="image/png")  # fmt: skip
+    assert missing.status_code == 404 and set(missing.json()) == {"detail"}
+
+
 def _rates(settings, **rates):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
 
@@ -120,3 +158,10 @@ def test_anonymous_callers_are_throttled_per_address(api_client, settings):
     assert [anonymous.get(f"{API}/models").status_code for _ in range(3)] == [200, 200, 429]
     other_address = anonymous.get(f"{API}/models", REMOTE_ADDR="10.0.0.9")
     assert other_address.status_code == 200
+
+
+def test_a_non_ascii_name_survives_in_api_downloads(api, ann, colorize_photos):
+    job = colorize_photos(owner=ann, name="Großvater – Foto.png").jobs.get()
+    for query in ("", "?format=jpeg"):
+        disposition = api.get(f"{API}/jobs/{job.id}/result{query}")["Content-Disposition"]
+        assert disposition.startswith("attachment; filename*=utf-8''Gro%C3%9Fvater")
