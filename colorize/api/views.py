@@ -7,6 +7,7 @@ here, so anonymous callers see only the models and published jobs.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -72,6 +73,15 @@ class ScopedThrottleMixin:
 
 class ApiView(ScopedThrottleMixin, APIView):
     pass
+
+
+class QuotaReached(Throttled):
+    """A 429 for the daily quota. Its message already says when it frees, so DRF's own "Expected
+    available in N seconds" is not appended; `wait` still becomes the Retry-After header."""
+
+    def __init__(self, *, wait: float, detail: str) -> None:
+        super().__init__(detail=detail)
+        self.wait = math.ceil(wait)
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -246,7 +256,7 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
         except services.SubmissionError as exc:
             if isinstance(exc, services.QuotaExceeded) and exc.retry_after:
                 # 429 with Retry-After, like the rate limits; the message says when it frees.
-                raise Throttled(wait=exc.retry_after, detail=exc.message) from None
+                raise QuotaReached(wait=exc.retry_after, detail=exc.message) from None
             # Refusals that waiting would not cure (a request bigger than the whole quota too).
             raise ValidationError({exc.field: [exc.message]}) from None
         jobs = list(selectors.batch_jobs(batch))  # read again: a synchronous run has finished

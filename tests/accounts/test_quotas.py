@@ -156,6 +156,7 @@ def test_the_api_refuses_over_quota_with_429_and_retry_after(make_user, quotas):
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert "Daily limit reached" in refused.json()["detail"]
+    assert "Expected available" not in refused.json()["detail"]  # the wait is said once
 
 
 def test_an_owners_rerun_counts_but_a_moderators_does_not(
