@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml.color import ImageSource, compose, open_image, to_gray
+from ml.color import ImageSource, alpha_of, compose, open_image, to_gray
 from ml.config import configure
 from ml.errors import ColorizeError
 from ml.registry import ModelSpec, all_specs, get_spec
@@ -30,7 +30,8 @@ def list_models() -> list[ModelSpec]:
 def colorize(
     image: ImageSource, model: str, *, device: str | None = None, **params: Any
 ) -> Image.Image:
-    """Colorize a photo with a registered model; returns an RGB image of the input's size.
+    """Colorize a photo with a registered model; returns an RGB image of the input's size
+    (RGBA with the photo's own transparency when it has some).
 
     What the model chose on its own (BigColor's class) is in the image's `info["coloria"]`.
 
@@ -42,7 +43,8 @@ def colorize(
 
     spec = get_spec(model)
     cleaned = spec.clean_params(params)
-    gray = to_gray(open_image(image))
+    source = open_image(image)
+    gray = to_gray(source)
     predictor = runtime.load_predictor(spec, device)
     try:
         chroma = predictor.predict(gray, **cleaned)
@@ -57,5 +59,8 @@ def colorize(
             ) from exc
         raise
     colorized = compose(gray, chroma)
+    alpha = alpha_of(source)
+    if alpha is not None:  # a cut-out stays a cut-out
+        colorized.putalpha(alpha)
     colorized.info["coloria"] = dict(chroma.details)  # e.g. the class BigColor chose
     return colorized

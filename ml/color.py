@@ -81,6 +81,16 @@ def open_image(source: ImageSource) -> Image.Image:
         return image
 
 
+def alpha_of(image: Image.Image) -> Image.Image | None:
+    """The photo's transparency as an L image, or None when it has none (or is fully opaque)."""
+    if image.mode not in ("RGBA", "LA", "La", "RGBa", "PA") and not (
+        image.mode in ("P", "L", "RGB") and "transparency" in image.info
+    ):
+        return None
+    alpha = image.convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
+
+
 def to_gray(image: Image.Image) -> np.ndarray:
     """Gray values in [0, 1] (sRGB-encoded), shape (H, W), float32.
 

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 from skimage.color import rgb2lab
 
 import ml
@@ -22,6 +23,18 @@ def test_colorize_keeps_size_and_lightness_and_adds_colour():
     lab = rgb2lab(np.asarray(result))
     assert np.abs(lab[..., 0] - rgb2lab(np.asarray(photo.convert("RGB")))[..., 0]).max() <= 1.0
     assert np.abs(lab[..., 1:]).max() > 0.5
+
+
+def test_a_transparent_cut_out_keeps_its_transparency():
+    photo = make_photo(80, 60, mode="L").convert("LA")
+    alpha = np.zeros((60, 80), np.uint8)
+    alpha[10:50, 20:60] = 255  # an opaque object on a transparent background
+    photo.putalpha(Image.fromarray(alpha))
+    result = ml.colorize(photo, model="zhang-eccv16")
+    assert result.mode == "RGBA" and np.array_equal(np.asarray(result)[..., 3], alpha)
+    opaque = photo.copy()
+    opaque.putalpha(255)  # an alpha channel with nothing transparent: plain RGB out
+    assert ml.colorize(opaque, model="zhang-eccv16").mode == "RGB"
 
 
 def test_a_model_is_loaded_once_per_process(monkeypatch):
