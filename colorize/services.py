@@ -197,6 +197,12 @@ def job_submit(
     if len(files) > settings.COLORIA_MAX_BATCH:
         raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
     model_keys = _models_for(model_key, len(files))
+    if model_key == ALL_MODELS and params:  # each model takes its own; one none takes is a typo
+        known = {param.name for key in model_keys for param in ml.get_spec(key).params}
+        if unknown := sorted(set(params) - known):
+            raise SubmissionError(
+                f"None of the models takes the parameter(s): {', '.join(unknown)}.", field="params"
+            )
     runs: dict[str, list[dict[str, Any]]] = {}  # per model: one job's parameters per run
     for key in model_keys:
         spec = ml.get_spec(key)

@@ -54,11 +54,14 @@ def assert_field_errors(response, *fields: str) -> dict[str, list[str]]:
          "'nan' is not a number"),
         ({"images": [photo()], "model": "zhang-eccv16", "strength": "3"}, "params",
          "does not take the parameter"),
+        ({"images": [photo()], "model": "all", "bogus": "1"}, "params",
+         "None of the models takes the parameter(s): bogus."),
         ({"images": [photo()], "model": "zhang-eccv16", "callback_url": "nope"}, "callback_url",
          "valid URL"),
     ],
     ids=["nothing", "unknown-model", "not-installed", "all-needs-one", "too-many", "corrupt",
-         "empty", "not-a-file", "out-of-range", "not-a-number", "unknown-param", "bad-url"],
+         "empty", "not-a-file", "out-of-range", "not-a-number", "unknown-param",
+         "unknown-param-all", "bad-url"],
 )  # fmt: skip
 def test_refused_submissions_name_the_field(api, data, field, text):
     errors = assert_field_errors(api.post(f"{API}/jobs", data), field)
