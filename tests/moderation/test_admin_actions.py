@@ -141,9 +141,9 @@ def test_cancel_stops_queued_jobs_and_leaves_finished_ones(
     assert ModerationAction.objects.filter(action="cancel").count() == 1
 
 
-def test_a_job_cancelled_while_running_drops_its_result(
-    ann, moderator, media_root, monkeypatch, settings
-):
+def run_interrupted(owner, monkeypatch, interrupt) -> Job:
+    """Queue a real job of `owner`'s and run it; `interrupt(job)` happens once the model has
+    run, before the result is stored (a moderator's cancel, the owner's delete)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from tests.conftest import encode, make_photo
@@ -151,46 +151,41 @@ def test_a_job_cancelled_while_running_drops_its_result(
     job = services.job_submit(
         files=[SimpleUploadedFile("q.png", encode(make_photo()))],
         model_key="zhang-eccv16",
-        owner=ann,
+        owner=owner,
     ).jobs.get()
     real_colorize = ml.colorize
 
-    def colorize_then_cancelled(*args, **kwargs):
+    def colorize_then_interrupted(*args, **kwargs):
         image = real_colorize(*args, **kwargs)  # the real model run
-        services.job_cancel(job=job, moderator=moderator, reason="cancelled mid-run")
+        interrupt(Job.objects.get(pk=job.pk))
         return image
 
-    monkeypatch.setattr(ml, "colorize", colorize_then_cancelled)
-    services.job_run(job_id=job.id)
+    monkeypatch.setattr(ml, "colorize", colorize_then_interrupted)
+    assert services.job_run(job_id=job.id) == Job.objects.filter(pk=job.pk).first()
+    return job
+
+
+def assert_no_result_files(media_root: Path) -> None:
+    results = media_root / "results"
+    assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
+
+
+def test_a_job_cancelled_while_running_drops_its_result(ann, moderator, media_root, monkeypatch):
+    def cancel(job: Job) -> None:
+        services.job_cancel(job=job, moderator=moderator, reason="cancelled mid-run")
+
+    job = run_interrupted(ann, monkeypatch, cancel)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "cancelled mid-run" in job.error
     assert not Result.objects.filter(job=job).exists()
-    results = media_root / "results"
-    assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
+    assert_no_result_files(media_root)
 
 
 def test_a_job_deleted_by_its_owner_while_running_ends_quietly(ann, media_root, monkeypatch):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from tests.conftest import encode, make_photo
-
-    job = services.job_submit(
-        files=[SimpleUploadedFile("q.png", encode(make_photo()))],
-        model_key="zhang-eccv16",
-        owner=ann,
-    ).jobs.get()
-    real_colorize = ml.colorize
-
-    def colorize_then_deleted(*args, **kwargs):
-        image = real_colorize(*args, **kwargs)
-        services.job_delete(job=Job.objects.get(pk=job.pk))  # as DELETE /api/v1/jobs/<id>
-        return image
-
-    monkeypatch.setattr(ml, "colorize", colorize_then_deleted)
-    assert services.job_run(job_id=job.id) is None  # no traceback, no failed task
+    # As DELETE /api/v1/jobs/<id>: job_run returns None, with no traceback and no failed task.
+    run_interrupted(ann, monkeypatch, lambda job: services.job_delete(job=job))
     assert not Job.objects.exists() and not Result.objects.exists()
-    results = media_root / "results"
-    assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))
+    assert_no_result_files(media_root)
 
 
 def test_rerun_queues_failed_jobs_again_and_succeeded_ones_anew(
