@@ -453,3 +453,11 @@ def test_pages_name_an_icon_that_exists(client):
     page = client.get("/").content.decode()
     assert 'rel="icon"' in page and "favicon.svg" in page
     assert finders.find("favicon.svg")
+
+
+def test_a_gone_job_page_explains_that_anonymous_photos_expire(client):
+    page = " ".join(
+        client.get("/jobs/00000000-0000-0000-0000-000000000000/").content.decode().split()
+    )
+    assert "nothing here" in page and "deleted a few minutes after they are done" in page
+    assert "deleted a few minutes" not in client.get("/models/nope/").content.decode()
