@@ -1,13 +1,14 @@
-"""REST API authentication: `Authorization: Token <key>` with the accounts' ApiTokens."""
+"""REST API authentication: `Authorization: Token <key>` (or `Bearer <key>`) with the accounts'
+ApiTokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from .services import token_authenticate
+from .services import token_authenticate, token_of_inactive_user
 
 
 class ApiTokenAuthentication(TokenAuthentication):
@@ -15,9 +16,23 @@ class ApiTokenAuthentication(TokenAuthentication):
     plain-text authtoken table. (A subclass, so drf-spectacular documents the scheme.)"""
 
     keyword = "Token"
+    # Many HTTP clients send any API key as a bearer token; the key is the same either way.
+    also_accepted = ("Bearer",)
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        parts = get_authorization_header(request).split()
+        if parts and parts[0].lower() in {k.lower().encode() for k in self.also_accepted}:
+            if len(parts) != 2:
+                raise AuthenticationFailed("Invalid token header: give `Bearer <key>`.")
+            return self.authenticate_credentials(parts[1].decode("latin-1"))
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         token = token_authenticate(key)
         if token is None:
+            if token_of_inactive_user(key):  # say why, so a script's owner knows what to do
+                raise AuthenticationFailed(
+                    "This account is suspended or deactivated: its tokens do not work."
+                )
             raise AuthenticationFailed("Invalid or revoked token.")
         return token.user, token

@@ -63,6 +63,13 @@ def token_authenticate(raw_key: str) -> ApiToken | None:
     return token
 
 
+def token_of_inactive_user(raw_key: str) -> bool:
+    """Whether this key is a live token of a suspended (or otherwise inactive) account."""
+    return ApiToken.objects.filter(
+        key_hash=_hash(raw_key), revoked_at__isnull=True, user__is_active=False
+    ).exists()
+
+
 # --- Sign-up and sign-in ----------------------------------------------------------------------
 
 

@@ -43,12 +43,20 @@ def test_bad_credentials_are_refused(make_user, header):
     assert set(response.json()) == {"detail"}
 
 
-def test_an_inactive_users_token_is_refused(make_user):
+def test_an_inactive_users_token_is_refused_saying_why(make_user):
     ann = make_user("ann")
     _, key = token_create(ann, "script")
     ann.is_active = False
     ann.save()
-    assert Client(headers={"Authorization": f"Token {key}"}).get("/api/v1/jobs").status_code == 401
+    refused = Client(headers={"Authorization": f"Token {key}"}).get("/api/v1/jobs")
+    assert refused.status_code == 401 and "suspended" in refused.json()["detail"]
+
+
+def test_a_bearer_header_carries_the_same_key(make_user):
+    _, key = token_create(make_user("ann"), "script")
+    assert Client(headers={"Authorization": f"Bearer {key}"}).get("/api/v1/jobs").status_code == 200
+    refused = Client(headers={"Authorization": "Bearer not-a-key"}).get("/api/v1/jobs")
+    assert refused.status_code == 401 and refused.json()["detail"] == "Invalid or revoked token."
 
 
 def test_create_api_token_command_prints_a_working_key(make_user, capsys):
