@@ -374,9 +374,7 @@ def test_the_shipped_config_follows_the_official_recipe():
 @pytest.mark.slow
 def test_two_process_data_parallel_bigcolor_training_on_cpu(photo_folder, tmp_path):
     config = bigcolor_config(photo_folder, tmp_path / "run", batch_size=4)
-    path = tmp_path / "ddp.toml"
-    path.write_text(to_toml(config))
-    done = torchrun_two_processes("bigcolor", path)
+    done = torchrun_two_processes("bigcolor", config)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000002.pt", weights_only=False)
     assert state["step"] == 2 and state["ema"]["num_updates"] == 2

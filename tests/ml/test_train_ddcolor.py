@@ -22,19 +22,11 @@ from ml.train.ddcolor import (
     enhance_colour,
     lab_to_rgb_tensor,
 )
+from tests.conftest import DDCOLOR_MINI
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
-# The official module tree at a small size (see tests/ml/test_ddcolor.py).
-MINI = {
-    "depths": [1, 1, 1, 1],
-    "dims": [8, 16, 32, 64],
-    "nf": 32,
-    "num_queries": 8,
-    "dec_layers": 3,
-    "hidden_dim": 16,
-    "nheads": 2,
-    "dim_feedforward": 32,
-}
+# The official module tree at a small size, as lists (TOML has no tuples).
+MINI = {k: list(v) if isinstance(v, tuple) else v for k, v in DDCOLOR_MINI.items()}
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +203,7 @@ def test_the_shipped_config_is_the_official_recipe():
 @pytest.mark.slow
 def test_two_process_data_parallel_ddcolor_training_on_cpu(photo_folder, tmp_path):
     config = ddcolor_config(photo_folder, tmp_path / "run", steps=2)
-    path = tmp_path / "ddp.toml"
-    path.write_text(to_toml(config))
-    done = torchrun_two_processes("ddcolor", path)
+    done = torchrun_two_processes("ddcolor", config)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000002.pt", weights_only=False)
     assert state["step"] == 2

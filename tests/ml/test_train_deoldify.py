@@ -185,9 +185,7 @@ def test_the_shipped_configs_follow_the_study(variant):
 @pytest.mark.slow
 def test_two_process_data_parallel_deoldify_training_on_cpu(photo_folder, tmp_path):
     config = deoldify_config(photo_folder, tmp_path / "run", gen=(1, 1), critic=1, gan=2)
-    path = tmp_path / "ddp.toml"
-    path.write_text(to_toml(config))
-    done = torchrun_two_processes("deoldify", path)
+    done = torchrun_two_processes("deoldify", config)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(tmp_path / "run/checkpoints/step-0000005.pt", weights_only=False)
     assert state["step"] == 5

@@ -45,9 +45,14 @@ def to_toml(data: dict, prefix: str = "") -> str:
 
 
 def torchrun_two_processes(
-    family: str, config: Path, *, timeout: int = 600
+    family: str, config: Path | dict, *, timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """`torchrun --standalone --nproc_per_node=2 -m ml.train FAMILY --config CONFIG` on the CPU."""
+    """`torchrun --standalone --nproc_per_node=2 -m ml.train FAMILY --config CONFIG` on the CPU.
+    A config given as a dict is written as TOML beside its run folder first."""
+    if isinstance(config, dict):
+        path = Path(config["output"]["dir"]).with_suffix(".toml")
+        path.write_text(to_toml(config))
+        config = path
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "ml.train", family, "--config", str(config), "--no-progress"],
