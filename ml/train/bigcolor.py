@@ -813,22 +813,17 @@ class BigColorTraining(common.ResumableRun):
             row: dict[str, Any] = {}
             finished = self.step == self.last_step
             if self.step % val_every == 0 or finished:
-                validation = self.validate()
+                validation = self.validate_with_samples()
                 if validation is not None:
                     row.update(validation.as_dict())
-                    common.save_samples(
-                        validation.samples, self.out / f"samples/step-{self.step:07d}.png"
-                    )
                     outcome["validation"] = validation
             if self.dist.is_main and (row or self.step % log_every == 0):
                 means = {k: float(np.mean([r[k] for r in recent])) for k in figures}
                 self.log.write(step=self.step, epoch=(self.step - 1) // self.steps_per_epoch,
                                images_per_s=speed, **means, **row)  # fmt: skip
             epoch_end = self.step % self.steps_per_epoch == 0
-            if self.dist.is_main and (self.step % checkpoint_every == 0 or epoch_end or finished):
-                self.checkpoints.save(self.step, self.state())
             if self.step % checkpoint_every == 0 or epoch_end or finished:
-                self.dist.barrier()
+                self.save_checkpoint(wait=True)
         bar.close()
         outcome.update(
             step=self.step, losses=losses, d_losses=d_losses, images_per_s=throughput.add(0)

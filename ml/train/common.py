@@ -336,6 +336,7 @@ class ResumableRun:
 
     checkpoints: Checkpoints
     dist: Distributed
+    out: Path
     step: int
     rng: np.random.Generator
     config: dict[str, Any]
@@ -393,6 +394,21 @@ class ResumableRun:
         if not self.val_photos or not self.dist.is_main:
             return None
         return validate(self.predict, self.val_photos)
+
+    def validate_with_samples(self) -> Validation | None:
+        """Validate (main process only) and save this step's sample sheet beside the log."""
+        figures = self.validate()
+        if figures is not None:
+            save_samples(figures.samples, self.out / f"samples/step-{self.step:07d}.png")
+        return figures
+
+    def save_checkpoint(self, *, wait: bool) -> None:
+        """The main process saves this step's checkpoint; with `wait`, every process waits for
+        it, so that none runs ahead of a checkpoint it could be resumed from."""
+        if self.dist.is_main:
+            self.checkpoints.save(self.step, self.state())
+        if wait:
+            self.dist.barrier()
 
 
 def vgg16_features(

@@ -392,21 +392,16 @@ class DDColorTraining(common.ResumableRun):
                 raise common.TrainingError(f"the loss became {figures['loss']} at step {self.step}")
             row: dict[str, Any] = {}
             if self.step % val_every == 0 or self.step == self.steps:
-                validation = self.validate()
+                validation = self.validate_with_samples()
                 if validation is not None:
                     row.update(validation.as_dict())
-                    common.save_samples(
-                        validation.samples, self.out / f"samples/step-{self.step:07d}.png"
-                    )
                     last["validation"] = validation
             if self.dist.is_main and (row or self.step % log_every == 0):
                 recent = history[-log_every:]
                 means = {k: float(np.mean([h.get(k, 0.0) for h in recent])) for k in recent[-1]}
                 self.log.write(step=self.step, images_per_s=speed, **(means | row))
-            if self.dist.is_main and (self.step % checkpoint_every == 0 or self.step == self.steps):
-                self.checkpoints.save(self.step, self.state())
-            if self.step % checkpoint_every == 0:
-                self.dist.barrier()
+            if self.step % checkpoint_every == 0 or self.step == self.steps:
+                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
         bar.close()
         last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
         return last

@@ -426,12 +426,9 @@ class DeOldifyTraining(common.ResumableRun):
             row: dict[str, Any] = {}
             stage_end = self.stage_at(self.step) is not stage or self.step == self.steps
             if self.step % val_every == 0 or stage_end:
-                figures = self.validate()
+                figures = self.validate_with_samples()
                 if figures is not None:
                     row.update(figures.as_dict())
-                    common.save_samples(
-                        figures.samples, self.out / f"samples/step-{self.step:07d}.png"
-                    )
                     last["validation"] = figures
             if self.dist.is_main and (row or self.step % log_every == 0):
                 self.log.write(
@@ -444,10 +441,8 @@ class DeOldifyTraining(common.ResumableRun):
                     **row,
                 )
             every = gan_checkpoint_every if stage.phase == "gan" else checkpoint_every
-            if self.dist.is_main and (self.step % every == 0 or stage_end):
-                self.checkpoints.save(self.step, self.state())
-            if self.step % every == 0:
-                self.dist.barrier()
+            if self.step % every == 0 or stage_end:
+                self.save_checkpoint(wait=self.step % every == 0)
         bar.close()
         last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
         return last

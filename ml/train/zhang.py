@@ -322,22 +322,17 @@ class ZhangTraining(common.ResumableRun):
                 raise common.TrainingError(f"the loss became {loss} at step {self.step}")
             row: dict[str, Any] = {}
             if self.step % val_every == 0 or self.step == self.steps:
-                figures = self.validate()
+                figures = self.validate_with_samples()
                 if figures is not None:
                     row.update(figures.as_dict())
-                    common.save_samples(
-                        figures.samples, self.out / f"samples/step-{self.step:07d}.png"
-                    )
                     last["validation"] = figures
             if self.dist.is_main and (row or self.step % log_every == 0):
                 self.log.write(
                     step=self.step, loss=float(np.mean(losses[-log_every:])),
                     lr=self.scheduler.get_last_lr()[0], images_per_s=speed, **row,
                 )  # fmt: skip
-            if self.dist.is_main and (self.step % checkpoint_every == 0 or self.step == self.steps):
-                self.checkpoints.save(self.step, self.state())
-            if self.step % checkpoint_every == 0:
-                self.dist.barrier()
+            if self.step % checkpoint_every == 0 or self.step == self.steps:
+                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
         bar.close()
         last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
         return last
