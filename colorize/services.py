@@ -155,6 +155,8 @@ def _models_for(model_key: str, image_count: int) -> list[str]:
         if not keys:
             raise SubmissionError("No model is installed yet.", field="model")
         return keys
+    if not model_key:
+        raise SubmissionError("Choose a model to colorize with.", field="model")
     try:
         spec = ml.get_spec(model_key)
     except ColorizeError:

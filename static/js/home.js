@@ -195,7 +195,9 @@
   form.noValidate = true; // these checks replace the browser's bubbles, which cannot be styled
   form.addEventListener("submit", (event) => {
     const current = canAssign ? files : Array.from(input.files);
-    const problem = current.length === 0 ? "Choose at least one photo." : countProblem();
+    const problem = current.length === 0 ? "Choose at least one photo."
+      : select && !select.value ? "Choose a model to colorize with."
+      : countProblem();
     if (problem) {
       event.preventDefault();
       showErrors([problem]);

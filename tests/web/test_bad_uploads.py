@@ -94,6 +94,12 @@ def test_unknown_model(client, media_root):
     assert_refused(response, "Unknown model “nope”.", media_root)
 
 
+def test_no_model_chosen(client, media_root):
+    # A fresh install whose shipped models do not beat grey preselects none: the visitor must pick.
+    response = post(client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="")
+    assert_refused(response, "Choose a model to colorize with.", media_root)
+
+
 def test_model_without_weights(client, media_root):
     response = post(
         client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="zhang-siggraph17"

@@ -229,6 +229,14 @@ def test_client_side_checks_show_red_errors(page, live_server, tmp_path, setting
     page.click("#submit-button")
     assert "Choose at least one photo." in errors.inner_text()
 
+    # A photo but no model (as on an install with no default model): asked for, not sent.
+    drop(page, [("p.png", encode(make_photo()), "image/png")])
+    page.evaluate("document.getElementById('model').value = ''")
+    page.click("#submit-button")
+    assert "Choose a model to colorize with." in errors.inner_text()
+    assert page.url == live_server.url + "/"
+    assert page.locator("#thumbs .thumb").count() == 1  # the chosen photo is kept
+
 
 def test_server_repeats_the_checks_with_a_red_message(page, live_server, artifacts):
     page.goto(live_server.url + "/")
