@@ -227,6 +227,22 @@ def _isolated_ml(random_weights_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
+def fresh_cache():
+    """An empty cache before and after the test: rate limits and throttles count in it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """A fast password hasher, for tests that make many users (the real one is slow by design)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

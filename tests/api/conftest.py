@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    # Throttle counts live in the cache: every test starts from zero.
-    cache.clear()
-    yield
-    cache.clear()
+def _api_isolation(fresh_cache, fast_passwords):
+    # Throttle counts live in the cache: every test starts from zero, and makes users fast.
+    pass
 
 
 @pytest.fixture
@@ -32,9 +29,3 @@ def api_client(db):
 
 def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are made in every test; the real hasher is slow by design.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,20 +1,11 @@
-"""Fixtures of the moderation tests: fresh caches, fast password hashing, admin helpers."""
+"""Fixtures of the moderation tests: fresh rate-limit counters, fast password hashing."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Failed sign-ins are counted in the cache: every test starts from zero.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are made in every test; the real hasher is slow by design.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _accounts_isolation(fresh_cache, fast_passwords):
+    # Failed sign-ins are counted in the cache: every test starts from zero, and makes users fast.
+    pass

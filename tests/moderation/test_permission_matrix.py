@@ -22,8 +22,7 @@ ROLES = ("anonymous", "other", "staff", "suspended", "owner")
 
 
 @pytest.fixture
-def world(make_user, colorize_photos, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def world(make_user, colorize_photos):
     ann, bob = make_user("ann"), make_user("bob")
     mod, sue = make_user("mod", is_staff=True), make_user("sue")
     batch = colorize_photos(owner=ann)
