@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     except (common.TrainingError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ValueError, TypeError) as exc:
+        if config.checked:
+            raise  # training had started: not a settings problem
+        # Before the first step, such an error is almost always a setting that would not
+        # convert (int('many')): name the one read last.
+        print(f"error: bad setting {config.last_read()}: {exc}", file=sys.stderr)
+        return 2
     validation = outcome.get("validation")
     print(f"trained to step {outcome['step']} in {time.perf_counter() - started:.0f} s")
     if validation is not None:

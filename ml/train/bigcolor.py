@@ -770,6 +770,7 @@ class BigColorTraining(common.ResumableRun):
         log_every = int(train_cfg.get("log_every", 20))
         val_every = int(train_cfg.get("val_every", 2000))
         checkpoint_every = int(train_cfg.get("checkpoint_every", 1000))
+        common.refuse_unknown_settings(self.config)
         resumed = self.resume()
         if self.dist.is_main:
             for part, source in self.started_from.items():

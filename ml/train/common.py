@@ -25,7 +25,93 @@ class TrainingError(Exception):
     """A training run cannot start or continue; the message says why."""
 
 
-def load_config(path: Path | str, overrides: list[str] | None = None) -> dict[str, Any]:
+# Settings read only once training is over, to export the weights and write their card.
+READ_AFTER_TRAINING = ("output.export", "output.model", "card.data", "card.attributions")
+
+
+class Settings(dict):
+    """A config table that notes which settings the pipeline reads. Every pipeline reads all of
+    its settings before its first step, so one still unread then is one it does not know (a typo
+    such as `stepz`, or another family's setting): `refuse_unknown_settings` stops the run there
+    instead of letting it train for hours on a default. Pickles (into checkpoints) as a dict."""
+
+    def __init__(self, data: dict[str, Any], name: str = "", log: list | None = None) -> None:
+        self.name = name
+        self.checked = False  # set by refuse_unknown_settings
+        self.log = log if log is not None else []  # (dotted name, value) of each read, shared
+        super().__init__({key: self._wrap(key, value) for key, value in data.items()})
+
+    def _dotted(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def _wrap(self, key: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            return Settings(value, self._dotted(key), self.log)
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return [Settings(v, f"{self._dotted(key)}[{i}]", self.log) for i, v in enumerate(value)]
+        return value
+
+    def _note(self, key: str) -> None:
+        self.log.append((self._dotted(key), super().get(key)))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._note(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._note(key)
+        return super().__getitem__(key)
+
+    def __iter__(self):  # handing the whole table on (dict(t), **t) reads all of it
+        for key in dict.__iter__(self):
+            self._note(key)
+        return super().__iter__()
+
+    def keys(self):
+        return list(iter(self))
+
+    def items(self):
+        return [(key, self[key]) for key in self]
+
+    def __reduce__(self):
+        return dict, (dict(super().items()),)
+
+    def unread(self) -> list[str]:
+        read = {name for name, _ in self.log}
+        found = []
+        for key, value in super().items():
+            name = self._dotted(key)
+            if isinstance(value, Settings):
+                found += value.unread()
+            elif isinstance(value, list) and value and all(isinstance(v, Settings) for v in value):
+                found += [n for v in value for n in v.unread()]
+            elif name not in read:
+                found.append(name)
+        return found
+
+    def last_read(self) -> str:
+        """`name = value` of the setting read last (the one a conversion error is about)."""
+        if not self.log:
+            return "none"
+        name, value = self.log[-1]
+        return f"{name} = {value!r}"
+
+
+def refuse_unknown_settings(config: dict[str, Any]) -> None:
+    """Raise TrainingError naming the settings nothing read (call before the first step)."""
+    if not isinstance(config, Settings):
+        return  # a plain dict built in code, not a file a person typed
+    unknown = [name for name in config.unread() if name not in READ_AFTER_TRAINING]
+    config.checked = not unknown
+    if unknown:
+        raise TrainingError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+            "this pipeline does not use "
+            f"{'them' if len(unknown) > 1 else 'it'} (a typo? see the configs in ml/train/configs/)"
+        )
+
+
+def load_config(path: Path | str, overrides: list[str] | None = None) -> Settings:
     """A TOML config, with `section.key=value` overrides from the command line."""
     path = Path(path)
     try:
@@ -45,7 +131,7 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> dict[st
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return config
+    return Settings(config)
 
 
 def seed_everything(seed: int) -> None:

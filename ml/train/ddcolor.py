@@ -362,6 +362,7 @@ class DDColorTraining(common.ResumableRun):
         log_every = int(train_cfg.get("log_every", 20))
         val_every = int(train_cfg.get("val_every", 1000))
         checkpoint_every = int(train_cfg.get("checkpoint_every", 500))
+        common.refuse_unknown_settings(self.config)
         resumed = self.resume()
         if self.dist.is_main:
             print(f"encoder: {self.encoder_source}; perceptual loss: {self.perceptual.source}")

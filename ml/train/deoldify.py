@@ -395,6 +395,7 @@ class DeOldifyTraining(common.ResumableRun):
         val_every = int(train_cfg.get("val_every", 500))
         checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
         gan_checkpoint_every = int(self.config.get("gan", {}).get("checkpoint_every", 100))
+        common.refuse_unknown_settings(self.config)
         resumed = self.resume()
         if self.dist.is_main:
             print(f"encoder: {self.encoder_source}; feature loss: {self.feature_loss.source}")

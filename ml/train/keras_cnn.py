@@ -25,6 +25,7 @@ class CNNTraining:
         train_cfg = config.get("train", {})
         self.batch_size = int(train_cfg.get("batch_size", 60))
         self.steps = int(train_cfg.get("steps", 1000))
+        self.crop_scale = tuple(float(s) for s in train_cfg.get("crop_scale", (0.5, 1.0)))
         self.seed = int(train_cfg.get("seed", 0))
         self.out = Path(config.get("output", {}).get("dir", "runs/cnn"))
         data_cfg = config.get("data", {})
@@ -45,10 +46,9 @@ class CNNTraining:
         )  # fmt: skip
 
     def batch(self) -> np.ndarray:
-        scale = tuple(self.config.get("train", {}).get("crop_scale", (0.5, 1.0)))
         picks = self.rng.integers(0, len(self.train_photos), self.batch_size)
         crops = [
-            datasets.random_crop(self.train_photos[i], keras_cnn.SIZE, self.rng, scale)
+            datasets.random_crop(self.train_photos[i], keras_cnn.SIZE, self.rng, self.crop_scale)
             for i in picks
         ]
         return np.stack(crops).astype(np.float32) / 255.0
@@ -96,6 +96,7 @@ class CNNTraining:
         log_every = int(train_cfg.get("log_every", 10))
         val_every = int(train_cfg.get("val_every", 200))
         checkpoint_every = int(train_cfg.get("checkpoint_every", 100))
+        common.refuse_unknown_settings(self.config)
         outcome: dict[str, Any] = {"resumed": self.resume(), "start_step": self.step}
         throughput = common.Throughput()
         losses: list[float] = []

@@ -154,6 +154,7 @@ class ZhangTraining(common.ResumableRun):
         self.size = int(train_cfg.get("size", 176))
         self.batch_size = int(train_cfg.get("batch_size", 40))
         self.steps = int(train_cfg.get("steps", 1000))
+        self.crop_scale = tuple(float(s) for s in train_cfg.get("crop_scale", (0.35, 1.0)))
         self.out = Path(config.get("output", {}).get("dir", f"runs/{self.network}"))
         self.start(train_cfg)
         self.load_photos(config.get("data", {}), short_side=self.size * 2)
@@ -210,10 +211,10 @@ class ZhangTraining(common.ResumableRun):
 
     # --- one step -------------------------------------------------------------------------
     def batch(self) -> torch.Tensor:
-        scale = tuple(self.config.get("train", {}).get("crop_scale", (0.35, 1.0)))
         picks = self.rng.integers(0, len(self.train_photos), self.batch_size)
         crops = [
-            datasets.random_crop(self.train_photos[i], self.size, self.rng, scale) for i in picks
+            datasets.random_crop(self.train_photos[i], self.size, self.rng, self.crop_scale)
+            for i in picks
         ]
         return torch.from_numpy(datasets.lab_batch(crops)).to(self.device)
 
@@ -302,6 +303,7 @@ class ZhangTraining(common.ResumableRun):
         log_every = int(train_cfg.get("log_every", 10))
         val_every = int(train_cfg.get("val_every", 500))
         checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
+        common.refuse_unknown_settings(self.config)
         resumed = self.resume()
         throughput = common.Throughput()
         bar = tqdm(

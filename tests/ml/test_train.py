@@ -12,6 +12,7 @@ import torch
 
 from ml.train import common
 from ml.train.zhang import ZhangTraining, ab_bins, rebalance_weights, soft_encode
+from tests.conftest import SHIPPED_WEIGHTS_DIR
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,6 +158,81 @@ def test_cli_reports_a_missing_folder_clearly(tmp_path):
     assert done.returncode == 2
     assert "no such folder of images: /nonexistent" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("stepz = 2", "unknown setting train.stepz: this pipeline does not use it"),
+        ('steps = "many"', "bad setting train.steps = 'many': invalid literal for int()"),
+    ],
+)
+def test_cli_refuses_an_unknown_or_malformed_setting_before_training(
+    photo_folder, tmp_path, capsys, line, message
+):
+    from ml.train.__main__ import main
+
+    # Ignored, the typo would train for 1000 steps (the default) and exit as if all were well.
+    config = tmp_path / "typo.toml"
+    config.write_text(
+        f'[data]\ntrain = "{photo_folder / "train"}"\nshort_side = 48\n'
+        '[model]\nwidth = 0.125\n[train]\nsize = 32\nbatch_size = 2\ndevice = "cpu"\n'
+        f'{line}\n[output]\ndir = "{tmp_path / "run"}"\n'
+    )
+    assert main(["zhang", "--config", str(config), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not list((tmp_path / "run").rglob("step-*"))  # nothing trained, nothing saved
+
+
+PIPELINE_OF_CONFIG = {
+    "zhang-eccv16-cpu": ("zhang", "ZhangTraining"),
+    "zhang-eccv16-cpu-finetune": ("zhang", "ZhangTraining"),
+    "cnn-cpu": ("keras_cnn", "CNNTraining"),
+    "deoldify-artistic": ("deoldify", "DeOldifyTraining"),
+    "deoldify-stable": ("deoldify", "DeOldifyTraining"),
+    "bigcolor": ("bigcolor", "BigColorTraining"),
+    "ddcolor-tiny": ("ddcolor", "DDColorTraining"),
+}
+
+
+def test_every_config_in_the_repository_is_covered():
+    assert {p.stem for p in (ROOT / "ml/train/configs").glob("*.toml")} == set(PIPELINE_OF_CONFIG)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PIPELINE_OF_CONFIG))
+def test_the_repository_configs_use_only_settings_their_pipeline_knows(
+    name, photo_folder, tmp_path, monkeypatch
+):
+    import importlib
+
+    module, cls = PIPELINE_OF_CONFIG[name]
+    training = getattr(importlib.import_module(f"ml.train.{module}"), cls)
+    config = common.load_config(
+        ROOT / f"ml/train/configs/{name}.toml",
+        [f'data.train="{photo_folder / "train"}"', f'data.val="{photo_folder / "val"}"',
+         f'output.dir="{tmp_path / "run"}"'],
+    )  # fmt: skip
+    # Only values change, never which settings are there: small enough for a handful of photos.
+    if "device" in config["train"]:
+        config["train"]["device"] = "cpu"
+    if "batch_size" in config["train"]:
+        config["train"]["batch_size"] = 2
+    if "init" in config.get("model", {}):
+        config["model"]["init"] = str(SHIPPED_WEIGHTS_DIR / "zhang-eccv16-coloria.pth")
+    if "min_colourfulness" in config["data"]:
+        config["data"]["min_colourfulness"] = 0.0  # the generated photos are pale
+
+    class SettingsChecked(Exception):
+        pass
+
+    def stop(self) -> bool:  # the check has run: stop before any training
+        raise SettingsChecked
+
+    monkeypatch.setattr(training, "resume", stop)
+    with pytest.raises(SettingsChecked):
+        training(config).run(progress=False)
+    assert config.checked
 
 
 def test_config_overrides():
