@@ -34,3 +34,11 @@ class OutOfMemory(ColorizeError):
 
 class WeightsFetchError(ColorizeError):
     """Downloading or importing a weights file failed (no network, wrong hash, disk full...)."""
+
+
+def os_error_message(exc: OSError) -> str:
+    """`PATH: reason` for a file or folder that could not be read or written (a folder given
+    where a file is, a full disk, no permission), for command-line tools to print."""
+    if exc.filename is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror or exc}"

@@ -47,7 +47,7 @@ from PIL import Image
 
 from ml import config, metrics, runtime
 from ml.color import open_image
-from ml.errors import ColorizeError, InvalidImage, WeightsNotInstalled
+from ml.errors import ColorizeError, InvalidImage, WeightsNotInstalled, os_error_message
 from ml.registry import all_specs, get_spec
 from ml.weights import KNOWN_WEIGHTS, is_installed
 
@@ -534,6 +534,7 @@ def evaluate(
 
     out = Path(out_dir)
     photos, skipped = collect_photos(images, limit)
+    out.mkdir(parents=True, exist_ok=True)  # an unusable folder fails now, not after scoring
     indices = bootstrap_indices(len(photos), seed)
     resolved_device = runtime.resolve_device(device)
     runs: dict[str, _Run] = {}
@@ -903,6 +904,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = evaluate_from_options(vars(args), args.out)
     except (EvaluationError, ColorizeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     print(render_markdown(summary))
     print(f"Reports written to {summary.out_dir}")

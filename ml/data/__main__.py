@@ -12,6 +12,7 @@ from pathlib import Path
 from ml.data.errors import PhotoSetError
 from ml.data.manifest import SPLITS
 from ml.data.photos import DEFAULT_MANIFEST, build_photo_set
+from ml.errors import os_error_message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except PhotoSetError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an --out or --cache that is a file, a full disk
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     print(f"{args.out}: {report.summary()}")
     return 0

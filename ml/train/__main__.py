@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from ml.errors import os_error_message
 from ml.train import common
 
 FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor", "ddcolor")
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                 _export_with_card(run, common.Path(export), "cnn", config, outcome, started)
     except (common.TrainingError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output folder that is a file, a full disk
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     except (ValueError, TypeError) as exc:
         if config.checked:

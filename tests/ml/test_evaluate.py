@@ -298,6 +298,17 @@ def test_cli_errors_are_explained(tiny_model, tmp_path, capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
+def test_an_out_folder_that_is_a_file_is_refused_before_scoring(tiny_model, tmp_path, capsys):
+    write_photos(tmp_path / "photos")
+    (tmp_path / "notes.txt").write_text("kept")
+    argv = ["--models", TINY, "--images", str(tmp_path / "photos"), "--no-progress"]
+    assert evaluate.main([*argv, "--out", str(tmp_path / "notes.txt")]) == 2
+    captured = capsys.readouterr()
+    assert f"error: {tmp_path / 'notes.txt'}: File exists" in captured.err
+    assert "Traceback" not in captured.err and "grey-baseline" not in captured.out  # not scored
+    assert (tmp_path / "notes.txt").read_text() == "kept"
+
+
 def test_a_folder_without_colour_photos_is_an_error(tiny_model, tmp_path, capsys):
     (tmp_path / "photos").mkdir()
     make_photo(30, 30, mode="L").save(tmp_path / "photos" / "gray.png")

@@ -220,6 +220,16 @@ def test_the_cli_prints_one_error_line_and_exits_2(fx, monkeypatch, capsys):
     assert "val: 1 photos (1 written, 0 already present)" in capsys.readouterr().out
 
 
+def test_the_cli_explains_an_out_folder_that_is_a_file(fx, monkeypatch, capsys):
+    monkeypatch.setattr(photos_module, "ClientFetcher", lambda: fx["fetcher"])
+    (fx["tmp"] / "photos.txt").write_text("kept")
+    args = ["photos", "--manifest", str(fx["manifest"]), "--out", str(fx["tmp"] / "photos.txt")]
+    assert cli.main([*args, "--cache", str(fx["tmp"] / "c"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "photos.txt" in err and "Not a directory" in err
+    assert (fx["tmp"] / "photos.txt").read_text() == "kept"
+
+
 def test_the_cli_refuses_a_malformed_manifest_in_a_subprocess(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text(HEADER + "test\tdebian\tx\t1\ty\t" + "0" * 64 + "\t1\t1\n")

@@ -184,6 +184,19 @@ def test_cli_refuses_an_unknown_or_malformed_setting_before_training(
     assert not list((tmp_path / "run").rglob("step-*"))  # nothing trained, nothing saved
 
 
+def test_cli_explains_an_output_folder_that_is_a_file(photo_folder, tmp_path, capsys):
+    from ml.train.__main__ import main
+
+    (tmp_path / "run.txt").write_text("kept")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\ntrain = "{photo_folder / "train"}"\n[output]\ndir = "{tmp_path / "run.txt"}"\n'
+    )
+    assert main(["zhang", "--config", str(config), "--no-progress"]) == 2
+    assert f"error: {tmp_path / 'run.txt'}: File exists" in capsys.readouterr().err
+    assert (tmp_path / "run.txt").read_text() == "kept"
+
+
 PIPELINE_OF_CONFIG = {
     "zhang-eccv16-cpu": ("zhang", "ZhangTraining"),
     "zhang-eccv16-cpu-finetune": ("zhang", "ZhangTraining"),

@@ -84,4 +84,9 @@ def test_problems_are_command_errors(data_dir, photos):
         run("--models", "nope", "--images", str(photos))
     with pytest.raises(CommandError, match="has no val/ folder"):
         run("--models", "zhang-eccv16", "--photo-set", str(photos))
+    notes = photos.parent / "notes.txt"
+    notes.write_text("kept")
+    with pytest.raises(CommandError, match=r"notes\.txt: File exists"):
+        run("--models", "zhang-eccv16", "--images", str(photos), "--out", str(notes))
+    assert notes.read_text() == "kept"
     assert not (data_dir / "evaluations" / "latest.json").exists()

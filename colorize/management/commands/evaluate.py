@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ml.errors import ColorizeError
+from ml.errors import ColorizeError, os_error_message
 from ml.evaluate import (
     GREY_BASELINE,
     SUMMARY_FORMAT,
@@ -123,6 +123,8 @@ class Command(BaseCommand):
             summary = evaluate_from_options(options, out)
         except (EvaluationError, ColorizeError) as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(os_error_message(exc)) from exc
         latest = base / "latest.json"
         store_latest(summary, latest)
         self.stdout.write(render_markdown(summary))
