@@ -80,13 +80,11 @@ class Settings(dict):
         read = {name for name, _ in self.log}
         found = []
         for key, value in super().items():
-            name = self._dotted(key)
-            if isinstance(value, Settings):
-                found += value.unread()
-            elif isinstance(value, list) and value and all(isinstance(v, Settings) for v in value):
-                found += [n for v in value for n in v.unread()]
-            elif name not in read:
-                found.append(name)
+            tables = value if isinstance(value, list) else [value]  # _wrap made these Settings
+            if any(isinstance(table, Settings) for table in tables):
+                found += [name for table in tables for name in table.unread()]
+            elif self._dotted(key) not in read:
+                found.append(self._dotted(key))
         return found
 
     def last_read(self) -> str:
