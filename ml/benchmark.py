@@ -2,6 +2,7 @@
 
     python -m ml.benchmark --models deoldify-artistic deoldify-stable --render-factors 7 21 35 45
     python -m ml.benchmark --models bigcolor ddcolor-tiny   # no render factor: one setting each
+    python -m ml.benchmark --pipeline                        # 40-megapixel photos of hard content
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -35,6 +36,12 @@ def _random_weights(model: str, directory: Path) -> None:
     from ml.weights import known
 
     spec = get_spec(model)
+    if spec.predictor.startswith("ml.models.zhang:") and spec.official:
+        from ml.models.zhang import NETWORKS
+
+        net = NETWORKS[spec.options.get("network", "eccv16")]()
+        torch.save(_half(net.state_dict()), directory / known(spec.weights).filename)
+        return
     if spec.predictor.startswith("ml.models.bigcolor:"):
         from ml.models.bigcolor import BigColor
 
@@ -105,6 +112,93 @@ def _child(model: str, render_factor: int, repeats: int, device: str, weights_di
     print(json.dumps(figures))
 
 
+# --- the colour pipeline on large photos of hard content ----------------------------------------
+
+PIPELINE_CASES = ("photo", "flat-black", "flat-white", "saturated-noise")
+PIPELINE_MODEL = "zhang-eccv16"
+
+
+def pipeline_photo(case: str, width: int, height: int):
+    """A generated photo: "photo" has smooth shapes, texture and mid-tones like a real one; the
+    others are the worst cases for the gamut fit (every pixel out of gamut at L* 0 or 100) and
+    for compression."""
+    import numpy as np
+    from PIL import Image
+
+    if case == "flat-black":
+        return Image.new("L", (width, height), 0)
+    if case == "flat-white":
+        return Image.new("L", (width, height), 255)
+    rng = np.random.default_rng(0)
+    if case == "saturated-noise":
+        return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    y, x = np.ogrid[:height, :width]
+    smooth = 128 + 60 * np.sin(x / (width / 7)) * np.cos(y / (height / 5))
+    small = rng.normal(0, 12, (height // 8 + 1, width // 8 + 1)).astype(np.float32)
+    texture = np.kron(small, np.ones((8, 8), dtype=np.float32))[:height, :width]
+    return Image.fromarray(np.clip(smooth + texture, 0, 255).astype(np.uint8))
+
+
+def _pipeline_child(case: str, width: int, height: int, weights_dir: str) -> None:
+    """Colorize one generated photo in this process (with the model loaded first, so that what
+    is measured is the photo's cost) and print a JSON line."""
+    import io
+
+    import ml
+    from ml import runtime
+
+    ml.configure(weights_dir=weights_dir or None, device="cpu")
+    runtime.load_predictor(ml.get_spec(PIPELINE_MODEL))
+    ml.colorize(pipeline_photo("photo", 64, 64), model=PIPELINE_MODEL)  # warm-up
+    image = pipeline_photo(case, width, height)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    colorized = ml.colorize(image, model=PIPELINE_MODEL)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    colorized.save(io.BytesIO(), format="PNG")
+    png_seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "png_seconds": png_seconds, "peak_rss_mb": peak,
+                      "rss_before_mb": before}))  # fmt: skip
+
+
+def run_pipeline(width: int, height: int, out=sys.stdout) -> list[dict]:
+    """Each case in a fresh process; times and peak memory also as ratios to the plain photo."""
+    rows = []
+    print(
+        f"colour pipeline: {PIPELINE_MODEL} (random weights) on {width} x {height} "
+        f"({width * height / 1e6:.1f} MP) generated photos, each in a fresh process",
+        file=out,
+    )
+    print(
+        f"  {'photo':<16} {'colorize s':>10} {'x photo':>8} {'PNG s':>7} {'peak RSS MB':>12} "
+        f"{'x photo':>8}",
+        file=out,
+    )
+    with tempfile.TemporaryDirectory(prefix="coloria-bench-") as scratch:
+        _random_weights(PIPELINE_MODEL, Path(scratch))
+        for case in PIPELINE_CASES:
+            command = [sys.executable, "-m", "ml.benchmark", "--pipeline-child", case,
+                       str(width), str(height), scratch]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+                print(f"  {case}: failed: {tail[0]}", file=out)
+                continue
+            row = {"case": case, **json.loads(done.stdout.strip().splitlines()[-1])}
+            rows.append(row)
+            first = rows[0]
+            print(
+                f"  {case:<16} {row['seconds']:>10.2f} {row['seconds'] / first['seconds']:>8.2f} "
+                f"{row['png_seconds']:>7.2f} {row['peak_rss_mb']:>12.0f} "
+                f"{row['peak_rss_mb'] / first['peak_rss_mb']:>8.2f}",
+                file=out,
+                flush=True,
+            )
+    return rows
+
+
 def run(
     models: list[str],
     render_factors: list[int],
@@ -166,6 +260,10 @@ def _print_row(rows: list[dict], out) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--pipeline-child"]:
+        case, width, height, weights_dir = argv[1:5]
+        _pipeline_child(case, int(width), int(height), weights_dir)
+        return 0
     if argv[:1] == ["--child"]:
         model, factor, repeats, device, weights_dir = argv[1:6]
         _child(model, int(factor), int(repeats), device, weights_dir)
@@ -182,7 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--installed", action="store_true", help="use the installed weights")
+    parser.add_argument(
+        "--pipeline", action="store_true",
+        help="measure the colour pipeline on large photos (normal, flat black, flat white, noise)",
+    )  # fmt: skip
+    parser.add_argument("--size", nargs=2, type=int, default=(7000, 5700), metavar=("W", "H"),
+                        help="photo size for --pipeline (default: 40 megapixels)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.pipeline:
+        return 0 if run_pipeline(*args.size) else 1
     threads = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count())
     print(
         f"device {args.device}, {threads} CPU threads, photo 1024 x 768, median of "

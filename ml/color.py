@@ -11,6 +11,7 @@ so that large photos stay affordable.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,11 +110,15 @@ def to_gray(image: Image.Image) -> np.ndarray:
     if mode == "F":
         values = np.asarray(image, dtype=np.float32)
         return np.clip(values / (255.0 if values.max(initial=0) > 1.0 else 1.0), 0.0, 1.0)
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    rgb = np.asarray(image.convert("RGB"))
     if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
-        return np.ascontiguousarray(rgb[..., 0])
-    luminance = srgb_to_linear(rgb) @ LUMA
-    return linear_to_srgb(np.clip(luminance, 0.0, 1.0))
+        return rgb[..., 0].astype(np.float32) / 255.0
+    gray = np.empty(rgb.shape[:2], dtype=np.float32)
+    for rows in _stripes(*gray.shape):
+        linear = srgb_to_linear(rgb[rows].astype(np.float32) / 255.0)
+        luminance = LUMA[0] * linear[..., 0] + LUMA[1] * linear[..., 1] + LUMA[2] * linear[..., 2]
+        gray[rows] = linear_to_srgb(np.clip(luminance, 0.0, 1.0))
+    return gray
 
 
 def srgb_to_linear(values: np.ndarray) -> np.ndarray:
@@ -144,9 +149,16 @@ def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
     return (116.0 * _f(srgb_to_linear(gray)) - 16.0).astype(np.float32)
 
 
+def _mix(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """values (..., 3) times matrix.T, as three multiply-adds per output channel: numpy's matmul
+    with an inner dimension of 3 is several times slower on millions of pixels."""
+    x, y, z = values[..., 0], values[..., 1], values[..., 2]
+    return np.stack([m[0] * x + m[1] * y + m[2] * z for m in matrix], axis=-1)
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """sRGB in [0, 1], shape (..., 3) -> Lab, float32."""
-    xyz = srgb_to_linear(rgb) @ XYZ_FROM_RGB.T / WHITE_D65
+    xyz = _mix(srgb_to_linear(rgb), XYZ_FROM_RGB) / WHITE_D65
     fx, fy, fz = (_f(xyz[..., i]) for i in range(3))
     return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(np.float32)
 
@@ -156,33 +168,121 @@ def lab_to_linear_rgb(lab: np.ndarray) -> np.ndarray:
     fx = fy + lab[..., 1] / 500.0
     fz = fy - lab[..., 2] / 200.0
     xyz = np.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], axis=-1) * WHITE_D65
-    return (xyz @ RGB_FROM_XYZ.T).astype(np.float32)
+    return _mix(xyz, RGB_FROM_XYZ).astype(np.float32, copy=False)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """Lab -> sRGB in [0, 1], keeping L* exactly: out-of-gamut colours lose chroma, not lightness.
 
     Plain clipping (what most code does) changes lightness wherever a prediction leaves the sRGB
-    gamut; instead each such pixel's a, b are scaled towards neutral until it fits.
+    gamut; instead each such pixel's a, b are scaled towards neutral until it fits. The scale comes
+    from a table of the gamut's largest chroma per lightness and hue (`max_chroma`), so its cost
+    does not depend on how many pixels are out of gamut (a black photo: all of them); the few
+    pixels that the table's interpolation leaves just outside are fitted exactly by bisection.
     """
     lab = np.asarray(lab, dtype=np.float32)
     linear = lab_to_linear_rgb(lab)
-    eps = 1e-6
-    outside = np.any((linear < -eps) | (linear > 1 + eps), axis=-1)
-    if outside.any():
-        sub = lab[outside]
-        low = np.zeros(len(sub), dtype=np.float32)
-        high = np.ones(len(sub), dtype=np.float32)
-        for _ in range(14):  # bisection on the chroma scale; neutral (scale 0) always fits
-            mid = (low + high) / 2
-            trial = np.concatenate([sub[:, :1], sub[:, 1:] * mid[:, None]], axis=1)
-            rgb = lab_to_linear_rgb(trial)
-            fits = np.all((rgb >= -eps) & (rgb <= 1 + eps), axis=-1)
-            low = np.where(fits, mid, low)
-            high = np.where(fits, high, mid)
-        fitted = np.concatenate([sub[:, :1], sub[:, 1:] * low[:, None]], axis=1)
-        linear[outside] = lab_to_linear_rgb(fitted)
+    outside = np.any((linear < -_EPS_LOW) | (linear > 1 + _EPS_HIGH), axis=-1)
+    if outside.all():  # e.g. a black or white photo: skip the gathering and scattering
+        linear = lab_to_linear_rgb(_fit_into_gamut(lab.reshape(-1, 3))).reshape(lab.shape)
+    elif outside.any():
+        linear[outside] = lab_to_linear_rgb(_fit_into_gamut(lab[outside]))
     return np.clip(linear_to_srgb(np.clip(linear, 0.0, 1.0)), 0.0, 1.0)
+
+
+# Tolerances in linear RGB: float32 rounding puts L* 100 grey at 1.00008, while L* 0 is exactly 0.
+_EPS_LOW, _EPS_HIGH = 1e-6, 1e-4
+# The chroma table: lightness 0-100 in steps of 0.5, hue in steps of 1 degree.
+_L_STEPS = 200
+_HUE_STEPS = 360
+
+
+def _fit_into_gamut(lab: np.ndarray) -> np.ndarray:
+    """Out-of-gamut colours (N, 3) scaled towards neutral to the table's largest chroma."""
+    sub = lab.copy()
+    chroma = np.hypot(sub[:, 1], sub[:, 2])
+    limit = max_chroma(sub[:, 0], np.arctan2(sub[:, 2], sub[:, 1]))
+    sub[:, 1:] *= np.minimum(1.0, limit / np.maximum(chroma, 1e-6))[:, None]
+    still = ~_fits(sub)
+    if still.any():  # where interpolating the table overshot the gamut's edge
+        sub[still] = _bisect_into_gamut(sub[still])
+    return sub
+
+
+def _fits(lab: np.ndarray) -> np.ndarray:
+    rgb = lab_to_linear_rgb(lab)
+    return np.all((rgb >= -_EPS_LOW) & (rgb <= 1 + _EPS_HIGH), axis=-1)
+
+
+def _bisect_into_gamut(lab: np.ndarray, iterations: int = 14) -> np.ndarray:
+    """Scale each colour's a, b towards neutral (0 always fits) until it fits, by bisection."""
+    low = np.zeros(len(lab), dtype=np.float32)
+    high = np.ones(len(lab), dtype=np.float32)
+    for _ in range(iterations):
+        mid = (low + high) / 2
+        fits = _fits(np.concatenate([lab[:, :1], lab[:, 1:] * mid[:, None]], axis=1))
+        low = np.where(fits, mid, low)
+        high = np.where(fits, high, mid)
+    return np.concatenate([lab[:, :1], lab[:, 1:] * low[:, None]], axis=1)
+
+
+@functools.cache
+def _chroma_table() -> np.ndarray:
+    """Largest in-gamut chroma at each (lightness, hue) of the grid."""
+    lightness = np.linspace(0, 100, _L_STEPS + 1, dtype=np.float32)
+    hue = np.linspace(-np.pi, np.pi, _HUE_STEPS + 1, dtype=np.float32)
+    L, H = (g.ravel() for g in np.meshgrid(lightness, hue, indexing="ij"))
+    low = np.zeros_like(L)
+    high = np.full_like(L, 200.0)  # beyond any sRGB colour's chroma (about 134)
+    for _ in range(24):
+        mid = (low + high) / 2
+        fits = _fits(np.stack([L, mid * np.cos(H), mid * np.sin(H)], axis=-1))
+        low = np.where(fits, mid, low)
+        high = np.where(fits, high, mid)
+    return low.reshape(_L_STEPS + 1, _HUE_STEPS + 1).astype(np.float32)
+
+
+def max_chroma(lightness: np.ndarray, hue: np.ndarray) -> np.ndarray:
+    """The gamut's largest chroma at each lightness (0-100) and hue (radians, -pi..pi), from the
+    table by bilinear interpolation (a shade inside, so that interpolation rarely overshoots)."""
+    table = _chroma_table().ravel()
+    stride = _HUE_STEPS + 1
+    li = np.clip(np.asarray(lightness, dtype=np.float32), 0, 100) * np.float32(_L_STEPS / 100)
+    hi = (np.asarray(hue, dtype=np.float32) + np.float32(np.pi)) * np.float32(
+        _HUE_STEPS / (2 * np.pi)
+    )
+    l0 = np.minimum(li.astype(np.int32), _L_STEPS - 1)
+    h0 = np.clip(hi.astype(np.int32), 0, _HUE_STEPS - 1)
+    lw, hw = li - l0, hi - h0
+    at = l0 * stride + h0
+    top = table[at] * (1 - hw) + table[at + 1] * hw
+    bottom = table[at + stride] * (1 - hw) + table[at + stride + 1] * hw
+    return np.maximum((top * (1 - lw) + bottom * lw) * np.float32(0.995) - np.float32(0.05), 0)
+
+
+# Full-resolution work is done a stripe of rows at a time, so that a 40-megapixel photo needs
+# tens of megabytes of temporaries rather than gigabytes.
+STRIPE_PIXELS = 1 << 18
+
+
+def _stripes(height: int, width: int) -> list[slice]:
+    rows = max(1, STRIPE_PIXELS // max(width, 1))
+    return [slice(top, min(top + rows, height)) for top in range(0, height, rows)]
+
+
+def _axis(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of a bilinear resize along one axis (align_corners=False)."""
+    pos = (np.arange(dst, dtype=np.float64) + 0.5) * (src / dst) - 0.5
+    pos = np.clip(pos, 0, None)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), src - 1)
+    i1 = np.minimum(i0 + 1, src - 1)
+    return i0, i1, (pos - i0).astype(np.float32)
+
+
+def _resize_rows(values: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    (y0, y1, wy), (x0, x1, wx) = rows, cols
+    picked = values[y0] * (1 - wy)[:, None, None] + values[y1] * wy[:, None, None]
+    return picked[:, x0] * (1 - wx)[None, :, None] + picked[:, x1] * wx[None, :, None]
 
 
 def resize_bilinear(values: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -190,19 +290,8 @@ def resize_bilinear(values: np.ndarray, height: int, width: int) -> np.ndarray:
     src_h, src_w = values.shape[:2]
     if (src_h, src_w) == (height, width):
         return values.astype(np.float32, copy=False)
-
-    def axis(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = (np.arange(dst, dtype=np.float64) + 0.5) * (src / dst) - 0.5
-        pos = np.clip(pos, 0, None)
-        i0 = np.minimum(np.floor(pos).astype(np.int64), src - 1)
-        i1 = np.minimum(i0 + 1, src - 1)
-        return i0, i1, (pos - i0).astype(np.float32)
-
-    y0, y1, wy = axis(height, src_h)
-    x0, x1, wx = axis(width, src_w)
     values = values.astype(np.float32, copy=False)
-    rows = values[y0] * (1 - wy)[:, None, None] + values[y1] * wy[:, None, None]
-    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
+    return _resize_rows(values, _axis(height, src_h), _axis(width, src_w))
 
 
 def yuv_to_rgb(luma: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -222,15 +311,21 @@ def yuv_to_rgb(luma: np.ndarray, uv: np.ndarray) -> np.ndarray:
 
 
 def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
-    """Join predicted chroma (any size) to the full-resolution lightness of `gray`."""
+    """Join predicted chroma (any size) to the full-resolution lightness of `gray`, a stripe of
+    rows at a time (memory stays bounded whatever the photo's size)."""
     height, width = gray.shape
-    ab = resize_bilinear(chroma.ab, height, width)
-    if chroma.space == "yuv":
-        rgb = yuv_to_rgb(gray, ab)
-    else:
-        lab = np.concatenate([gray_to_lightness(gray)[..., None], ab], axis=-1)
-        rgb = lab_to_rgb(lab)
-    return Image.fromarray(np.round(rgb * 255.0).astype(np.uint8))
+    ab = np.asarray(chroma.ab, dtype=np.float32)
+    row_axis, col_axis = _axis(height, ab.shape[0]), _axis(width, ab.shape[1])
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    for rows in _stripes(height, width):
+        stripe_ab = _resize_rows(ab, tuple(a[rows] for a in row_axis), col_axis)
+        if chroma.space == "yuv":
+            rgb = yuv_to_rgb(gray[rows], stripe_ab)
+        else:
+            lightness = gray_to_lightness(gray[rows])[..., None]
+            rgb = lab_to_rgb(np.concatenate([lightness, stripe_ab], axis=-1))
+        out[rows] = np.round(rgb * 255.0).astype(np.uint8)
+    return Image.fromarray(out)
 
 
 def gray_image(gray: np.ndarray) -> Image.Image:

@@ -108,3 +108,32 @@ def test_yuv_matrix_matches_opencv_definition():
     r, g, b = 0.8, 0.3, 0.1
     y = 0.299 * r + 0.587 * g + 0.114 * b
     assert np.allclose(color.YUV_FROM_RGB @ [r, g, b], [y, 0.492 * (b - y), 0.877 * (r - y)])
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0], ids=["black", "white"])
+def test_flat_black_and_white_photos_keep_their_lightness(level):
+    """Every pixel of such a photo is out of gamut for any colour: it must come back neutral,
+    black or white, like the photo (the case that once took minutes and gigabytes)."""
+    gray = np.full((300, 400), level, dtype=np.float32)
+    chroma = Chroma(ab=np.random.default_rng(5).uniform(-90, 90, (16, 16, 2)).astype(np.float32))
+    out = np.asarray(color.compose(gray, chroma))
+    assert out.shape == (300, 400, 3)
+    assert np.all(out == round(level * 255))
+
+
+def test_composing_needs_memory_for_the_output_only_not_per_pixel_temporaries():
+    """Full-resolution work goes a stripe of rows at a time: a photo four times larger needs
+    only its larger 8-bit output (3 bytes a pixel) on top, not gigabytes of float arrays."""
+    import tracemalloc
+
+    chroma = Chroma(ab=np.random.default_rng(6).uniform(-90, 90, (32, 32, 2)).astype(np.float32))
+    color.max_chroma(np.zeros(1), np.zeros(1))  # the gamut table is built once, beforehand
+    peaks = {}
+    for rows in (1000, 4000):
+        gray = np.zeros((rows, 2000), dtype=np.float32)  # all out of gamut: the worst case
+        tracemalloc.start()
+        color.compose(gray, chroma)
+        peaks[rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    extra_pixels = 3000 * 2000
+    assert peaks[4000] - peaks[1000] < 5 * extra_pixels
