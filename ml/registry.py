@@ -46,14 +46,17 @@ class ParamSpec:
                         f"{self.label} must be one of: {', '.join(self.choices)}."
                     )
             elif self.kind == "hints":
-                cleaned = clean_hints(value)
+                try:
+                    cleaned = clean_hints(value)
+                except ValueError as exc:  # say what is wrong with them
+                    raise InvalidParameters(f"{self.label}: {exc}.") from None
             elif self.kind == "imagenet_class":
                 cleaned = clean_imagenet_class(value)
             else:  # pragma: no cover - a programming error in a spec
                 raise AssertionError(f"unknown parameter kind {self.kind}")
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise InvalidParameters(
-                f"{self.label}: {value!r} is not {_KIND_NAMES.get(self.kind, 'valid')}."
+                f"{self.label}: {_shown(value)} is not {_KIND_NAMES.get(self.kind, 'valid')}."
             ) from exc
         too_low = self.min is not None and cleaned < self.min
         too_high = self.max is not None and cleaned > self.max
@@ -145,27 +148,61 @@ def _ensure_catalogue() -> None:
     import ml.catalogue  # noqa: F401
 
 
+# Hints are a few dozen clicks in practice; these bounds keep one request from storing megabytes
+# of parameters in every job it creates (and from nesting JSON deep enough to exhaust the stack).
+MAX_HINTS = 500
+MAX_HINTS_TEXT = 64 * 1024  # bytes of JSON
+
+
 def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
-    """Hints are [(x, y, (r, g, b)), ...] in original-image pixels; JSON lists are accepted too."""
+    """Hints are [(x, y, (r, g, b)), ...] in original-image pixels; JSON lists are accepted too,
+    as are {"x":, "y":, "color":} objects and "#rrggbb" colours. Raises ValueError saying what is
+    wrong (the caller names the parameter)."""
     if isinstance(value, str):
         import json
 
-        value = json.loads(value) if value.strip() else []
-    hints = []
-    for item in value or []:
-        if isinstance(item, dict):
-            x, y, rgb = item["x"], item["y"], item["color"]
-        else:
-            x, y, rgb = item
-        if isinstance(rgb, str):
-            rgb = _hex_to_rgb(rgb)
-        r, g, b = (int(c) for c in rgb)
-        if not all(0 <= c <= 255 for c in (r, g, b)):
-            raise ValueError("colour components must be 0-255")
-        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
-            raise ValueError("hint positions must be finite numbers")
-        hints.append((float(x), float(y), (r, g, b)))
-    return hints
+        if len(value) > MAX_HINTS_TEXT:
+            raise ValueError(f"at most {MAX_HINTS_TEXT // 1024} KB of hints can be sent")
+        try:
+            value = json.loads(value) if value.strip() else []
+        except RecursionError:
+            raise ValueError("the hints are nested too deeply") from None
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ValueError("hints must be a list")
+    if len(value) > MAX_HINTS:
+        raise ValueError(f"at most {MAX_HINTS} hints can be given")
+    return [_clean_hint(item) for item in value]
+
+
+def _clean_hint(item: Any) -> tuple[float, float, tuple[int, int, int]]:
+    if isinstance(item, dict):
+        x, y, rgb = item["x"], item["y"], item["color"]
+    elif isinstance(item, list | tuple) and len(item) == 3:
+        x, y, rgb = item
+    else:
+        raise ValueError("each hint is [x, y, colour]")
+    if isinstance(rgb, str):
+        rgb = _hex_to_rgb(rgb)
+    if not isinstance(rgb, list | tuple) or len(rgb) != 3:
+        raise ValueError("a hint's colour is [r, g, b] or '#rrggbb'")
+    if not all(_is_number(c) and math.isfinite(c) for c in (x, y, *rgb)):
+        raise ValueError("hint positions and colours must be finite numbers")
+    r, g, b = (int(c) for c in rgb)
+    if not all(0 <= c <= 255 for c in (r, g, b)):
+        raise ValueError("colour components must be 0-255")
+    return (float(x), float(y), (r, g, b))
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: never the whole of a huge one."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 AUTOMATIC = ("", "auto", "automatic", "-1")
