@@ -20,6 +20,10 @@ def original_path(instance: Upload, filename: str) -> str:
     return _random_path("originals", filename.rsplit(".", 1)[-1].lower())
 
 
+def rendition_path(instance: Upload, filename: str) -> str:
+    return _random_path("renditions", filename.rsplit(".", 1)[-1].lower())
+
+
 def result_path(instance: Result, filename: str) -> str:
     return _random_path("results", "png")
 
@@ -58,6 +62,9 @@ class Upload(models.Model):
     )
     session_key = models.CharField(max_length=40, blank=True)
     image = models.FileField(upload_to=original_path, max_length=200)
+    # The copy shown to anyone but the owner, and in browsers that cannot show the original
+    # (TIFF): orientation applied, colour profile kept, no other metadata (colorize.downloads).
+    rendition = models.FileField(upload_to=rendition_path, max_length=200, blank=True)
     original_name = models.CharField(max_length=255, blank=True)  # shown to the owner only
     format = models.CharField(max_length=10)  # PIL's format name: JPEG, PNG, ...
     width = models.PositiveIntegerField()

@@ -3,17 +3,14 @@ files a viewer downloads (read-only renderings of stored images)."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
 import os
 import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +18,6 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from PIL import Image, ImageOps
 
 import ml
 from ml import imagenet
@@ -587,63 +583,6 @@ def model_families(*, with_figures: bool = False) -> list[Family]:
 
 def model_family(key: str) -> Family | None:
     return next((f for f in model_families(with_figures=True) if f.key == key), None)
-
-
-# --- Downloads: read-only renderings of stored images -------------------------------------------
-
-
-def _open_image(file, *, draft: int | None = None) -> Image.Image:
-    """A stored image as people see it: EXIF orientation applied (an original keeps its EXIF;
-    a re-encoded JPEG or thumbnail would lose it and show sideways)."""
-    with file.open("rb") as handle:
-        image = Image.open(io.BytesIO(handle.read()))
-        if draft:
-            image.draft("RGB", (draft, draft))  # JPEG: decode at a smaller scale directly
-        return ImageOps.exif_transpose(image)
-
-
-def as_jpeg(file, *, quality: int = 92) -> bytes:
-    """A stored image re-encoded as JPEG (full resolution)."""
-    image = _open_image(file).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality, optimize=True)
-    return buffer.getvalue()
-
-
-def thumbnail(file, *, size: int = 480) -> bytes:
-    """A small JPEG of a stored image, for lists and grids."""
-    image = _open_image(file, draft=size).convert("RGB")
-    image.thumbnail((size, size))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=82)
-    return buffer.getvalue()
-
-
-def download_stem(job: Job, *, owner: bool) -> str:
-    """The name a download is given: the original's name for its owner, a neutral one else."""
-    stem = PurePath(job.upload.original_name).stem if owner else ""
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.")
-    return stem[:80] or f"coloria-{str(job.id)[:8]}"
-
-
-def batch_zip(jobs: list[Job]):
-    """A zip of the batch's colorized results (PNG); a temporary file, rewound."""
-    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
-    used: set[str] = set()
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
-        for job in jobs:
-            result = getattr(job, "result", None)
-            if job.status != Job.Status.SUCCEEDED or result is None:
-                continue
-            base = f"{download_stem(job, owner=True)}-{job.model_key}"
-            name, counter = f"{base}.png", 2
-            while name in used:
-                name, counter = f"{base}-{counter}.png", counter + 1
-            used.add(name)
-            with result.image.open("rb") as handle:
-                bundle.writestr(name, handle.read())
-    archive.seek(0)
-    return archive
 
 
 # --- Accounts and moderation: counts ----------------------------------------------------------

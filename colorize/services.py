@@ -507,7 +507,8 @@ def _files_of_uploads(upload_ids: list[Any]) -> list[tuple[Any, str]]:
     ]
     names += [
         (upload_storage, name)
-        for name in Upload.objects.filter(pk__in=upload_ids).values_list("image", flat=True)
+        for row in Upload.objects.filter(pk__in=upload_ids).values_list("image", "rendition")
+        for name in row
         if name
     ]
     return names

@@ -11,12 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import client_address
 
-from . import selectors, services
+from . import downloads, selectors, services
 from .models import Batch, Job
 
 ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff"
@@ -243,7 +243,7 @@ def batch_download(request: HttpRequest, batch_id) -> FileResponse:
     if not any(job.status == Job.Status.SUCCEEDED for job in jobs):
         raise Http404("Nothing in this batch is ready yet.")
     return FileResponse(
-        selectors.batch_zip(jobs),
+        downloads.batch_zip(jobs),
         as_attachment=True,
         filename=f"coloria-{str(batch.id)[:8]}.zip",
         content_type="application/zip",
@@ -286,59 +286,40 @@ def job_status(request: HttpRequest, job_id) -> JsonResponse:
     return JsonResponse(_job_json(job, owner=owner))
 
 
-def _image_response(request: HttpRequest, file, *, job: Job, kind: str) -> HttpResponse:
-    """A stored image as PNG (as stored) or ?format=jpeg; ?download=1 makes it an attachment."""
-    owner = selectors.is_owner(job, request.user, _session_key(request))
-    stem = selectors.download_stem(job, owner=owner)
-    suffix = "" if kind == "original" else f"-colorized-{job.model_key}"
-    download = request.GET.get("download") == "1"
-    if request.GET.get("format") == "jpeg":
-        response = HttpResponse(selectors.as_jpeg(file), content_type="image/jpeg")
-        # Django's helper writes non-ASCII names as filename*= (RFC 6266), as FileResponse does.
-        response["Content-Disposition"] = content_disposition_header(
-            download, f"{stem}{suffix}.jpg"
-        )
-    elif kind == "original":
-        extension = file.name.rsplit(".", 1)[-1]
-        response = FileResponse(
-            file.open("rb"), as_attachment=download, filename=f"{stem}.{extension}"
-        )
-    else:
-        response = FileResponse(
-            file.open("rb"),
-            as_attachment=download,
-            filename=f"{stem}{suffix}.png",
-            content_type="image/png",
-        )
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+def _image_format(request: HttpRequest) -> str:
+    return "jpeg" if request.GET.get("format") == "jpeg" else ""
 
 
 def job_original(request: HttpRequest, job_id) -> HttpResponse:
+    """The original: as sent to its owner, without its metadata to anyone else (downloads)."""
     job = _job_or_404(request, job_id)
-    return _image_response(request, job.upload.image, job=job, kind="original")
+    download = request.GET.get("download") == "1"
+    owner = selectors.is_owner(job, request.user, _session_key(request))
+    found = downloads.original(job, owner=owner, image_format=_image_format(request),
+                               as_sent=download)  # fmt: skip
+    return found.response(attachment=download)
 
 
-def _result_file(job: Job):
-    result = getattr(job, "result", None)
-    if job.status != Job.Status.SUCCEEDED or result is None:
+def _result_job(request: HttpRequest, job_id) -> Job:
+    job = _job_or_404(request, job_id)
+    if job.status != Job.Status.SUCCEEDED or getattr(job, "result", None) is None:
         raise Http404("This job has no result yet.")
-    return result.image
+    return job
 
 
 def job_result(request: HttpRequest, job_id) -> HttpResponse:
-    job = _job_or_404(request, job_id)
-    return _image_response(request, _result_file(job), job=job, kind="result")
+    job = _result_job(request, job_id)
+    owner = selectors.is_owner(job, request.user, _session_key(request))
+    found = downloads.result(job, owner=owner, image_format=_image_format(request))
+    return found.response(attachment=request.GET.get("download") == "1")
 
 
 def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     if kind not in ("original", "result"):
         raise Http404("No such image.")
-    job = _job_or_404(request, job_id)
-    file = job.upload.image if kind == "original" else _result_file(job)
-    response = HttpResponse(selectors.thumbnail(file), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
+    job = _result_job(request, job_id) if kind == "result" else _job_or_404(request, job_id)
+    response = HttpResponse(downloads.thumbnail_of(job, kind), content_type="image/jpeg")
+    response["Cache-Control"] = downloads.CACHE_PRIVATE
     return response
 
 

@@ -301,10 +301,12 @@ def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
     settings.COLORIA_SYNC_JOBS = True
 
     def submit(*, owner=None, session_key="", model="zhang-eccv16", count=1, size=(64, 48),
-               name="photo.png", params=None):  # fmt: skip
+               name="photo.png", params=None, content=None):  # fmt: skip
+        """`content`: the bytes of the file to send (a generated PNG by default)."""
         names = [name] if count == 1 else [f"{i}-{name}" for i in range(count)]
         files = [
-            SimpleUploadedFile(n, encode(make_photo(*size, seed=i))) for i, n in enumerate(names)
+            SimpleUploadedFile(n, content or encode(make_photo(*size, seed=i)))
+            for i, n in enumerate(names)
         ]
         with django_capture_on_commit_callbacks(execute=True):
             return services.job_submit(

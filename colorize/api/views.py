@@ -12,8 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponse
-from django.utils.http import content_disposition_header
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -28,7 +27,7 @@ from rest_framework.views import APIView
 
 from ml import imagenet
 
-from .. import callbacks, selectors, services
+from .. import callbacks, downloads, selectors, services
 from ..models import Job
 from .errors import errors
 from .serializers import (
@@ -319,20 +318,9 @@ class JobResultView(ImageDownloadView):
         result = getattr(job, "result", None)
         if job.status != Job.Status.SUCCEEDED or result is None:
             raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
-        stem = selectors.download_stem(job, owner=selectors.is_owner(job, request.user, ""))
-        name = f"{stem}-colorized-{job.model_key}"
-        if image_format == "jpeg":
-            response = HttpResponse(selectors.as_jpeg(result.image), content_type="image/jpeg")
-            response["Content-Disposition"] = content_disposition_header(True, f"{name}.jpg")
-        else:
-            response = FileResponse(
-                result.image.open("rb"),
-                as_attachment=True,
-                filename=f"{name}.png",
-                content_type="image/png",
-            )
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        owner = selectors.is_owner(job, request.user, "")
+        found = downloads.result(job, owner=owner, image_format=image_format)
+        return found.response(attachment=True)
 
 
 class JobOriginalView(ImageDownloadView):
@@ -341,19 +329,16 @@ class JobOriginalView(ImageDownloadView):
     @extend_schema(
         tags=["jobs"],
         summary="Download the original",
-        description="The uploaded photo as it was sent (same visibility as the result).",
+        description="The uploaded photo as it was sent, to its owner. Anyone else (a published "
+        "job's visitors) gets a copy without its metadata (no EXIF location or camera details; "
+        "orientation applied, colour profile kept).",
         parameters=[RETRY_AFTER],
         responses={(200, "image/*"): IMAGE, **errors(401, 404, 429)},
     )
     def get(self, request: Request, job_id: Any) -> HttpResponse:
         job = _job_or_404(request, job_id)
-        stem = selectors.download_stem(job, owner=selectors.is_owner(job, request.user, ""))
-        extension = job.upload.image.name.rsplit(".", 1)[-1]
-        response = FileResponse(
-            job.upload.image.open("rb"), as_attachment=True, filename=f"{stem}.{extension}"
-        )
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        owner = selectors.is_owner(job, request.user, "")
+        return downloads.original(job, owner=owner, as_sent=True).response(attachment=True)
 
 
 class JobActionView(ApiView):

@@ -1,0 +1,191 @@
+"""Every image Coloria serves, for the site and the API alike: originals, results, JPEG copies,
+thumbnails and zips.
+
+Privacy: an original is served byte for byte only to its owner. Anyone else (a published photo's
+visitors, staff) gets its web rendition: orientation applied, colour profile kept, every other
+piece of metadata gone (EXIF with its GPS position and camera serial number, XMP, IPTC, text
+chunks). The rendition also stands in for originals that browsers cannot show (TIFF), and, like
+every JPEG copy and thumbnail, scales 16-bit and floating-point photos to 8 bits instead of
+clipping them.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
+from PIL import Image, ImageOps
+
+from .models import Job, Upload
+
+# What browsers show in an <img> as it is; other originals are shown through their rendition.
+WEB_FORMATS = {"JPEG", "PNG", "WEBP", "BMP"}
+CACHE_PRIVATE = "private, max-age=3600"
+
+
+def open_image(file, *, draft: int | None = None) -> Image.Image:
+    """A stored image as people see it: EXIF orientation applied."""
+    with file.open("rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        if draft:
+            image.draft("RGB", (draft, draft))  # JPEG: decode at a smaller scale directly
+        image.load()
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not stop a download
+        return image
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """An RGB or RGBA image with 8-bit channels. 16-bit and 32-bit integer photos are scaled down
+    (not clipped, which turns a 16-bit grey photo white) and floating-point ones scaled from
+    [0, 1] (or [0, 255] when their values are larger)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        if image.mode == "F":
+            top = 255.0 if values.max(initial=0) > 1.0 else 1.0
+        else:
+            top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255
+        scaled = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled).convert("RGB")
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def _encode(image: Image.Image, image_format: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def as_jpeg(file, *, quality: int = 92) -> bytes:
+    """A stored image re-encoded as JPEG (full resolution, no metadata)."""
+    image = to_8bit(open_image(file)).convert("RGB")
+    return _encode(image, "JPEG", quality=quality, optimize=True)
+
+
+def thumbnail(file, *, size: int = 480) -> bytes:
+    """A small JPEG of a stored image, for lists and grids."""
+    image = to_8bit(open_image(file, draft=size)).convert("RGB")
+    image.thumbnail((size, size))
+    return _encode(image, "JPEG", quality=82)
+
+
+def rendition_bytes(file, source_format: str) -> tuple[bytes, str]:
+    """(bytes, extension) of an original's web rendition: orientation applied, 8-bit, the colour
+    profile kept and nothing else of its metadata. JPEG stays JPEG; the rest becomes PNG."""
+    source = open_image(file)
+    profile = source.info.get("icc_profile")
+    image = to_8bit(source)
+    extra = {"icc_profile": profile} if profile else {}
+    if source_format == "JPEG":
+        return _encode(image.convert("RGB"), "JPEG", quality=95, **extra), "jpg"
+    return _encode(image, "PNG", **extra), "png"
+
+
+def web_original(upload: Upload):
+    """The upload's web rendition (a stored file), made on first use."""
+    if upload.rendition:
+        return upload.rendition
+    content, extension = rendition_bytes(upload.image, upload.format)
+    name = upload.rendition.field.generate_filename(upload, f"rendition.{extension}")
+    stored = upload.rendition.storage.save(name, ContentFile(content))
+    # Two first requests at once may both make one: the first to record it wins.
+    if Upload.objects.filter(pk=upload.pk, rendition="").update(rendition=stored):
+        upload.rendition.name = stored
+    else:
+        upload.rendition.storage.delete(stored)
+        upload.refresh_from_db(fields=["rendition"])
+    return upload.rendition
+
+
+def download_stem(job: Job, *, owner: bool) -> str:
+    """The name a download is given: the original's name for its owner, a neutral one else."""
+    stem = PurePath(job.upload.original_name).stem if owner else ""
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip("-.")
+    return stem[:80] or f"coloria-{str(job.id)[:8]}"
+
+
+@dataclass(frozen=True)
+class Download:
+    """What to send: a stored file or bytes, its type and its file name."""
+
+    content: Any  # a FieldFile or bytes
+    content_type: str
+    filename: str
+
+    def response(self, *, attachment: bool) -> HttpResponse:
+        if isinstance(self.content, bytes):
+            response = HttpResponse(self.content, content_type=self.content_type)
+            # Django's helper writes non-ASCII names as filename*= (RFC 6266).
+            response["Content-Disposition"] = content_disposition_header(attachment, self.filename)
+        else:
+            response = FileResponse(
+                self.content.open("rb"),
+                as_attachment=attachment,
+                filename=self.filename,
+                content_type=self.content_type,
+            )
+        response["Cache-Control"] = CACHE_PRIVATE
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+_CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+                  "bmp": "image/bmp", "tif": "image/tiff"}  # fmt: skip
+
+
+def original(job: Job, *, owner: bool, image_format: str = "", as_sent: bool = False) -> Download:
+    """A job's original: as sent to its owner when they download it (`as_sent`) or when browsers
+    can show it; the metadata-free web rendition otherwise; `image_format="jpeg"` a JPEG copy."""
+    upload = job.upload
+    stem = download_stem(job, owner=owner)
+    if image_format == "jpeg":  # re-encoded: no metadata, whoever asks
+        return Download(as_jpeg(upload.image), "image/jpeg", f"{stem}.jpg")
+    if owner and (as_sent or upload.format in WEB_FORMATS):
+        extension = upload.image.name.rsplit(".", 1)[-1]
+        return Download(upload.image, _CONTENT_TYPES.get(extension, ""), f"{stem}.{extension}")
+    rendition = web_original(upload)
+    extension = rendition.name.rsplit(".", 1)[-1]
+    return Download(rendition, _CONTENT_TYPES[extension], f"{stem}.{extension}")
+
+
+def result(job: Job, *, owner: bool, image_format: str = "") -> Download:
+    """A job's colorized result: the stored PNG, or a JPEG copy."""
+    name = f"{download_stem(job, owner=owner)}-colorized-{job.model_key}"
+    if image_format == "jpeg":
+        return Download(as_jpeg(job.result.image), "image/jpeg", f"{name}.jpg")
+    return Download(job.result.image, "image/png", f"{name}.png")
+
+
+def thumbnail_of(job: Job, kind: str) -> bytes:
+    """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
+    return thumbnail(job.result.image if kind == "result" else job.upload.image)
+
+
+def batch_zip(jobs: list[Job]):
+    """A zip of the batch's colorized results (PNG); a temporary file, rewound."""
+    archive = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+    used: set[str] = set()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for job in jobs:
+            done = getattr(job, "result", None)
+            if job.status != Job.Status.SUCCEEDED or done is None:
+                continue
+            base = f"{download_stem(job, owner=True)}-{job.model_key}"
+            name, counter = f"{base}.png", 2
+            while name in used:
+                name, counter = f"{base}-{counter}.png", counter + 1
+            used.add(name)
+            with done.image.open("rb") as handle:
+                bundle.writestr(name, handle.read())
+    archive.seek(0)
+    return archive
