@@ -9,7 +9,7 @@ import time
 from ml.errors import os_error_message
 from ml.train import common
 
-FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor", "ddcolor")
+FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor", "ddcolor", "coloria-lite")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,13 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = common.load_config(args.config, args.set)
         started = time.perf_counter()
-        if args.family in ("zhang", "deoldify", "bigcolor", "ddcolor"):
+        if args.family in ("zhang", "deoldify", "bigcolor", "ddcolor", "coloria-lite"):
             if args.family == "zhang":
                 from ml.train.zhang import ZhangTraining as Training
             elif args.family == "bigcolor":
                 from ml.train.bigcolor import BigColorTraining as Training
             elif args.family == "ddcolor":
                 from ml.train.ddcolor import DDColorTraining as Training
+            elif args.family == "coloria-lite":
+                from ml.train.coloria_lite import ColoriaLiteTraining as Training
             else:
                 from ml.train.deoldify import DeOldifyTraining as Training
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import time
@@ -485,6 +486,71 @@ class ResumableRun:
         if figures is not None:
             save_samples(figures.samples, self.out / f"samples/step-{self.step:07d}.png")
         return figures
+
+    # --- the loop ---------------------------------------------------------------------------
+    # A family provides: `label` (the progress bar's), `steps`, `batch_size`, `log` (CSVLog),
+    # `train_step() -> {"loss": ..., other log columns}`, and optionally `started_from()` (what
+    # the weights began as, for the card) and the cadences below as its defaults.
+    label = "training"
+    log_every = 10
+    val_every = 500
+    checkpoint_every = 250
+    steps: int
+    batch_size: int
+    log: CSVLog
+
+    def train_step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def started_from(self) -> dict[str, Any]:
+        return {}
+
+    def run(self, *, progress: bool = True) -> dict[str, Any]:
+        """Train to `steps` from the latest checkpoint: log every `log_every` steps (the mean of
+        each figure since the last row), validate every `val_every` and at the end, save a
+        checkpoint every `checkpoint_every` and at the end. Returns the outcome for the card."""
+        from tqdm import tqdm
+
+        train_cfg = self.config.get("train", {})
+        log_every = int(train_cfg.get("log_every", self.log_every))
+        val_every = int(train_cfg.get("val_every", self.val_every))
+        checkpoint_every = int(train_cfg.get("checkpoint_every", self.checkpoint_every))
+        refuse_unknown_settings(self.config)
+        resumed = self.resume()
+        outcome: dict[str, Any] = {"resumed": resumed, "start_step": self.step}
+        outcome.update(self.started_from())
+        throughput = Throughput()
+        bar = tqdm(
+            total=self.steps, initial=self.step, disable=not (progress and self.dist.is_main),
+            desc=self.label, unit="step",
+        )  # fmt: skip
+        losses: list[float] = []
+        history: list[dict[str, float]] = []
+        while self.step < self.steps:
+            figures = self.train_step()
+            loss = figures["loss"]
+            losses.append(loss)
+            history.append(figures)
+            speed = throughput.add(self.batch_size * self.dist.world_size)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
+            if not math.isfinite(loss):
+                raise TrainingError(f"the loss became {loss} at step {self.step}")
+            row: dict[str, Any] = {}
+            if self.step % val_every == 0 or self.step == self.steps:
+                validation = self.validate_with_samples()
+                if validation is not None:
+                    row.update(validation.as_dict())
+                    outcome["validation"] = validation
+            if self.dist.is_main and (row or self.step % log_every == 0):
+                recent = history[-log_every:]
+                means = {k: float(np.mean([h.get(k, 0.0) for h in recent])) for k in recent[-1]}
+                self.log.write(step=self.step, images_per_s=speed, **(means | row))
+            if self.step % checkpoint_every == 0 or self.step == self.steps:
+                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
+        bar.close()
+        outcome.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
+        return outcome
 
     def save_checkpoint(self, *, wait: bool) -> None:
         """The main process saves this step's checkpoint; with `wait`, every process waits for

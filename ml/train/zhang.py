@@ -27,88 +27,21 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ml.checkpoints import load_into
-from ml.color import Chroma, lab_to_linear_rgb
+from ml.color import Chroma
 from ml.errors import WeightsInvalid
-from ml.models.zhang import AB_NORM, ECCV16, NUM_AB_BINS, SIGGRAPH17, working_lightness
+from ml.models.zhang import AB_NORM, ECCV16, SIGGRAPH17, working_lightness
 from ml.train import colour_loss, common, datasets
+from ml.train.colour_bins import (
+    ab_bins,
+    ab_histogram,
+    colour_mask,
+    nearest_bin,
+    rebalance_weights,
+    soft_encode,
+)
 from ml.weights import sha256_of
 
 OBJECTIVES = ("default", "delta_e00")  # default: rebalanced cross-entropy / smooth L1
-GRID_STEP = 10
-GRID = np.arange(-110, 111, GRID_STEP, dtype=np.float32)  # 23 values: 529 cells
-
-
-def _gamut_fit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each (a, b): the largest fraction of it that some lightness can show in sRGB (≤ 1)."""
-    lightness = np.linspace(1, 99, 50, dtype=np.float32)
-    L = np.repeat(lightness[None], len(a), 0)
-    low = np.zeros_like(L)
-    high = np.full_like(L, 1.0)
-    for _ in range(20):
-        mid = (low + high) / 2
-        lab = np.stack([L, a[:, None] * mid, b[:, None] * mid], axis=-1)
-        rgb = lab_to_linear_rgb(lab)
-        fits = np.all((rgb >= 0) & (rgb <= 1), axis=-1)
-        low = np.where(fits, mid, low)
-        high = np.where(fits, high, mid)
-    return low.max(axis=1)
-
-
-def ab_bins(count: int = NUM_AB_BINS) -> np.ndarray:
-    """`count` bin centres (count × 2): in-gamut grid cells first, then those nearest the gamut."""
-    a, b = (g.ravel() for g in np.meshgrid(GRID, GRID, indexing="ij"))
-    fit = np.round(_gamut_fit(a, b), 3)
-    radius = np.hypot(a, b)
-    order = np.lexsort((b, a, radius, -fit))  # best fit first, then nearer neutral
-    return np.stack([a[order[:count]], b[order[:count]]], axis=1).astype(np.float32)
-
-
-def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """(N, 2, h, w) ab -> (N, h, w) index of the nearest bin."""
-    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    return torch.cdist(flat, bins).argmin(1).reshape(ab.shape[0], *ab.shape[2:])
-
-
-def soft_encode(
-    ab: torch.Tensor, bins: torch.Tensor, neighbours: int = 10, sigma: float = 5.0
-) -> torch.Tensor:
-    """(N, 2, h, w) ab -> (N, Q, h, w) target distribution over the nearest bins."""
-    n, _, h, w = ab.shape
-    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    distances, index = torch.cdist(flat, bins).topk(neighbours, largest=False)
-    weights = torch.exp(-(distances**2) / (2 * sigma**2))
-    weights = weights / weights.sum(1, keepdim=True)
-    target = torch.zeros(flat.shape[0], bins.shape[0], device=ab.device)
-    target.scatter_(1, index, weights)
-    return target.reshape(n, h, w, -1).permute(0, 3, 1, 2)
-
-
-def ab_histogram(photos: list[np.ndarray], bins: np.ndarray, size: int = 64) -> np.ndarray:
-    """Empirical distribution of the photos' ab over the bins (at a small size: it is a prior)."""
-    bins_t = torch.from_numpy(bins)
-    counts = torch.zeros(len(bins))
-    for photo in photos:
-        lab = torch.from_numpy(datasets.lab_batch([datasets.centre_crop(photo, size)]))
-        counts += torch.bincount(nearest_bin(lab[:, 1:], bins_t).ravel(), minlength=len(bins))
-    return (counts / counts.sum()).numpy()
-
-
-def rebalance_weights(
-    distribution: np.ndarray, bins: np.ndarray, gamma: float = 0.5, sigma: float = 5.0
-) -> np.ndarray:
-    """Per-bin loss weights: the inverse of the smoothed distribution mixed with uniform,
-    normalised so that their expectation under the distribution is 1."""
-    distance2 = ((bins[:, None, :] - bins[None, :, :]) ** 2).sum(-1)
-    kernel = np.exp(-distance2 / (2 * sigma**2))
-    smoothed = kernel @ distribution
-    smoothed /= smoothed.sum()
-    weights = 1.0 / ((1 - gamma) * smoothed + gamma / len(bins))
-    return (weights / (smoothed * weights).sum()).astype(np.float32)
-
-
-def colour_mask(ab: torch.Tensor, threshold: float = 5.0) -> torch.Tensor:
-    """1 for crops that have colour somewhere (|ab| > threshold), 0 for gray ones."""
-    return (ab.abs().amax(dim=(1, 2, 3)) > threshold).float()
 
 
 def sample_hints(

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ml.train import common
-from ml.train.zhang import ZhangTraining, ab_bins, rebalance_weights, soft_encode
+from ml.train.colour_bins import ab_bins, rebalance_weights, soft_encode
+from ml.train.zhang import ZhangTraining
 from tests.conftest import SHIPPED_WEIGHTS_DIR
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
@@ -205,6 +206,7 @@ PIPELINE_OF_CONFIG = {
     "deoldify-stable": ("deoldify", "DeOldifyTraining"),
     "bigcolor": ("bigcolor", "BigColorTraining"),
     "ddcolor-tiny": ("ddcolor", "DDColorTraining"),
+    "coloria-lite-cpu": ("coloria_lite", "ColoriaLiteTraining"),
 }
 
 

@@ -1,0 +1,253 @@
+"""Training Coloria-Lite: a decoder on a frozen ImageNet encoder first, then both together.
+
+Targets are Zhang et al.'s: each pixel's true ab, at a quarter of the crop size, soft-encoded on the
+313 bins, with a cross-entropy rebalanced towards rare colours (`rebalance` is the exponent α of
+the weights ((1 − γ)·p + γ/Q)^−α; 0 turns it off, 1 is Zhang's). Near-grey crops are left out.
+
+For the first `frozen_steps` the encoder's ImageNet weights stay as they are and only the decoder
+learns (fast: no gradients through the encoder, and nothing the encoder knows is disturbed by a
+decoder that still outputs noise); then the encoder is fine-tuned at `encoder_lr_scale` times the
+learning rate, its batch-norm statistics kept (the batches are small). Learning rates warm up and
+follow a cosine to zero.
+
+Augmentation (the photo set is small): random resized crops with flips, small rotations, and
+brightness/contrast jitter of the gray input only (the colours to predict do not change).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ml.color import LUMA, Chroma, linear_to_srgb, srgb_to_linear
+from ml.models.coloria_lite import DEFAULT_STRENGTH, ColoriaLite, predict_chroma
+from ml.models.efficientnet_lite import imagenet_weights_path
+from ml.train import common, datasets
+from ml.train.colour_bins import (
+    ab_bins,
+    ab_histogram,
+    colour_mask,
+    nearest_bin,
+    rebalance_weights,
+    soft_encode,
+)
+
+
+def gray_of(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) -> the gray values in [0, 1] that `ml.color.to_gray` gives a photo."""
+    linear = srgb_to_linear(rgb.astype(np.float32) / 255.0)
+    return linear_to_srgb(np.clip(linear @ LUMA, 0.0, 1.0))
+
+
+def augmented_crop(
+    photo: np.ndarray, size: int, rng: np.random.Generator, scale: tuple[float, float],
+    max_rotation: float,
+) -> np.ndarray:  # fmt: skip
+    """A random resized, flipped crop, turned by up to `max_rotation` degrees (the corners that
+    turning would leave empty are cropped away)."""
+    angle = float(rng.uniform(-max_rotation, max_rotation)) if max_rotation else 0.0
+    # A square turned by θ holds an upright square of side s / (cos θ + sin θ).
+    margin = math.cos(math.radians(abs(angle))) + math.sin(math.radians(abs(angle)))
+    crop = datasets.random_crop(photo, math.ceil(size * margin), rng, scale)
+    if not angle:
+        return crop
+    turned = Image.fromarray(crop).rotate(angle, resample=Image.BICUBIC)
+    offset = (turned.width - size) // 2
+    return np.asarray(turned.crop((offset, offset, offset + size, offset + size)))
+
+
+def jitter(gray: torch.Tensor, generator: torch.Generator, amount: float) -> torch.Tensor:
+    """Random brightness and contrast per image (N, 1, H, W), clipped to [0, 1]."""
+    n = gray.shape[0]
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount
+    brightness = (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount / 2
+    mean = gray.mean(dim=(2, 3), keepdim=True)
+    return ((gray - mean) * contrast.to(gray) + mean + brightness.to(gray)).clamp(0, 1)
+
+
+class ColoriaLiteTraining(common.ResumableRun):
+    """One resumable training run of Coloria-Lite."""
+
+    log_every = 10
+    val_every = 500
+    checkpoint_every = 250
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        model_cfg = config.get("model", {})
+        self.variant = model_cfg.get("encoder", "lite0")
+        self.pretrained = bool(model_cfg.get("pretrained", True))
+        train_cfg = config.get("train", {})
+        self.size = int(train_cfg.get("size", 192))
+        self.batch_size = int(train_cfg.get("batch_size", 16))
+        self.steps = int(train_cfg.get("steps", 6000))
+        self.frozen_steps = int(train_cfg.get("frozen_steps", self.steps // 2))
+        self.crop_scale = tuple(float(s) for s in train_cfg.get("crop_scale", (0.3, 1.0)))
+        self.max_rotation = float(train_cfg.get("rotation", 10.0))
+        self.jitter = float(train_cfg.get("jitter", 0.2))
+        self.rebalance = float(train_cfg.get("rebalance", 0.5))
+        self.val_strength = float(train_cfg.get("val_strength", DEFAULT_STRENGTH))
+        lr = float(train_cfg.get("lr", 1e-3))
+        encoder_lr = lr * float(train_cfg.get("encoder_lr_scale", 0.1))
+        weight_decay = float(train_cfg.get("weight_decay", 1e-4))
+        self.warmup = int(train_cfg.get("warmup", 100))
+        self.out = Path(config.get("output", {}).get("dir", "runs/coloria-lite"))
+        self.label = f"coloria-lite {self.variant}"
+        self.start(train_cfg)
+        self.load_photos(config.get("data", {}), short_side=self.size * 2)
+
+        self.net = ColoriaLite(self.variant)
+        if self.pretrained:
+            self.encoder_source = self._load_encoder()
+        else:  # an ablation: the same network learning everything from these photos
+            self.encoder_source = "none: randomly initialised (pretrained = false)"
+        self.bins = ab_bins()
+        self.net.ab_bins.copy_(torch.from_numpy(self.bins))
+        self.net.to(self.device)
+        self.bins_t = self.net.ab_bins
+        prior = ab_histogram(self.train_photos, self.bins)
+        weights = rebalance_weights(prior, self.bins) ** self.rebalance
+        weights /= (prior * weights).sum()  # expectation 1 under the data, as Zhang's
+        self.class_weights = torch.from_numpy(weights.astype(np.float32)).to(self.device)
+
+        self.model: torch.nn.Module = self.net
+        if self.dist.world_size > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": self.net.decoder_parameters(), "lr": lr},
+                {"params": list(self.net.encoder.parameters()), "lr": encoder_lr},
+            ],
+            weight_decay=weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, [self._decoder_schedule, self._encoder_schedule]
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
+        self.jitter_generator = torch.Generator().manual_seed(self.seed + self.dist.rank)
+        self.step = 0
+        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
+        self.log = common.CSVLog(
+            self.out / "log.csv",
+            ["step", "loss", "lr", "encoder_lr", "images_per_s", "val_delta_e00",
+             "val_grey_delta_e00", "val_colourfulness", "val_truth_colourfulness", "val_psnr"],
+        )  # fmt: skip
+
+    def _load_encoder(self) -> str:
+        from ml.checkpoints import read_state_dict
+
+        try:
+            path = imagenet_weights_path(self.variant)
+        except FileNotFoundError as exc:
+            raise common.TrainingError(str(exc)) from exc
+        state = read_state_dict(path)
+        mine = self.net.encoder.state_dict()
+        self.net.encoder.load_state_dict({k: v for k, v in state.items() if k in mine})
+        return f"ImageNet EfficientNet-{self.variant.title()} ({path.name}, from PyPI)"
+
+    # --- schedules ----------------------------------------------------------------------
+    def _cosine(self, step: int, start: int) -> float:
+        """Linear warm-up from `start`, then a cosine to zero at the last step."""
+        done = step - start
+        if done < 0:
+            return 0.0
+        if done < self.warmup:
+            return (done + 1) / self.warmup
+        span = max(self.steps - start - self.warmup, 1)
+        return 0.5 * (1 + math.cos(math.pi * min((done - self.warmup) / span, 1.0)))
+
+    def _decoder_schedule(self, step: int) -> float:
+        return self._cosine(step, 0)
+
+    def _encoder_schedule(self, step: int) -> float:
+        return self._cosine(step, self.frozen_steps) if self.pretrained else self._cosine(step, 0)
+
+    @property
+    def encoder_frozen(self) -> bool:
+        return self.pretrained and self.step < self.frozen_steps
+
+    # --- one step -------------------------------------------------------------------------
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gray input with jitter (N, 1, S, S), true Lab (N, 3, S, S))."""
+        picks = self.rng.integers(0, len(self.train_photos), self.batch_size)
+        crops = [
+            augmented_crop(self.train_photos[i], self.size, self.rng, self.crop_scale,
+                           self.max_rotation)
+            for i in picks
+        ]  # fmt: skip
+        gray = torch.from_numpy(np.stack([gray_of(c) for c in crops]))[:, None]
+        gray = jitter(gray, self.jitter_generator, self.jitter) if self.jitter else gray
+        lab = torch.from_numpy(datasets.lab_batch(crops))
+        return gray.to(self.device), lab.to(self.device)
+
+    def loss(self, gray: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
+        ab = lab[:, 1:]
+        mask = colour_mask(ab)
+        # Through forward(), so that DDP (which hooks forward) synchronises the gradients.
+        logits = self.model(gray, logits_only=True)
+        small_ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+        target = soft_encode(small_ab, self.bins_t)
+        pixel_weights = self.class_weights[nearest_bin(small_ab, self.bins_t)]
+        cross_entropy = -(target * F.log_softmax(logits.float(), dim=1)).sum(1)
+        weighted = cross_entropy * pixel_weights * mask[:, None, None]
+        return weighted.sum() / (mask.sum() * cross_entropy[0].numel()).clamp(min=1)
+
+    def train_step(self) -> dict[str, float]:
+        frozen = self.encoder_frozen
+        self.net.train()
+        self.net.encoder.eval()  # batch-norm statistics stay ImageNet's (small batches)
+        for parameter in self.net.encoder.parameters():
+            parameter.requires_grad_(not frozen)
+        gray, lab = self.batch()
+        with torch.autocast(self.device.type, enabled=self.amp):
+            loss = self.loss(gray, lab)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        decoder_lr, encoder_lr = self.scheduler.get_last_lr()
+        return {"loss": float(loss.detach()), "lr": decoder_lr, "encoder_lr": encoder_lr}
+
+    # --- state ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "jitter_rng": self.jitter_generator.get_state(),
+            **self.progress_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.jitter_generator.set_state(state["jitter_rng"])
+        self.restore_progress(state)
+
+    def started_from(self) -> dict[str, Any]:
+        return {"encoder": self.encoder_source}
+
+    # --- validation and export ------------------------------------------------------------
+    @torch.inference_mode()
+    def predict(self, gray: np.ndarray) -> Chroma:
+        self.net.eval()
+        return predict_chroma(self.net, gray, self.val_strength, self.device)
+
+    def export(self, path: Path) -> Path:
+        """The whole network (encoder included: it was fine-tuned) in fp16."""
+        return common.export_fp16(self.net.state_dict(), path)
