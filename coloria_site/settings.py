@@ -24,11 +24,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("COLORIA_DEBUG", False)
 SECRET_KEY = env_str("COLORIA_SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("COLORIA_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("COLORIA_SECRET_KEY must be set")
-    # Good enough for the embedded single-machine setup; set a real one in production.
-    SECRET_KEY = "coloria-insecure-development-key-change-me"  # noqa: S105
+# Without a key of its own the site cannot be trusted with sessions, password-reset links or
+# callback signatures (all derive from the key): every process that serves or works refuses to
+# start (coloria_site.checks, and wsgi.py / asgi.py) unless COLORIA_DEBUG is on. This stand-in
+# lets tests and management commands such as `check` run; scripts/run-site makes a real one.
+COLORIA_SECRET_KEY_MISSING = not SECRET_KEY
+if COLORIA_SECRET_KEY_MISSING:
+    SECRET_KEY = "coloria-insecure-development-key-not-for-serving"  # noqa: S105
 ALLOWED_HOSTS = env_list("COLORIA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("COLORIA_CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "coloria_site.errors.csrf_failure"
@@ -234,6 +236,24 @@ COLORIA_LOGIN_WINDOW_MINUTES = env_int("COLORIA_LOGIN_WINDOW_MINUTES", 15, minim
 # Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For
 # (0: REMOTE_ADDR; a client could otherwise write its own X-Forwarded-For and dodge the limits).
 COLORIA_TRUSTED_PROXIES = env_int("COLORIA_TRUSTED_PROXIES", 0, minimum=0)
+
+# --- HTTPS (production) -----------------------------------------------------------------------
+# COLORIA_HTTPS=true when people reach the site over TLS (directly or through a proxy): cookies
+# are sent over HTTPS only, plain HTTP is redirected, and browsers are told to remember it (HSTS).
+COLORIA_HTTPS = env_bool("COLORIA_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = COLORIA_HTTPS
+SECURE_SSL_REDIRECT = env_bool("COLORIA_SSL_REDIRECT", COLORIA_HTTPS)
+SECURE_HSTS_SECONDS = env_int("COLORIA_HSTS_SECONDS", 31_536_000 if COLORIA_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("COLORIA_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("COLORIA_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = []
+if not SECURE_HSTS_PRELOAD:
+    # Preloading commits the whole domain to HTTPS in browsers' built-in lists: an owner's
+    # decision (COLORIA_HSTS_PRELOAD=true), not a default worth a warning on every deploy check.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+if COLORIA_TRUSTED_PROXIES:
+    # The TLS-terminating proxy says how the client came in; links and redirects follow it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Email (password reset) -------------------------------------------------------------------
 # Printed to the console unless an SMTP server is configured.

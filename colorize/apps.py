@@ -8,6 +8,7 @@ class ColorizeConfig(AppConfig):
     name = "colorize"
 
     def ready(self) -> None:
+        import coloria_site.checks  # noqa: F401  (registers the site's start-up checks)
         import ml
 
         from . import signals  # noqa: F401  (connects the sign-in receiver)

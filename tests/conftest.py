@@ -16,6 +16,9 @@ from ml import runtime
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run beside
 # one unless told it is safe (it is: the loop only waits on the browser).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Worker and server processes that tests start refuse to run without a secret key of their own
+# (scripts/run-tests sets one per run; this covers a plain `pytest`).
+os.environ.setdefault("COLORIA_SECRET_KEY", "tests-only-secret-key-" + os.urandom(16).hex())
 
 
 @pytest.fixture(scope="session")
@@ -325,5 +328,22 @@ def make_user(django_user_model):
         if django_user_model.USERNAME_FIELD != "email" and hasattr(django_user_model, "email"):
             identity["email"] = f"{name}@example.com"
         return django_user_model.objects.create_user(**identity, password="pw-horse", **extra)
+
+    return make
+
+
+@pytest.fixture
+def api_client(db):
+    """A factory: api_client(user) is a test Client that sends a new API token of that user;
+    api_client() is an anonymous one."""
+    from django.test import Client
+
+    from accounts.services import token_create
+
+    def make(user=None) -> Client:
+        if user is None:
+            return Client()
+        _, key = token_create(user, "tests")
+        return Client(headers={"Authorization": f"Token {key}"})
 
     return make

@@ -1,0 +1,34 @@
+"""Start-up checks of the site's configuration that Django's own checks do not make."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+MISSING_KEY_MESSAGE = (
+    "COLORIA_SECRET_KEY is not set and COLORIA_DEBUG is off: sessions, password-reset links and "
+    "API callback signatures would all derive from a key published with Coloria's code. Set "
+    "COLORIA_SECRET_KEY (or COLORIA_SECRET_KEY_FILE), the same on every machine, e.g. from: "
+    "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+)
+
+
+def secret_key_problem() -> str | None:
+    if getattr(settings, "COLORIA_SECRET_KEY_MISSING", False) and not settings.DEBUG:
+        return MISSING_KEY_MESSAGE
+    return None
+
+
+@checks.register(checks.Tags.security)
+def check_secret_key(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """runserver, qcluster, migrate and check refuse to go on without a key of the site's own."""
+    problem = secret_key_problem()
+    return [checks.Error(problem, id="coloria.E001")] if problem else []
+
+
+def refuse_to_serve_without_secret_key() -> None:
+    """For wsgi.py and asgi.py: production servers (gunicorn, uvicorn) run no system checks."""
+    problem = secret_key_problem()
+    if problem:
+        raise ImproperlyConfigured(problem)
