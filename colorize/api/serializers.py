@@ -137,6 +137,8 @@ class JobSubmitBase(serializers.Serializer):
     images = serializers.ListField(
         # Empty files pass here so that the service refuses them with its own message.
         child=serializers.FileField(allow_empty_file=True, use_url=False),
+        min_length=1,
+        error_messages={"min_length": "Choose at least one image."},
         help_text="1 to COLORIA_MAX_BATCH (5) images: JPEG, PNG, WebP, BMP or TIFF.",
     )
     model = serializers.CharField(

@@ -182,6 +182,32 @@ class JobPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request: Request) -> int:
+        """`page_size` 1-100, or 20 when absent; anything else is a 400 (not silently clamped)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError(
+                {"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "Opaque: the value from a `next` or `previous` link. Anything else is "
+                    "refused with 400 on `cursor`."
+                )
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_page_size, default=self.page_size
+                )
+                parameter["description"] = f"Jobs per page, 1 to {self.max_page_size}."
+        return parameters
+
     # A cursor is opaque; one that was not ours (garbled, or crafted with a position that is no
     # date) is a 400 on the `cursor` field, like every other refused request, never a 500.
     def decode_cursor(self, request: Request) -> Any:
@@ -209,7 +235,13 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
     submit_methods = ("POST",)
 
     def get_queryset(self) -> QuerySet[Job]:
-        filters = JobFilterSerializer(data=self.request.query_params)
+        params = self.request.query_params
+        if empty := [name for name in ("model", "status") if params.get(name, None) == ""]:
+            # A form would skip an empty filter silently; an API says what it did not take.
+            raise ValidationError(
+                {name: ["Give a value, or leave the filter out."] for name in empty}
+            )
+        filters = JobFilterSerializer(data=params)
         filters.is_valid(raise_exception=True)
         jobs = Job.objects.filter(owner=self.request.user).select_related("upload", "result")
         if model := filters.validated_data.get("model"):
@@ -223,7 +255,16 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
         summary="List the caller's jobs",
         description="The caller's jobs, newest first, cursor-paginated (follow `next`).",
         parameters=[JobFilterSerializer, RETRY_AFTER],
-        responses={200: JobSerializer(many=True), **errors(400, 401, 429)},
+        responses={
+            200: JobSerializer(many=True),
+            **errors(401, 429),
+            400: OpenApiResponse(
+                {"$ref": "#/components/schemas/ValidationError"},
+                description="A refused filter (`model`, `status`: empty or unknown), a "
+                "`page_size` outside 1-100, or a `cursor` that is not one of ours: "
+                "field → messages.",
+            ),
+        },
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

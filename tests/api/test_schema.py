@@ -116,3 +116,31 @@ def test_responses_match_the_schema(
     check(api.post(f"{API}/jobs", {"model": "x"}), 400, "ValidationError")
     check(api_client().get(f"{API}/jobs"), 401, "Error")
     check(api.get(f"{API}/jobs/00000000-0000-0000-0000-000000000000"), 404, "Error")
+
+
+def test_list_parameters_are_bounded_as_documented(openapi, api_client, make_user):
+    """What the schema promises for GET /jobs is what the server enforces."""
+    operation = openapi["paths"]["/api/v1/jobs"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert parameters["page_size"]["schema"]["minimum"] == 1
+    assert parameters["page_size"]["schema"]["maximum"] == 100
+    assert "cursor" in parameters["cursor"]["description"]
+    assert "cursor" in operation["responses"]["400"]["description"]
+    assert parameters["status"]["schema"]["minLength"] == 1
+
+    api = api_client(make_user("ann"))
+    for query, field in [("status=", "status"), ("model=", "model"), ("status=lost", "status"),
+                         ("page_size=0", "page_size"), ("page_size=101", "page_size"),
+                         ("page_size=-5", "page_size"), ("page_size=ten", "page_size"),
+                         ("cursor=garbage", "cursor")]:  # fmt: skip
+        response = api.get(f"{API}/jobs?{query}")
+        assert response.status_code == 400, query
+        assert list(response.json()) == [field], query
+    assert api.get(f"{API}/jobs?page_size=100&status=queued").status_code == 200
+
+
+def test_images_must_not_be_empty_as_documented(openapi, api_client, make_user):
+    images = openapi["components"]["schemas"]["JobSubmitRequest"]["properties"]["images"]
+    assert images["minItems"] == 1
+    response = api_client(make_user("ann")).post(f"{API}/jobs", {"model": "zhang-eccv16"})
+    assert response.status_code == 400 and "images" in response.json()
