@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from .services import token_authenticate, token_of_inactive_user
+from coloria_site.ratelimit import client_address
+
+from .services import invalid_token_limit, token_authenticate, token_of_inactive_user
 
 
 class ApiTokenAuthentication(TokenAuthentication):
@@ -20,6 +22,7 @@ class ApiTokenAuthentication(TokenAuthentication):
     also_accepted = ("Bearer",)
 
     def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        self.address = client_address(request)
         parts = get_authorization_header(request).split()
         if parts and parts[0].lower() in {k.lower().encode() for k in self.also_accepted}:
             if len(parts) != 2:
@@ -30,6 +33,15 @@ class ApiTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         token = token_authenticate(key)
         if token is None:
+            # Guessing keys (or a script with a stale one hammering the API) is slowed per
+            # address; valid tokens from the same address keep working.
+            limit, address = invalid_token_limit(), getattr(self, "address", "")
+            if limit.exceeded(address):
+                raise Throttled(
+                    wait=limit.retry_after(address),
+                    detail="Too many requests with invalid tokens from this address.",
+                )
+            limit.hit(address)
             if token_of_inactive_user(key):  # say why, so a script's owner knows what to do
                 raise AuthenticationFailed(
                     "This account is suspended or deactivated: its tokens do not work."

@@ -15,7 +15,8 @@ from . import services
 class EmailOrUsernameBackend(ModelBackend):
     """Django's ModelBackend (inactive users refused, permissions), which also finds accounts by
     email address, and refuses everyone while too many sign-ins failed for the name or the
-    address. Every sign-in form goes through it: the site's, the admin's, `Client.login`."""
+    address (except from a device that signed in to the account before). Every sign-in form
+    goes through it: the site's, the admin's, `Client.login`."""
 
     def authenticate(
         self,
@@ -29,8 +30,9 @@ class EmailOrUsernameBackend(ModelBackend):
             username = kwargs.get(model.USERNAME_FIELD)
         if username is None or password is None:
             return None
-        if services.login_blocked(username=username, address=services.client_address(request)):
-            # Stops every backend: even the right password waits for the window to pass.
+        if services.login_blocked(username=username, request=request):
+            # Stops every backend: even the right password waits for the window to pass
+            # (unless this browser signed in to the account before: see services).
             raise PermissionDenied
         user = services.user_for_login(username)
         if user is None:

@@ -84,8 +84,7 @@ class RateLimitedLoginMixin:
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if username is not None and password:
-            address = services.client_address(self.request)
-            if services.login_blocked(username=username, address=address):
+            if services.login_blocked(username=username, request=self.request):
                 raise ValidationError(services.login_blocked_message(), code="rate_limited")
             self.user_cache = authenticate(self.request, username=username, password=password)
             if self.user_cache is None:

@@ -1,5 +1,6 @@
-"""Account actions: sign-up, sign-in rate limits, suspension by moderators, deleting an account,
-and API tokens (created, looked up by the hash of their key, revoked)."""
+"""Account actions: sign-up with email verification, sign-in rate limits (with trusted devices),
+limits on sign-ups and emails, suspension by moderators, deleting an account, and API tokens
+(created, looked up by the hash of their key, revoked)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
+from django.core import signing
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils import timezone
+
+from coloria_site.ratelimit import Limit, client_address
 
 from .models import AccountStatus, ApiToken
 
@@ -61,6 +67,11 @@ def token_authenticate(raw_key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def invalid_token_limit() -> Limit:
+    """Requests with a token that is no token of ours, per client address."""
+    return Limit("token-address", settings.COLORIA_INVALID_TOKENS_PER_ADDRESS, 10 * 60)
 
 
 def token_of_inactive_user(raw_key: str) -> bool:
@@ -125,6 +136,82 @@ def signup(*, email: str, password: str) -> Any:
     return user
 
 
+# --- Limits on sign-ups and on email, and verifying an address ----------------------------------
+#
+# An account's daily quota is far larger than an anonymous address's, so making accounts must not
+# be a way around it: sign-ups are limited per address, and an account gets its quota once it
+# proved its email address (until then it has the anonymous one). Email is limited per inbox,
+# so that nobody can make Coloria flood someone's mailbox with reset or verification links.
+
+HOUR = 3600
+VERIFY_SALT = "coloria.verify-email"
+# The permission that verification grants; colorize's quota reads it (see colorize.models.Usage).
+VERIFIED_PERMISSION = ("colorize", "full_daily_quota")
+
+
+def signup_limit() -> Limit:
+    return Limit("signup-address", settings.COLORIA_SIGNUPS_PER_ADDRESS, HOUR)
+
+
+def reset_limit() -> Limit:
+    return Limit("reset-address", settings.COLORIA_RESETS_PER_ADDRESS, HOUR)
+
+
+def inbox_limit() -> Limit:
+    return Limit("email-inbox", settings.COLORIA_EMAILS_PER_INBOX, HOUR)
+
+
+def email_verified(user: Any) -> bool:
+    """Whether the account proved its email address (staff are trusted as they are)."""
+    app, codename = VERIFIED_PERMISSION
+    return bool(user.is_staff or user.has_perm(f"{app}.{codename}"))
+
+
+def send_verification_email(user: Any, *, site_url: str) -> bool:
+    """Email the account a link that verifies its address. False (nothing sent) when this inbox
+    had its share of email for the hour."""
+    if not user.email or inbox_limit().exceeded(normalize_email(user.email)):
+        return False
+    token = signing.dumps({"u": user.pk, "e": normalize_email(user.email)}, salt=VERIFY_SALT)
+    context = {
+        "email": user.email,
+        "link": f"{site_url.rstrip('/')}/accounts/verify/{token}/",
+        "days": settings.COLORIA_EMAIL_VERIFY_DAYS,
+        "quota": settings.COLORIA_DAILY_JOBS_PER_USER,
+    }
+    send_mail(
+        "Confirm your email address for Coloria",
+        render_to_string("accounts/verify_email.txt", context),
+        None,
+        [user.email],
+    )
+    inbox_limit().hit(normalize_email(user.email))
+    return True
+
+
+def verify_email(token: str) -> Any:
+    """The account a verification link names, now verified. AccountError if the link is
+    broken, expired, or for an address the account no longer has."""
+    try:
+        data = signing.loads(
+            token, salt=VERIFY_SALT, max_age=settings.COLORIA_EMAIL_VERIFY_DAYS * 24 * HOUR
+        )
+    except signing.SignatureExpired:
+        raise AccountError(
+            "This link has expired. Sign in and ask for a new one on your account page."
+        ) from None
+    except signing.BadSignature:
+        raise AccountError("This link is not valid: copy the whole link from the email.") from None
+    user = get_user_model().objects.filter(pk=data.get("u")).first()
+    if user is None or normalize_email(user.email) != data.get("e"):
+        raise AccountError("This link is for an account or address that no longer exists.")
+    app, codename = VERIFIED_PERMISSION
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app, codename=codename)
+    )
+    return user
+
+
 def user_for_login(login: str) -> Any | None:
     """The account a sign-in name means: a username, or else an email address (any case)."""
     model = get_user_model()
@@ -138,72 +225,91 @@ def user_for_login(login: str) -> Any | None:
     return user
 
 
-def client_address(request: HttpRequest | None) -> str:
-    """The client's IP address: REMOTE_ADDR, or the address the trusted proxies saw."""
-    if request is None:
+# --- Sign-in limits, and devices that signed in before ----------------------------------------
+#
+# Guessing passwords is slowed by counting failures per account name and per client address;
+# past the limit, signing in pauses for the window. So that a stranger cannot lock an account (or
+# everyone behind a shared address) out this way, a browser that signed in to an account before
+# carries a signed "device" cookie for it, and from such a device the right password still works:
+# its failures are counted for that device alone (OWASP's device cookies).
+
+DEVICE_COOKIE = "coloria_device"
+DEVICE_SALT = "coloria.device"
+DEVICE_MAX_AGE = 365 * 24 * 3600
+
+
+def _window() -> int:
+    return settings.COLORIA_LOGIN_WINDOW_MINUTES * 60
+
+
+def _name_limit() -> Limit:
+    return Limit("login-name", settings.COLORIA_LOGIN_MAX_FAILURES, _window())
+
+
+def _address_limit() -> Limit:
+    return Limit("login-address", settings.COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS, _window())
+
+
+def _device_limit() -> Limit:
+    return Limit("login-device", settings.COLORIA_LOGIN_MAX_FAILURES_PER_DEVICE, _window())
+
+
+def _name(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def device_cookie_value(user: Any) -> str:
+    """A new device cookie for this account (signed: it cannot be made up)."""
+    return signing.dumps({"u": user.pk, "d": secrets.token_hex(8)}, salt=DEVICE_SALT)
+
+
+def trusted_device(request: HttpRequest | None, user: Any) -> str:
+    """The device id of a valid device cookie for `user` in this request, or ""."""
+    if request is None or user is None:
         return ""
-    proxies = settings.COLORIA_TRUSTED_PROXIES
-    if proxies:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies][:64]
-    return request.META.get("REMOTE_ADDR", "")[:64]
+    raw = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE, "")
+    try:
+        data = signing.loads(raw, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE) if raw else {}
+    except signing.BadSignature:
+        return ""
+    return f"{user.pk}:{data['d']}" if data.get("u") == user.pk else ""
 
 
-def _failure_keys(*, username: str, address: str) -> list[tuple[str, int]]:
-    """Cache keys counting failed sign-ins, with the limit of each (hashed: any input is a safe
-    key, and the cache holds no names)."""
-    keys = []
-    name = (username or "").strip().lower()
-    if name:
-        digest = hashlib.sha256(name.encode()).hexdigest()
-        keys.append((f"coloria:login-failures:name:{digest}", settings.COLORIA_LOGIN_MAX_FAILURES))
-    if address:
-        digest = hashlib.sha256(address.encode()).hexdigest()
-        keys.append(
-            (
-                f"coloria:login-failures:address:{digest}",
-                settings.COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS,
-            )
-        )
-    return keys
-
-
-def login_blocked(*, username: str, address: str) -> bool:
-    """Whether sign-in is refused for now: too many recent failures for this name or address."""
-    keys = _failure_keys(username=username, address=address)
-    counts = cache.get_many([key for key, _ in keys])
-    return any(counts.get(key, 0) >= limit for key, limit in keys)
+def login_blocked(*, username: str, request: HttpRequest | None) -> bool:
+    """Whether sign-in is refused for now: too many recent failures for this name or address,
+    or, from a device that signed in to this account before, for that device alone."""
+    device = trusted_device(request, user_for_login(username))
+    if device:
+        return _device_limit().exceeded(device)
+    address = client_address(request)
+    return _name_limit().exceeded(_name(username)) or _address_limit().exceeded(address)
 
 
 def login_blocked_message() -> str:
     minutes = settings.COLORIA_LOGIN_WINDOW_MINUTES
     return (
         "Too many failed sign-in attempts. For your account's safety, signing in is paused: "
-        f"try again in {minutes} minutes, or reset your password."
+        f"try again in {minutes} minutes, or reset your password. A browser you signed in "
+        "with before can still sign in."
     )
 
 
-def login_failure_record(*, username: str, address: str) -> None:
-    """Count one failed sign-in for the name and the address. The window starts at the first
-    failure (a fixed window: simple, and enough to make guessing passwords slow)."""
-    window = settings.COLORIA_LOGIN_WINDOW_MINUTES * 60
-    for key, _ in _failure_keys(username=username, address=address):
-        cache.add(key, 0, window)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, window)
+def login_failure_record(*, username: str, request: HttpRequest | None) -> None:
+    """Count one failed sign-in: for the device if it signed in to this account before, else
+    for the name and the address."""
+    device = trusted_device(request, user_for_login(username))
+    if device:
+        _device_limit().hit(device)
+        return
+    _name_limit().hit(_name(username))
+    _address_limit().hit(client_address(request))
 
 
 def login_failures_clear(*, user: Any) -> None:
     """A successful sign-in forgives the name's failures (not the address's: an attacker with
     one account of their own must not reset the count of an address they guess from)."""
-    names = {user.get_username(), getattr(user, "email", "")}
-    cache.delete_many(
-        [key for name in names if name for key, _ in _failure_keys(username=name, address="")]
-    )
+    for name in {user.get_username(), getattr(user, "email", "")}:
+        _name_limit().clear(_name(name))
 
 
 def login_refusal(*, username: str, password: str) -> str | None:

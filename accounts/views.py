@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from coloria_site.ratelimit import client_address, minutes
 from colorize import selectors as colorize_selectors
 from colorize import services as colorize_services
 
@@ -39,6 +40,10 @@ def _safe_next(request: HttpRequest) -> str:
 # --- Sign-up, sign-in, sign-out -----------------------------------------------------------------
 
 
+def _site_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
+
+
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -46,11 +51,33 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:profile")
     form = SignupForm(request.POST or None)
+    address = client_address(request)
+    limit = services.signup_limit()
+    if request.method == "POST" and limit.exceeded(address):
+        wait = limit.retry_after(address)
+        form.add_error(
+            None,
+            "Too many accounts were made from your network in the last hour. Try again in "
+            f"{minutes(wait)}, or sign in to an account you have.",
+        )
+        response = render(request, "accounts/signup.html", {"form": form}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     if request.method == "POST" and form.is_valid():
         user = form.save()
         if user is not None:
+            limit.hit(address)
             login(request, user, backend=BACKEND)
-            messages.success(request, "Welcome to Coloria: your account is ready.")
+            sent = services.send_verification_email(user, site_url=_site_url(request))
+            messages.success(
+                request,
+                "Welcome to Coloria: your account is ready. "
+                + (
+                    f"Follow the link we emailed to {user.email} to unlock its daily quota."
+                    if sent
+                    else "Ask for the link that verifies your email address on your account page."
+                ),
+            )
             return redirect(_safe_next(request) or reverse("colorize:home"))
     status = 400 if request.method == "POST" else 200
     return render(
@@ -59,6 +86,39 @@ def signup(request: HttpRequest) -> HttpResponse:
         {"form": form, "next": _safe_next(request)},
         status=status,
     )
+
+
+@never_cache
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The link emailed at sign-up: the account's daily quota applies from now on."""
+    try:
+        user = services.verify_email(token)
+    except services.AccountError as exc:
+        messages.error(request, exc.message)
+        return redirect("accounts:profile" if request.user.is_authenticated else "accounts:login")
+    messages.success(
+        request,
+        f"Thank you: {user.email} is verified, and your account may queue "
+        f"{settings.COLORIA_DAILY_JOBS_PER_USER} jobs a day.",
+    )
+    return redirect("accounts:profile" if request.user.is_authenticated else "accounts:login")
+
+
+@login_required
+@require_POST
+def verify_email_resend(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if services.email_verified(user):
+        messages.info(request, "Your email address is verified already.")
+    elif services.send_verification_email(user, site_url=_site_url(request)):
+        messages.success(request, f"A new link is on its way to {user.email}.")
+    else:
+        messages.error(
+            request,
+            "We sent several emails to this address in the last hour: look for the newest "
+            "(also in spam), or ask again later.",
+        )
+    return redirect("accounts:profile")
 
 
 class LoginView(auth_views.LoginView):
@@ -99,10 +159,33 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset, limited per client address (429 past it) and per inbox (past it, the
+    page reads the same but no more mail is sent: it must not tell who has an account)."""
+
     template_name = "registration/password_reset_form.html"
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        address = client_address(self.request)
+        limit = services.reset_limit()
+        if limit.exceeded(address):
+            wait = limit.retry_after(address)
+            form.add_error(
+                None,
+                "Too many password resets were asked from your network in the last hour. "
+                f"Try again in {minutes(wait)}.",
+            )
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        limit.hit(address)
+        inbox = services.normalize_email(form.cleaned_data["email"])
+        if services.inbox_limit().exceeded(inbox):
+            return redirect(self.get_success_url())
+        services.inbox_limit().hit(inbox)
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -142,6 +225,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             "job_counts": colorize_selectors.owner_job_counts(owner=user),
             "quota": colorize_services.quota_status(owner=user),
             "active_tokens": ApiToken.objects.filter(user=user, revoked_at__isnull=True).count(),
+            "email_verified": services.email_verified(user),
+            "verified_quota": settings.COLORIA_DAILY_JOBS_PER_USER,
         },
     )
 

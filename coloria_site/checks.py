@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -20,11 +22,18 @@ def secret_key_problem() -> str | None:
     return None
 
 
+# The commands that serve or work (and `check`, to see it coming). Others, such as migrate or
+# fetch_weights, use no key and may run on a machine that has none yet.
+COMMANDS_THAT_NEED_THE_KEY = ("runserver", "qcluster", "check")
+
+
 @checks.register(checks.Tags.security)
 def check_secret_key(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """runserver, qcluster, migrate and check refuse to go on without a key of the site's own."""
+    """runserver, qcluster and check refuse to go on without a key of the site's own."""
     problem = secret_key_problem()
-    return [checks.Error(problem, id="coloria.E001")] if problem else []
+    if not problem or (sys.argv[1:2] and sys.argv[1] not in COMMANDS_THAT_NEED_THE_KEY):
+        return []
+    return [checks.Error(problem, id="coloria.E001")]
 
 
 def refuse_to_serve_without_secret_key() -> None:

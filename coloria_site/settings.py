@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "coloria_site.middleware.ContentSecurityPolicyMiddleware",
@@ -233,6 +234,19 @@ COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
     "COLORIA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
 )
 COLORIA_LOGIN_WINDOW_MINUTES = env_int("COLORIA_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+# From a browser that signed in to the account before, failures count for that browser alone.
+COLORIA_LOGIN_MAX_FAILURES_PER_DEVICE = env_int(
+    "COLORIA_LOGIN_MAX_FAILURES_PER_DEVICE", 10, minimum=1
+)
+# Per hour: accounts made from one address, password resets asked from one address, and emails
+# (reset or verification links) sent to one inbox.
+COLORIA_SIGNUPS_PER_ADDRESS = env_int("COLORIA_SIGNUPS_PER_ADDRESS", 5, minimum=1)
+COLORIA_RESETS_PER_ADDRESS = env_int("COLORIA_RESETS_PER_ADDRESS", 10, minimum=1)
+COLORIA_EMAILS_PER_INBOX = env_int("COLORIA_EMAILS_PER_INBOX", 3, minimum=1)
+# A new account has the anonymous daily quota until it follows the link emailed to it.
+COLORIA_EMAIL_VERIFY_DAYS = env_int("COLORIA_EMAIL_VERIFY_DAYS", 7, minimum=1)
+# Requests with an unknown API token, per address and 10 minutes, before they get 429.
+COLORIA_INVALID_TOKENS_PER_ADDRESS = env_int("COLORIA_INVALID_TOKENS_PER_ADDRESS", 20, minimum=1)
 # Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For
 # (0: REMOTE_ADDR; a client could otherwise write its own X-Forwarded-For and dodge the limits).
 COLORIA_TRUSTED_PROXIES = env_int("COLORIA_TRUSTED_PROXIES", 0, minimum=0)

@@ -179,6 +179,9 @@ class Usage(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        # Granted to an account once it verified its email address (accounts.services); until
+        # then it has the anonymous daily quota.
+        permissions = [("full_daily_quota", "Queues the account daily quota (email verified)")]
         indexes = [
             models.Index(fields=["owner", "created_at"], name="usage_owner_recent"),
             models.Index(fields=["client", "created_at"], name="usage_client_recent"),

@@ -598,9 +598,15 @@ def _refuse_suspended(owner: Any) -> None:
         raise SubmissionError("This account is suspended: it cannot send photos.")
 
 
+def full_quota(owner: Any) -> bool:
+    """Whether an account has the account quota: staff, and accounts that verified their email
+    address (the accounts app grants them this permission); others have the anonymous one."""
+    return bool(owner.is_staff or owner.has_perm("colorize.full_daily_quota"))
+
+
 def quota_limit(*, owner: Any) -> int:
     """Jobs allowed per rolling 24 hours for an account (owner) or an anonymous client; 0: none."""
-    if owner is not None:
+    if owner is not None and full_quota(owner):
         return settings.COLORIA_DAILY_JOBS_PER_USER
     return settings.COLORIA_DAILY_JOBS_PER_ANONYMOUS
 
@@ -676,7 +682,16 @@ def quota_check(*, owner: Any, client: str, jobs: int, now: datetime | None = No
         if freed >= excess:
             free_at = created_at + QUOTA_WINDOW
             break
-    who = "Your account" if owner is not None else "Without an account, one address"
+    if owner is None:
+        who = "Without an account, one address"
+    elif full_quota(owner):
+        who = "Your account"
+    else:
+        who = "Until it verifies its email address (the link we sent), your account"
+        signup = (
+            f" Verified accounts may queue {settings.COLORIA_DAILY_JOBS_PER_USER}: ask for a "
+            "new link on your account page."
+        )
     raise QuotaExceeded(
         f"Daily limit reached. {who} may queue {limit} jobs (one photo through one model) per "
         f"24 hours; {used} are used and this needs {jobs}. Try again after {_when(free_at)}."

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services import client_address
+from coloria_site.ratelimit import client_address
 
 from . import downloads, selectors, services
 from .models import Batch, Job

@@ -323,11 +323,17 @@ def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
 def make_user(django_user_model):
     """A factory for users: make_user("ann"), make_user("mod", is_staff=True)."""
 
-    def make(name: str, **extra):
+    def make(name: str, *, verified: bool = True, **extra):
+        """`verified`: the account followed its email link (it has the account quota)."""
+        from django.contrib.auth.models import Permission
+
         identity = {django_user_model.USERNAME_FIELD: f"{name}@example.com"}
         if django_user_model.USERNAME_FIELD != "email" and hasattr(django_user_model, "email"):
             identity["email"] = f"{name}@example.com"
-        return django_user_model.objects.create_user(**identity, password="pw-horse", **extra)
+        user = django_user_model.objects.create_user(**identity, password="pw-horse", **extra)
+        if verified:
+            user.user_permissions.add(Permission.objects.get(codename="full_daily_quota"))
+        return user
 
     return make
 
@@ -347,3 +353,35 @@ def api_client(db):
         return Client(headers={"Authorization": f"Token {key}"})
 
     return make
+
+
+TOY_CATALOGUE = "tests.toy_family.catalogue"
+
+
+@pytest.fixture
+def toy_family(random_weights_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The toy family (tests/toy_family) registered in this process as an extra catalogue, with
+    its random weights installed beside the Zhang ones; unregistered afterwards. Worker processes
+    get it from COLORIA_EXTRA_CATALOGUES=tests.toy_family.catalogue."""
+    import importlib
+    import sys
+
+    from ml import catalogue, registry
+    from ml.weights import KNOWN_WEIGHTS
+
+    saved = dict(registry._REGISTRY), dict(registry._FAMILIES), dict(KNOWN_WEIGHTS)
+    if TOY_CATALOGUE in sys.modules:
+        importlib.reload(sys.modules[TOY_CATALOGUE])
+    else:
+        catalogue.load_module(TOY_CATALOGUE)
+    directory = tmp_path_factory.mktemp("toy-weights")
+    for existing in random_weights_dir.iterdir():
+        (directory / existing.name).symlink_to(existing)
+    family = registry.get_family("toy")
+    registry.load_code(family.random_weights)(registry.get_spec("toy-slow"), directory)
+    ml.configure(weights_dir=directory)
+    yield directory
+    live_tables = (registry._REGISTRY, registry._FAMILIES, KNOWN_WEIGHTS)
+    for live, kept in zip(live_tables, saved, strict=True):
+        live.clear()
+        live.update(kept)
