@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 import ml
 from ml import imagenet
 from ml.cards import Card, card_for
-from ml.registry import ModelSpec
+from ml.registry import Family, ModelSpec, get_family
 from ml.weights import install_command, is_installed
 
 from .models import Batch, Job, Upload
@@ -252,170 +252,6 @@ def describe_params(job: Job) -> list[tuple[str, str]]:
     return described
 
 
-# Family pages: what the registry does not say (architecture, training, strengths). Families
-# that are not listed here still get a page from the registry's own descriptions.
-FAMILY_INFO: dict[str, dict[str, Any]] = {
-    "zhang": {
-        "title": "Zhang et al. (ECCV16, SIGGRAPH17)",
-        "summary": "Richard Zhang's colorization networks from UC Berkeley: the classic "
-        "classification approach, and its user-guided successor that takes colour hints.",
-        "architecture": "ECCV16 is a VGG-style stack of 3×3 convolutions with dilated layers "
-        "in the middle. It looks at the lightness channel (L) at 256×256 and predicts, for "
-        "every pixel, a probability over 313 quantised colours of the ab plane; the colour "
-        "is the annealed mean of that distribution. SIGGRAPH17 is a U-Net that also takes "
-        "sparse colour points and a mask, and regresses ab directly.",
-        "training": "About 1.3 million ImageNet photos turned grey. ECCV16 uses a "
-        "cross-entropy loss with class rebalancing, so rare saturated colours are not "
-        "drowned out by brown and grey; SIGGRAPH17 adds randomly sampled hints during "
-        "training so the network learns to spread them.",
-        "strengths": [
-            "Fast: one forward pass at 256×256, then the colour is scaled back up.",
-            "Bold colour where the network is confident (skies, grass, skin).",
-            "SIGGRAPH17 lets you steer the result with a few colour points.",
-        ],
-        "weaknesses": [
-            "Colour bleeds across edges and can look blotchy.",
-            "Low colour resolution: fine details take the colour of their surroundings.",
-        ],
-        "study_delta_e00": None,
-    },
-    "cnn": {
-        "title": "The study's CNN",
-        "summary": "The small convolutional network the original study built and trained "
-        "itself in TensorFlow/Keras, retrained by Coloria.",
-        "architecture": "A U-Net: an encoder halves a 160×160 grey image five times "
-        "(128 → 512 filters, LeakyReLU, batch normalisation) and a decoder doubles it back "
-        "with transposed convolutions, joined at each scale to the encoder and finally to "
-        "the input. It predicts RGB; Coloria keeps only its colour.",
-        "training": "Mean absolute error between predicted and true RGB on colour photos "
-        "made grey. Coloria's pipeline trains it from scratch on an openly licensed photo set.",
-        "strengths": ["Small and quick, even on a CPU.", "Gentle colours, rarely garish."],
-        "weaknesses": [
-            "A plain regression loss pulls colours towards the average: often brownish or dull.",
-            "Works at 160×160, so colour is coarse on large photos.",
-        ],
-        "study_delta_e00": 9.42,
-    },
-    "deoldify-artistic": {
-        "title": "DeOldify Artistic",
-        "summary": "Jason Antic's DeOldify, Artistic model: the study's best (vivid, detailed).",
-        "architecture": "A U-Net generator: a ResNet-34 encoder (trained on ImageNet "
-        "classification first) and a deep decoder, 1.5× wider than usual, that upsamples "
-        "four times with pixel shuffles (blurred against checkerboards), joins the encoder's "
-        "feature map at each scale, and uses spectral normalisation and one self-attention "
-        "layer. The photo is stretched to a square of render factor × 16 pixels (35: 560 px); "
-        "the colour comes back at the photo's own size and keeps its own luminance.",
-        "training": "NoGAN: the generator first learns alone with a perceptual loss (pixel "
-        "L1 plus VGG16 feature L1) at 64, 128 and 192 px; a critic then learns to tell its "
-        "colour from real colour; a short GAN phase (about 3 % of the data, weights 1 : 2 for "
-        "the critic's opinion) adds realism without the usual GAN instability. The study "
-        "trained it for 13 h 34 on 100,000 ImageNet photos.",
-        "strengths": [
-            "Vivid, bold colour with the most detail of the four study models.",
-            "Best mean ΔE00 in the study (7.46).",
-            "Render factor trades detail for steadiness and speed.",
-        ],
-        "weaknesses": [
-            "Less steady on ordinary scenes: odd colours appear more often than with Stable.",
-            "Heavy (64 million parameters): seconds per photo on a CPU.",
-        ],
-        "study_delta_e00": 7.46,
-    },
-    "deoldify-stable": {
-        "title": "DeOldify Stable",
-        "summary": "DeOldify's Stable model: natural faces and landscapes, less saturated.",
-        "architecture": "The same U-Net recipe as Artistic on a bigger ResNet-101 encoder, "
-        "with a wide and shallow decoder (one convolution per scale, 1024 channels). The "
-        "Video model is the same network trained for colour that does not flicker between "
-        "frames.",
-        "training": "NoGAN, like Artistic, with a gentler GAN phase (weights 1 : 1.5). The "
-        "study trained it for 3 days on 100,000 ImageNet photos.",
-        "strengths": [
-            "Natural skin tones, skies and landscapes; rarely garish.",
-            "Second best mean ΔE00 in the study (7.87).",
-        ],
-        "weaknesses": [
-            "Less saturated than Artistic.",
-            "The heaviest model (218 million parameters): slow without a GPU.",
-        ],
-        "study_delta_e00": 7.87,
-    },
-    "bigcolor": {
-        "title": "BigColor",
-        "summary": "Geonung Kim and colleagues' BigColor (ECCV 2022): colour from the "
-        "generative prior of BigGAN, an image generator trained on ImageNet.",
-        "architecture": "An encoder of five class-conditional residual blocks reads the grey "
-        "photo (short side 256) into 768 feature channels at 1/16 of its size. Those features "
-        "replace the first two blocks of a BigGAN-256 generator, whose four remaining "
-        "up-sampling blocks (with self-attention at 64 px) paint an RGB image. Both are "
-        "conditioned on one of ImageNet's 1000 classes through BigGAN's shared class embedding, "
-        "and the generator also draws a random latent z, so one photo has many plausible "
-        "colorings. Coloria keeps the photo's own lightness and takes only the colour. 105 "
-        "million parameters (encoder 23.1 M, generator 82.1 M).",
-        "training": "The study fine-tuned encoder and generator together for 10 days on "
-        "ImageNet 256 px crops (photos with little colour left out), starting from the "
-        "pretrained BigGAN: pixel MSE ×1, VGG16 feature loss ×0.2 and a hinge adversarial loss "
-        "×0.03 against BigGAN's projection discriminator, Adam (β 0, 0.999) at 1e-4 for the "
-        "networks and 3e-5 for the discriminator, decayed ×0.9 per epoch, with an exponential "
-        "moving average of the weights (0.999) used for colorizing.",
-        "strengths": [
-            "The most colourful of the study's models (published colourfulness 39.7, DeOldify "
-            "21.3, with the best FID of the study's four).",
-            "You choose the class, or ask for up to five candidates (the likeliest classes, or "
-            "several seeds of your class) and keep the one you like.",
-            "The same seed and class always give the same result.",
-        ],
-        "weaknesses": [
-            "Colours follow the class: a wrong class (portraits have no ImageNet class) gives "
-            "odd colours. Without an installed ImageNet classifier, 'auto' uses broad outdoor "
-            "scenes.",
-            "Works at a short side of 256 px: fine colour detail is limited.",
-            "It can invent colours the photo never had: the study measured the largest "
-            "difference from the true colours (ΔE00 12.49).",
-        ],
-        "study_delta_e00": 12.49,
-    },
-    "ddcolor": {
-        "title": "DDColor",
-        "summary": "Xiaoyang Kang and colleagues' DDColor (ICCV 2023): learnt colour queries "
-        "decoded against the photo's features; the best published results of the models here.",
-        "architecture": "A ConvNeXt encoder (ConvNeXt-L for DDColor-L, 228 million parameters; "
-        "ConvNeXt-T for DDColor-T, 55 million) reads the grey photo, stretched to a square "
-        "(512 px by default). Two decoders follow. A pixel decoder of three U-Net blocks and a "
-        "×4 pixel shuffle rebuilds full-size image features. A colour decoder starts from 100 "
-        "learnt colour queries and refines them in 9 transformer layers, each attending to the "
-        "pixel decoder's features at 1/16, 1/8 or 1/4 of the size in turn. Every query's "
-        "embedding is matched against every pixel's features, and a last 1×1 convolution turns "
-        "those 100 maps into the a, b colour channels, which Coloria joins to the photo's own "
-        "lightness at full resolution.",
-        "training": "ImageNet at 256 px, 400,000 steps of batch 16 on 4 GPUs, the encoder "
-        "starting from ImageNet-22k: L1 on a, b (×0.1), a VGG16 perceptual loss (×5), an "
-        "adversarial loss against a U-Net discriminator (×1) and a colourfulness loss (×0.5) "
-        "against dull colour, with targets colour-enhanced ×1.2; AdamW at 1e-4, halved after "
-        "80,000 steps and every 40,000 after that. The ModelScope weights leave out photos "
-        "with little colour (as BigColor did); the artistic ones add many artistic images and "
-        "drop the colourfulness loss. "
-        "Coloria's pipeline (python -m ml.train ddcolor) uses the same losses and optimiser, "
-        "with DeOldify's patch critic as the discriminator and torchvision's ImageNet-1k "
-        "ConvNeXt as the encoder's start.",
-        "strengths": [
-            "The best published figures of the models here (ImageNet val: FID 3.92 for DDColor-L, "
-            "4.38 for DDColor-T; BigColor 5.36, DeOldify 6.59), with colourfulness close to the "
-            "real photos'.",
-            "Colour follows object edges: little of the bleeding of pixel-wise models.",
-            "Four official weights: paper, ModelScope (the authors' default), artistic and "
-            "the lighter DDColor-T.",
-        ],
-        "weaknesses": [
-            "Heavy: DDColor-L has 228 million parameters and takes seconds per photo on a CPU.",
-            "The colourfulness loss can leave unnatural colour patches (often red); the artistic "
-            "weights, trained without it, have fewer.",
-            "The photo is coloured as a square: very wide or tall photos are squeezed first.",
-        ],
-        "study_delta_e00": None,
-    },
-}
-
 # The study's published mean ΔE00 per model (lower is closer to the original colours).
 STUDY_RESULTS = [
     ("DeOldify Artistic", 7.46),
@@ -546,15 +382,15 @@ class FamilyModel:
 
 
 @dataclass(frozen=True)
-class Family:
+class FamilyPage:
     key: str
     title: str
     summary: str
-    info: dict[str, Any]
+    info: Family | None  # the family's record in the catalogue (architecture, training, ...)
     models: list[FamilyModel]
 
 
-def model_families(*, with_figures: bool = False) -> list[Family]:
+def model_families(*, with_figures: bool = False) -> list[FamilyPage]:
     """One entry per model family in the registry, in registry order."""
     figures = evaluation_figures() if with_figures else {}
     grouped: dict[str, list[FamilyModel]] = {}
@@ -568,20 +404,20 @@ def model_families(*, with_figures: bool = False) -> list[Family]:
         )
     families = []
     for key, models in grouped.items():
-        info = FAMILY_INFO.get(key, {})
+        record = get_family(key)
         families.append(
-            Family(
+            FamilyPage(
                 key=key,
-                title=info.get("title") or key.replace("-", " ").title(),
-                summary=info.get("summary") or models[0].choice.spec.hint,
-                info=info,
+                title=record.title if record else key.replace("-", " ").title(),
+                summary=record.summary if record else models[0].choice.spec.hint,
+                info=record,
                 models=models,
             )
         )
     return families
 
 
-def model_family(key: str) -> Family | None:
+def model_family(key: str) -> FamilyPage | None:
     return next((f for f in model_families(with_figures=True) if f.key == key), None)
 
 

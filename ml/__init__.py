@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ml import catalogue
 from ml.color import ImageSource, alpha_of, compose, open_image, to_gray
 from ml.config import configure
 from ml.errors import ColorizeError
 from ml.registry import ModelSpec, all_specs, get_spec
+
+catalogue.load()  # every family's weights, models and record, registered once
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -28,43 +28,15 @@ DEFAULT_RENDER_FACTORS = (7, 14, 21, 28, 35, 45)
 
 
 def _random_weights(model: str, directory: Path) -> None:
-    """Write random weights for `model` under its official filename (fp16, to save disk)."""
-    import torch
-
-    from ml.models.deoldify import build_generator
-    from ml.registry import get_spec
-    from ml.weights import known
+    """Write random weights for `model` under its official filename, with its family's
+    builder (see ml.registry.Family.random_weights)."""
+    from ml.registry import get_family, get_spec, load_code
 
     spec = get_spec(model)
-    if spec.predictor.startswith("ml.models.zhang:") and spec.official:
-        from ml.models.zhang import NETWORKS
-
-        net = NETWORKS[spec.options.get("network", "eccv16")]()
-        torch.save(_half(net.state_dict()), directory / known(spec.weights).filename)
-        return
-    if spec.predictor.startswith("ml.models.bigcolor:"):
-        from ml.models.bigcolor import BigColor
-
-        net = BigColor()
-        torch.save(_half(net.state_dict()), directory / known("bigcolor").filename)
-        if known(spec.weights).requires:  # the averaged parameters, as torch-ema saves them
-            shadow = [p.detach().half() for p in net.parameters()]
-            torch.save({"shadow_params": shadow}, directory / known(spec.weights).filename)
-        return
-    if spec.predictor.startswith("ml.models.ddcolor:"):
-        from ml.models.ddcolor import build_ddcolor
-
-        net = build_ddcolor(spec.options.get("variant", "large"))
-        torch.save({"params": _half(net.state_dict())}, directory / known(spec.weights).filename)
-        return
-    if not spec.predictor.startswith("ml.models.deoldify:"):
-        raise SystemExit(f"random weights are implemented for DeOldify, BigColor, DDColor: {model}")
-    net = build_generator(spec.options.get("variant", "artistic"))
-    torch.save({"model": _half(net.state_dict())}, directory / known(spec.weights).filename)
-
-
-def _half(state: dict) -> dict:
-    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    family = get_family(spec.family)
+    if family is None or not family.random_weights:
+        raise SystemExit(f"the family of {model} has no random-weights builder")
+    load_code(family.random_weights)(spec, directory)
 
 
 def _settings(model: str, render_factors: list[int]) -> list[int]:

@@ -47,3 +47,15 @@ def load_into(network, path: Path | str, *, strict: bool = True) -> None:
         raise WeightsInvalid(
             f"{Path(path).name} does not fit this network: {' '.join(first)}"
         ) from exc
+
+
+def save_half(state: dict, path: Path | str, *, wrapper: str | None = None) -> Path:
+    """Save a state_dict in fp16 (half the size; read_state_dict converts back), optionally
+    wrapped as {wrapper: state} the way a family's official files are."""
+    import torch
+
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({wrapper: half} if wrapper else half, path)
+    return path

@@ -21,6 +21,8 @@ DEVICES = ("auto", "cpu", "cuda")
 class MLSettings:
     weights_dir: Path
     device: str = "auto"
+    # Catalogue modules of families kept outside ml/catalogue/ (importable names), loaded with it.
+    extra_catalogues: tuple[str, ...] = ()
 
 
 def _from_environment() -> MLSettings:
@@ -28,8 +30,11 @@ def _from_environment() -> MLSettings:
     device = os.environ.get("COLORIA_DEVICE", "auto").strip().lower() or "auto"
     if device not in DEVICES:
         raise ValueError(f"COLORIA_DEVICE must be one of {', '.join(DEVICES)}, not {device!r}")
+    extra = os.environ.get("COLORIA_EXTRA_CATALOGUES", "")
     return MLSettings(
-        weights_dir=Path(os.environ.get("COLORIA_WEIGHTS_DIR") or default_dir), device=device
+        weights_dir=Path(os.environ.get("COLORIA_WEIGHTS_DIR") or default_dir),
+        device=device,
+        extra_catalogues=tuple(name.strip() for name in extra.split(",") if name.strip()),
     )
 
 

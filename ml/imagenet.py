@@ -1,9 +1,5 @@
-"""The 1000 ImageNet classes, and ranking them for a photo.
-
-BigColor is conditioned on an ImageNet class. The official pipeline asks a large classifier for
-the photo's top classes; Coloria uses an ImageNet classifier when one is installed (torchvision's
-ResNets, the same files the training pipelines start from: `fetch_weights resnet101`) and
-otherwise a fixed list of broad outdoor classes. People can always choose the class themselves.
+"""The 1000 ImageNet classes (names and parsing) and ImageNet's input normalisation: the ground
+floor that the models, the registry and the classifier (`ml.classify`) stand on.
 
 Class names are torchvision's (BSD-3-Clause), one per line in imagenet-classes.txt; reading them
 needs no framework.
@@ -14,15 +10,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import numpy as np
-
 CLASS_NAMES_FILE = Path(__file__).with_name("imagenet-classes.txt")
-# Used, in this order, when no classifier is installed: broad scenes whose colours (sky, water,
-# foliage, rock) suit most old photographs better than any particular object's.
-FALLBACK_CLASSES = (979, 978, 975, 970, 972)  # valley, seashore, lakeside, alp, cliff
-# Best first: the first of these that is installed ranks the classes.
-CLASSIFIERS = ("resnet101", "resnet34", "resnet18")  # weights keys = torchvision builders
-CLASSIFIER_SIDE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -80,48 +68,3 @@ def denormalise(x):
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     return (x * std + mean).clamp(0.0, 1.0)
-
-
-def installed_classifier() -> str | None:
-    """The weights key of the best installed ImageNet classifier, or None."""
-    from ml.weights import is_installed
-
-    return next((key for key in CLASSIFIERS if is_installed(key)), None)
-
-
-def rank_classes(gray: np.ndarray, count: int, *, device: str = "cpu") -> list[int]:
-    """The `count` most likely ImageNet classes of a gray photo (values in [0, 1]), best first."""
-    key = installed_classifier()
-    if key is None:
-        return [FALLBACK_CLASSES[i % len(FALLBACK_CLASSES)] for i in range(count)]
-    import torch
-
-    network = _classifier(key, device)
-    x = _classifier_input(gray).to(device)
-    with torch.inference_mode():
-        logits = network(x)[0]
-    return [int(i) for i in torch.topk(logits, count).indices]
-
-
-def _classifier_input(gray: np.ndarray):
-    """Gray in three channels stretched to 224 x 224 (as the official script stretches), with
-    ImageNet normalisation."""
-    import torch
-    from PIL import Image
-
-    image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
-    square = image.resize((CLASSIFIER_SIDE, CLASSIFIER_SIDE), resample=Image.BILINEAR)
-    x = torch.from_numpy(np.clip(np.asarray(square, dtype=np.float32), 0, 1))[None, None]
-    return normalise(x.repeat(1, 3, 1, 1))
-
-
-@functools.cache
-def _classifier(key: str, device: str):
-    import torchvision
-
-    from ml.checkpoints import load_into
-    from ml.weights import weights_path
-
-    network = getattr(torchvision.models, key)(weights=None)
-    load_into(network, weights_path(key))
-    return network.eval().to(device)

@@ -1,7 +1,9 @@
-"""The registry of model specs: every colorization model Coloria knows, by key.
+"""The registry: every colorization model Coloria knows (a ModelSpec, by key) and the families
+they belong to (a Family: what the models are, how they were trained, where the family's code is).
 
-A spec is pure data. The network code behind it is named by a dotted path and imported only when a
-model is first used, so listing models never imports PyTorch or TensorFlow.
+Specs and families are pure data, registered by the catalogue (one module per family in
+ml/catalogue/, loaded once when `ml` is imported). The code behind them is named by dotted paths
+and imported only when first used, so listing models never imports PyTorch or TensorFlow.
 """
 
 from __future__ import annotations
@@ -118,7 +120,37 @@ class ModelSpec:
         return [{**cleaned, "candidate": number} for number in range(1, count + 1)]
 
 
+@dataclass(frozen=True)
+class Family:
+    """A family of models: the prose of its model page, and where its code lives.
+
+    `trainer`, `random_weights` and the specs' `predictor` are "module:name" paths, imported
+    when used: `python -m ml.train <train_name>` runs the trainer class; `random_weights(spec,
+    directory)` writes a randomly initialised file in the official layout under the spec's
+    weights file name (benchmarks and tests measure and exercise real networks without the
+    official files)."""
+
+    key: str
+    title: str
+    summary: str
+    architecture: str = ""
+    training: str = ""
+    strengths: tuple[str, ...] = ()
+    weaknesses: tuple[str, ...] = ()
+    study_delta_e00: float | None = None  # the COLORIA study's mean ΔE00, when it measured one
+    order: int = 100  # where the family's models come in lists (lower first)
+    trainer: str = ""
+    train_name: str = ""  # defaults to the key
+    random_weights: str = ""
+
+    @property
+    def command(self) -> str:
+        """The name `python -m ml.train` knows this family's pipeline by."""
+        return self.train_name or self.key
+
+
 _REGISTRY: dict[str, ModelSpec] = {}
+_FAMILIES: dict[str, Family] = {}
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -128,8 +160,14 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+def register_family(family: Family) -> Family:
+    if family.key in _FAMILIES:
+        raise ValueError(f"family {family.key!r} registered twice")
+    _FAMILIES[family.key] = family
+    return family
+
+
 def get_spec(key: str) -> ModelSpec:
-    _ensure_catalogue()
     try:
         return _REGISTRY[key]
     except KeyError:
@@ -138,14 +176,31 @@ def get_spec(key: str) -> ModelSpec:
         ) from None
 
 
+def _order(spec: ModelSpec) -> int:
+    family = _FAMILIES.get(spec.family)
+    return family.order if family else 100
+
+
 def all_specs() -> list[ModelSpec]:
-    _ensure_catalogue()
-    return list(_REGISTRY.values())
+    """Every model, family by family (in the families' order), each family's in the order its
+    catalogue registers them."""
+    return sorted(_REGISTRY.values(), key=_order)
 
 
-def _ensure_catalogue() -> None:
-    # The catalogue module registers the built-in specs when first imported.
-    import ml.catalogue  # noqa: F401
+def get_family(key: str) -> Family | None:
+    return _FAMILIES.get(key)
+
+
+def all_families() -> list[Family]:
+    return sorted(_FAMILIES.values(), key=lambda family: family.order)
+
+
+def load_code(path: str):
+    """The object a "module:name" path names (a predictor class, a trainer, a function)."""
+    import importlib
+
+    module_name, _, name = path.partition(":")
+    return getattr(importlib.import_module(module_name), name)
 
 
 # Hints are a few dozen clicks in practice; these bounds keep one request from storing megabytes
@@ -167,6 +222,8 @@ def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
             value = json.loads(value) if value.strip() else []
         except RecursionError:
             raise ValueError("the hints are nested too deeply") from None
+        except json.JSONDecodeError:
+            raise ValueError("the hints are not valid JSON ([[x, y, colour], ...])") from None
     if value is None:
         return []
     if not isinstance(value, list | tuple):

@@ -7,8 +7,8 @@ process that colorizes (forked workers cannot use a CUDA context made by their p
 
 from __future__ import annotations
 
-import importlib
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ import numpy as np
 from ml import config
 from ml.color import Chroma
 from ml.errors import WeightsNotInstalled
-from ml.registry import ModelSpec
+from ml.registry import ModelSpec, load_code
 from ml.weights import install_command, weights_path
 
 
@@ -29,8 +29,10 @@ class Predictor(Protocol):
     def predict(self, gray: np.ndarray, **params: Any) -> Chroma: ...
 
 
-_LOADED: dict[tuple[str, str, str], Predictor] = {}
-_LOCK = threading.Lock()
+# Everything a process has loaded: predictors by (model, device, file), and other networks the
+# models use (the ImageNet classifier) by their own keys. One cache, emptied by unload_all.
+_LOADED: dict[tuple[str, ...], Any] = {}
+_LOCK = threading.RLock()
 
 
 def resolve_device(preference: str | None = None) -> str:
@@ -52,18 +54,21 @@ def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
             f"Install them with: {install_command(spec.weights)}"
         )
     device = resolve_device(device)
-    cache_key = (spec.key, device, str(path))
+    return cached(
+        (spec.key, device, str(path)),
+        lambda: load_code(spec.predictor)(path, device, **spec.options),
+    )
+
+
+def cached(key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+    """What `load()` returns, loaded once per process under `key` (thread-safe)."""
     with _LOCK:
-        predictor = _LOADED.get(cache_key)
-        if predictor is None:
-            module_name, _, class_name = spec.predictor.partition(":")
-            cls = getattr(importlib.import_module(module_name), class_name)
-            predictor = cls(path, device, **spec.options)
-            _LOADED[cache_key] = predictor
-    return predictor
+        if key not in _LOADED:
+            _LOADED[key] = load()
+        return _LOADED[key]
 
 
 def unload_all() -> None:
-    """Forget loaded models (tests; or to free memory)."""
+    """Forget everything loaded (tests; or to free memory)."""
     with _LOCK:
         _LOADED.clear()

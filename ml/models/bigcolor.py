@@ -28,9 +28,9 @@ from PIL import Image
 from torch import nn
 
 from ml.checkpoints import load_into
+from ml.classify import rank_classes
 from ml.color import Chroma, rgb_to_lab
 from ml.errors import WeightsInvalid
-from ml.imagenet import rank_classes
 
 NUM_CLASSES = 1000
 WORKING_SIDE = 256  # the short side the official pipeline colours at
@@ -454,3 +454,23 @@ class SNEmbedding(nn.Embedding, _BigGANSpectralNorm):
 
     def forward(self, classes: torch.Tensor) -> torch.Tensor:
         return F.embedding(classes, self.normalised_weight())
+
+
+def random_weights(spec: Any, directory: Path) -> Path:
+    """Randomly initialised weights in the official layout for `spec` (benchmarks, tests): the
+    full checkpoint, and for the averaged model the torch-ema list of parameters on top."""
+    import torch
+
+    from ml.checkpoints import save_half
+    from ml.weights import known
+
+    config = {k: v for k, v in spec.options.items() if k != "base_weights"}
+    net = BigColor(BigColorConfig(**config))
+    entry = known(spec.weights)
+    base = known(entry.requires[0]) if entry.requires else entry
+    path = save_half(net.state_dict(), Path(directory) / base.filename)
+    if entry.requires:
+        shadow = [p.detach().half() for p in net.parameters()]
+        path = Path(directory) / entry.filename
+        torch.save({"shadow_params": shadow}, path)
+    return path

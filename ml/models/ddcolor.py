@@ -438,3 +438,13 @@ class DDColorPredictor:
 
     def predict(self, gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, **_: Any) -> Chroma:
         return Chroma(ab=predict_ab(self.net, gray, input_size, self.device), space="lab")
+
+
+def random_weights(spec: Any, directory: Path) -> Path:
+    """Randomly initialised weights in the official layout for `spec` (benchmarks, tests)."""
+    from ml.checkpoints import save_half
+    from ml.weights import known
+
+    net = build_ddcolor(spec.options.get("variant", "large"))
+    path = Path(directory) / known(spec.weights).filename
+    return save_half(net.state_dict(), path, wrapper="params")

@@ -460,3 +460,13 @@ class DeOldifyPredictor:
         x = model_input(gray, int(render_factor)).to(self.device)
         rgb = denormalise(self.net(x))[0].permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_uv(rgb), space="yuv")
+
+
+def random_weights(spec: Any, directory: Path) -> Path:
+    """Randomly initialised weights in the official layout for `spec` (benchmarks, tests)."""
+    from ml.checkpoints import save_half
+    from ml.weights import known
+
+    net = build_generator(spec.options.get("variant", "artistic"))
+    path = Path(directory) / known(spec.weights).filename
+    return save_half(net.state_dict(), path, wrapper="model")

@@ -230,3 +230,14 @@ class ZhangPredictor:
             hint_ab, mask = hint_tensors(hints or [], gray.shape)
             ab = self.net(lightness, hint_ab.to(self.device), mask.to(self.device))
         return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
+
+
+def random_weights(spec: Any, directory: Path) -> Path:
+    """Randomly initialised weights in the official layout for `spec` (benchmarks, tests)."""
+    from ml.checkpoints import save_half
+    from ml.weights import known
+
+    options = spec.options
+    network = options.get("network", "eccv16")
+    net = ECCV16(options.get("width", 1.0)) if network == "eccv16" else NETWORKS[network]()
+    return save_half(net.state_dict(), Path(directory) / known(spec.weights).filename)

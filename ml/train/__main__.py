@@ -1,55 +1,46 @@
-"""python -m ml.train FAMILY --config FILE [--set section.key=value ...] [--export PATH]"""
+"""python -m ml.train FAMILY --config FILE [--set section.key=value ...]
+
+FAMILY is a family's training pipeline as its catalogue record names it (ml/catalogue/)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from ml.errors import os_error_message
+from ml.registry import all_families, load_code
 from ml.train import common
 
-FAMILIES = ("zhang", "deoldify", "cnn", "bigcolor", "ddcolor", "coloria-lite")
+
+def pipelines() -> dict[str, str]:
+    """Training command name -> "module:Class" of its pipeline, from the family records."""
+    import ml  # noqa: F401  (loads the catalogue)
+
+    return {family.command: family.trainer for family in all_families() if family.trainer}
 
 
 def main(argv: list[str] | None = None) -> int:
+    known = pipelines()
     parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__)
-    parser.add_argument("family", choices=FAMILIES)
+    parser.add_argument("family", choices=sorted(known))
     parser.add_argument("--config", required=True, help="TOML file (see ml/train/configs/)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value"
     )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    config = None
     try:
         config = common.load_config(args.config, args.set)
         started = time.perf_counter()
-        if args.family in ("zhang", "deoldify", "bigcolor", "ddcolor", "coloria-lite"):
-            if args.family == "zhang":
-                from ml.train.zhang import ZhangTraining as Training
-            elif args.family == "bigcolor":
-                from ml.train.bigcolor import BigColorTraining as Training
-            elif args.family == "ddcolor":
-                from ml.train.ddcolor import DDColorTraining as Training
-            elif args.family == "coloria-lite":
-                from ml.train.coloria_lite import ColoriaLiteTraining as Training
-            else:
-                from ml.train.deoldify import DeOldifyTraining as Training
-
-            run = Training(config)
-            outcome = run.run(progress=not args.no_progress)
-            export = config.get("output", {}).get("export")
-            if run.dist.is_main and export:
-                _export_with_card(run, common.Path(export), args.family, config, outcome, started)
-            run.dist.close()
-        else:
-            from ml.train.keras_cnn import CNNTraining
-
-            run = CNNTraining(config)
-            outcome = run.run(progress=not args.no_progress)
-            export = config.get("output", {}).get("export")
-            if export:  # run() exported the model; add its card
-                _export_with_card(run, common.Path(export), "cnn", config, outcome, started)
+        run = load_code(known[args.family])(config)
+        outcome = run.run(progress=not args.no_progress)
+        export = config.get("output", {}).get("export")
+        if run.dist.is_main and export:
+            _export_with_card(run, Path(export), args.family, config, outcome, started)
+        run.dist.close()
     except (common.TrainingError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -57,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     except (ValueError, TypeError) as exc:
-        if config.checked:
+        if config is None or config.checked:
             raise  # training had started: not a settings problem
         # Before the first step, such an error is almost always a setting that would not
         # convert (int('many')): name the one read last.
@@ -75,10 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export_with_card(run, path, family: str, config: dict, outcome: dict, started: float) -> None:
-    """Write the card beside the exported weights, exporting them first for the PyTorch
-    families (the Keras CNN's run() has already exported its model)."""
-    if family != "cnn":
-        run.export(path)
+    """Export the weights, then write their card beside them."""
+    run.export(path)
     model = config.get("output", {}).get("model", path.stem)
     seconds = time.perf_counter() - started
     card = common.write_card(

@@ -65,7 +65,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ml import imagenet, metrics
+from ml import classify, imagenet, metrics
 from ml import weights as weights_manager
 from ml.checkpoints import read_state_dict
 from ml.color import LUMA, Chroma, open_image, rgb_to_lab, to_gray
@@ -400,10 +400,10 @@ def _label(
             labels.append(index[head])
         return labels, "ImageNet labels from the class folders (sorted, as ImageFolder)", None
     if choice == "auto":
-        classifier = imagenet.installed_classifier()
+        classifier = classify.installed_classifier()
         if classifier is not None:
             labels = [
-                imagenet.rank_classes(to_gray(Image.fromarray(crop)), 1, device=device)[0]
+                classify.rank_classes(to_gray(Image.fromarray(crop)), 1, device=device)[0]
                 for crop in crops
             ]
             return (
@@ -412,7 +412,7 @@ def _label(
                 "crop (the predictor's automatic class)",
                 None,
             )
-        fixed = imagenet.FALLBACK_CLASSES[0]
+        fixed = classify.FALLBACK_CLASSES[0]
         return (
             [fixed] * len(crops),
             f"fixed class {imagenet.class_label(fixed)} for every photo: no ImageNet classifier "
@@ -731,7 +731,7 @@ class BigColorTraining(common.ResumableRun):
     def validation_class(self, gray: np.ndarray) -> int:
         if self.data.fixed_class is not None:
             return self.data.fixed_class
-        return imagenet.rank_classes(gray, 1, device=str(self.device))[0]
+        return classify.rank_classes(gray, 1, device=str(self.device))[0]
 
     @torch.inference_mode()
     def predict(self, gray: np.ndarray) -> Chroma:

@@ -603,9 +603,6 @@ def vgg16_features(
 def export_fp16(state_dict: dict[str, Any], path: Path, *, wrapper: str | None = None) -> Path:
     """Save a state_dict in fp16 (half the size; loading converts back to fp32), optionally
     wrapped as {wrapper: state} the way the official files of a family are."""
-    import torch
+    from ml.checkpoints import save_half
 
-    half = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({wrapper: half} if wrapper else half, path)
-    return path
+    return save_half(state_dict, path, wrapper=wrapper)

@@ -28,6 +28,7 @@ class CNNTraining:
         self.crop_scale = tuple(float(s) for s in train_cfg.get("crop_scale", (0.5, 1.0)))
         self.seed = int(train_cfg.get("seed", 0))
         self.out = Path(config.get("output", {}).get("dir", "runs/cnn"))
+        self.dist = common.Distributed()  # one process: Keras trains without torchrun
         data_cfg = config.get("data", {})
         self.train_photos, self.val_photos = datasets.load_splits(data_cfg, short_side=320)
         if not self.train_photos:
@@ -127,8 +128,5 @@ class CNNTraining:
             if self.step % checkpoint_every == 0 or self.step == self.steps:
                 self.save()
         bar.close()
-        export = self.config.get("output", {}).get("export")
-        if export:
-            self.export(Path(export))
         outcome.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
         return outcome

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import ml
-from ml import imagenet, registry, weights
+from ml import classify, imagenet, registry, runtime, weights
 from ml.color import gray_to_lightness, rgb_to_lab, to_gray
 from ml.errors import InvalidParameters, WeightsInvalid
 from ml.models.bigcolor import (
@@ -23,6 +23,7 @@ from ml.models.bigcolor import (
     parameter_names,
     working_size,
 )
+from ml.weights import install
 from tests.conftest import BIGCOLOR_TINY, make_photo
 
 
@@ -226,10 +227,10 @@ def test_candidates_of_a_chosen_class_are_successive_seeds(predictor):
 
 def test_automatic_class_without_a_classifier_uses_the_fallback_list(predictor):
     gray = to_gray(make_photo(80, 80))
-    assert imagenet.installed_classifier() is None
+    assert classify.installed_classifier() is None
     for number in (1, 2, 3):
         chroma = predictor.predict(gray, imagenet_class=-1, seed=0, candidate=number)
-        assert chroma.details["imagenet_class"] == imagenet.FALLBACK_CLASSES[number - 1]
+        assert chroma.details["imagenet_class"] == classify.FALLBACK_CLASSES[number - 1]
 
 
 def test_automatic_class_ranks_with_an_installed_classifier(tmp_path, predictor):
@@ -243,16 +244,16 @@ def test_automatic_class_ranks_with_an_installed_classifier(tmp_path, predictor)
     ml.configure(weights_dir=tmp_path)
     gray = to_gray(make_photo(100, 70))
     with torch.no_grad():
-        logits = classifier(imagenet._classifier_input(gray))[0]
+        logits = classifier(classify._classifier_input(gray))[0]
     top = [int(i) for i in torch.topk(logits, 3).indices]
-    assert imagenet.installed_classifier() == "resnet18"
-    assert imagenet.rank_classes(gray, 3) == top
+    assert classify.installed_classifier() == "resnet18"
+    assert classify.rank_classes(gray, 3) == top
     chosen = [
         predictor.predict(gray, imagenet_class=-1, candidate=n).details["imagenet_class"]
         for n in (1, 2, 3)
     ]
     assert chosen == top
-    imagenet._classifier.cache_clear()
+    runtime.unload_all()
 
 
 def test_any_aspect_ratio_comes_back_at_its_size_with_its_lightness(bigcolor_model):
@@ -329,7 +330,7 @@ def test_import_of_averaged_weights_asks_for_the_full_checkpoint_first(
         dataclasses.replace(spec, options={**spec.options, **BIGCOLOR_TINY}),
     )
     with pytest.raises(WeightsFetchError, match="needs bigcolor installed first"):
-        weights.import_file(bigcolor_weights_dir / "EG_EMA_011.ckpt", "bigcolor-ema")
-    weights.import_file(bigcolor_weights_dir / "EG_011.ckpt", "bigcolor")
-    weights.import_file(bigcolor_weights_dir / "EG_EMA_011.ckpt", "bigcolor-ema")
+        install.import_file(bigcolor_weights_dir / "EG_EMA_011.ckpt", "bigcolor-ema")
+    install.import_file(bigcolor_weights_dir / "EG_011.ckpt", "bigcolor")
+    install.import_file(bigcolor_weights_dir / "EG_EMA_011.ckpt", "bigcolor-ema")
     assert weights.is_installed("bigcolor-ema")

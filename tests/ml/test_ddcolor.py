@@ -23,7 +23,8 @@ from ml.models.ddcolor import (
     sine_position_embedding,
     working_side,
 )
-from ml.weights import KNOWN_WEIGHTS, import_file, install_command
+from ml.weights import KNOWN_WEIGHTS, install_command
+from ml.weights.install import import_file
 from tests.conftest import DDCOLOR_MINI, make_photo
 
 MINI = DDCOLOR_MINI

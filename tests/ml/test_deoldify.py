@@ -298,7 +298,8 @@ def test_running_out_of_memory_is_a_clear_error(deoldify_weights_dir) -> None:
 def test_own_trained_weights_are_imported_by_loading_them(deoldify_weights_dir, tmp_path) -> None:
     """A file from Coloria's NoGAN pipeline installs as the Coloria-trained model (checked by
     loading it into the official architecture) and colorizes."""
-    from ml.weights import import_file, install_command
+    from ml.weights import install_command
+    from ml.weights.install import import_file
 
     source = deoldify_weights_dir / "ColorizeArtistic_gen.pth"
     assert install_command("deoldify-artistic-coloria") == (

@@ -14,7 +14,7 @@ import torchvision
 from PIL import Image
 
 from ml import config as ml_config
-from ml import imagenet, metrics, weights
+from ml import metrics, runtime, weights
 from ml.color import to_gray
 from ml.errors import WeightsFetchError
 from ml.models.bigcolor import (
@@ -33,6 +33,7 @@ from ml.train.bigcolor import (
     load_training_set,
     luminance_gray,
 )
+from ml.weights import install
 from tests.conftest import BIGCOLOR_TINY, make_photo
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
@@ -206,11 +207,11 @@ def test_classes_can_be_fixed_or_come_from_a_classifier(photo_folder, tmp_path):
                tmp_path / "resnet18-f37072fd.pth")  # fmt: skip
     ml_config.configure(weights_dir=tmp_path)
     # The classifier is cached per process: neither reuse another test's nor leave this one.
-    imagenet._classifier.cache_clear()
+    runtime.unload_all()
     try:
         ranked = load_training_set({"train": train, "size": 64})
     finally:
-        imagenet._classifier.cache_clear()
+        runtime.unload_all()
     assert "classifier resnet18" in ranked.labelling and ranked.fixed_class is None
     assert all(0 <= c < 1000 for c in ranked.classes)
 
@@ -336,13 +337,13 @@ def test_the_weights_manager_checks_biggan_files_by_loading_them(tmp_path, monke
     monkeypatch.setattr(bigcolor, "PRETRAINED_CONFIG", BigColorConfig(**BIGCOLOR_TINY))
     monkeypatch.setattr(bigcolor, "PRETRAINED_D_CHANNELS", 8)
     installed = tmp_path / "installed"
-    weights.import_file(files / "G_ema_256.pth", "bigcolor-biggan-g", dest_dir=installed)
-    weights.import_file(files / "D_256.pth", "bigcolor-biggan-d", dest_dir=installed)
+    install.import_file(files / "G_ema_256.pth", "bigcolor-biggan-g", dest_dir=installed)
+    install.import_file(files / "D_256.pth", "bigcolor-biggan-d", dest_dir=installed)
     assert {p.name for p in installed.iterdir()} == {"G_ema_256.pth", "D_256.pth"}
     with pytest.raises(WeightsFetchError, match=r"page\.html is not G_ema_256\.pth"):
-        weights.import_file(files / "page.html", "bigcolor-biggan-g", dest_dir=installed)
+        install.import_file(files / "page.html", "bigcolor-biggan-g", dest_dir=installed)
     with pytest.raises(WeightsFetchError, match="lacks"):
-        weights.import_file(files / "D_256.pth", "bigcolor-biggan-g", dest_dir=installed)
+        install.import_file(files / "D_256.pth", "bigcolor-biggan-g", dest_dir=installed)
 
     # A training file that nothing could verify is refused when it is registered.
     with pytest.raises(ValueError, match="need a SHA-256"):

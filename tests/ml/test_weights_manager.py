@@ -18,7 +18,7 @@ import pytest
 
 from ml import weights
 from ml.errors import WeightsFetchError
-from ml.weights import KNOWN_WEIGHTS, WeightFile
+from ml.weights import KNOWN_WEIGHTS, WeightFile, install
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, so that a download takes several reads
 
@@ -103,33 +103,33 @@ def entry(server, tmp_path, monkeypatch):
 
 def test_fetch_downloads_verifies_and_installs(entry, server, tmp_path):
     reports = []
-    path = weights.fetch("test-net", progress=lambda done, total: reports.append((done, total)))
+    path = install.fetch("test-net", progress=lambda done, total: reports.append((done, total)))
     assert path == tmp_path / "weights" / "test-net-0123.pth"
     assert path.read_bytes() == PAYLOAD
     assert not list(path.parent.glob("*.part"))
     assert reports[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert weights.is_installed("test-net")
     # Installed and verified: a second fetch does not download again.
-    weights.fetch("test-net")
+    install.fetch("test-net")
     assert len(server.requests) == 1
 
 
 def test_a_file_with_the_wrong_hash_is_discarded(entry, server, tmp_path):
     server.files["/test-net.pth"] = b"<html>not the weights</html>"
     with pytest.raises(WeightsFetchError, match="wrong SHA-256"):
-        weights.fetch("test-net")
+        install.fetch("test-net")
     assert not any((tmp_path / "weights").iterdir())  # neither the file nor a .part
 
 
 def test_an_interrupted_download_is_resumed(entry, server, tmp_path):
     server.cut_after["/test-net.pth"] = 300_000
     with pytest.raises(WeightsFetchError, match="run the same command again"):
-        weights.fetch("test-net")
+        install.fetch("test-net")
     partial = tmp_path / "weights" / "test-net-0123.pth.part"
     assert partial.stat().st_size == 300_000
     assert not weights.is_installed("test-net")
 
-    path = weights.fetch("test-net")
+    path = install.fetch("test-net")
     assert path.read_bytes() == PAYLOAD
     assert server.requests[-1] == ("/test-net.pth", "bytes=300000-")
     assert not partial.exists()
@@ -138,7 +138,7 @@ def test_an_interrupted_download_is_resumed(entry, server, tmp_path):
 def test_not_found_and_no_network_are_reported(entry, server, tmp_path):
     KNOWN_WEIGHTS["test-net"] = WeightFile(**{**entry.__dict__, "urls": (server.url("/gone"),)})
     with pytest.raises(WeightsFetchError, match="HTTP 404"):
-        weights.fetch("test-net")
+        install.fetch("test-net")
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -147,7 +147,7 @@ def test_not_found_and_no_network_are_reported(entry, server, tmp_path):
         **{**entry.__dict__, "urls": (f"http://127.0.0.1:{port}/x.pth",)}
     )
     with pytest.raises(WeightsFetchError, match="Cannot reach"):
-        weights.fetch("test-net")
+        install.fetch("test-net")
     assert not weights.is_installed("test-net")
 
 
@@ -155,14 +155,14 @@ def test_a_second_address_is_tried_when_the_first_fails(entry, server):
     KNOWN_WEIGHTS["test-net"] = WeightFile(
         **{**entry.__dict__, "urls": (server.url("/gone"), server.url("/test-net.pth"))}
     )
-    assert weights.fetch("test-net").read_bytes() == PAYLOAD
+    assert install.fetch("test-net").read_bytes() == PAYLOAD
 
 
 def test_unknown_keys_and_own_trained_weights_cannot_be_fetched():
     with pytest.raises(WeightsFetchError, match="Unknown weights 'nope'"):
-        weights.fetch("nope")
+        install.fetch("nope")
     with pytest.raises(WeightsFetchError, match="no download address"):
-        weights.fetch("cnn-coloria")
+        install.fetch("cnn-coloria")
 
 
 @pytest.mark.django_db
@@ -190,9 +190,9 @@ def test_import_checks_the_hash_of_official_files(entry, tmp_path):
     bad = tmp_path / "other.pth"
     bad.write_bytes(PAYLOAD[:-1])
     with pytest.raises(WeightsFetchError, match="its SHA-256 is"):
-        weights.import_file(bad, "test-net")
+        install.import_file(bad, "test-net")
     assert not weights.is_installed("test-net")
-    assert weights.import_file(good, "test-net").read_bytes() == PAYLOAD
+    assert install.import_file(good, "test-net").read_bytes() == PAYLOAD
 
 
 def test_import_loads_own_trained_files_into_their_network(tmp_path, monkeypatch):
@@ -219,8 +219,8 @@ def test_import_loads_own_trained_files_into_their_network(tmp_path, monkeypatch
         wrong = tmp_path / "wrong.pth"
         torch.save(ECCV16(0.5).state_dict(), wrong)
         with pytest.raises(WeightsFetchError, match="cannot be used for Test own"):
-            weights.import_file(wrong, "test-own")
-        assert weights.import_file(fits, "test-own").is_file()
+            install.import_file(wrong, "test-own")
+        assert install.import_file(fits, "test-own").is_file()
     finally:
         KNOWN_WEIGHTS.pop("test-own")
         _REGISTRY.pop("test-own")
@@ -284,7 +284,7 @@ def deoldify_served(server, tmp_path, monkeypatch, deoldify_weights_dir):
 def test_a_file_without_published_checksum_must_load_into_its_network(deoldify_served, tmp_path):
     deoldify_served("/preview")
     with pytest.raises(WeightsFetchError, match="not usable and was discarded"):
-        weights.fetch("deoldify-artistic")
+        install.fetch("deoldify-artistic")
     assert not any((tmp_path / "weights").iterdir())
 
 
@@ -293,7 +293,7 @@ def test_the_next_address_is_tried_when_a_download_does_not_load(deoldify_served
 
     deoldify_served("/preview", "/gen.pth")
     out = io.StringIO()
-    assert weights.fetch_many(["deoldify-artistic"], out=out, progress=False) == 0
+    assert install.fetch_many(["deoldify-artistic"], out=out, progress=False) == 0
     installed = tmp_path / "weights" / "ColorizeArtistic_gen.pth"
     assert installed.read_bytes() == server.files["/gen.pth"]
     digest = hashlib.sha256(server.files["/gen.pth"]).hexdigest()
@@ -324,7 +324,7 @@ def test_bigcolor_averaged_weights_fetch_their_full_checkpoint_first(
     server.files["/page"] = b"<!DOCTYPE html><html>Google Drive can't scan this file</html>"
 
     out = io.StringIO()
-    assert weights.fetch_many(["bigcolor-ema"], out=out, progress=False) == 0
+    assert install.fetch_many(["bigcolor-ema"], out=out, progress=False) == 0
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == [
         "EG_011.ckpt",
         "EG_EMA_011.ckpt",

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from colorize.models import Job
-from ml import imagenet
+from ml import classify
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_candidates_run_as_jobs_shown_side_by_side(
     assert response["Location"] == reverse("colorize:compare", args=[batch.id])
     # Without an ImageNet classifier, "auto" takes the broad scenes in turn.
     used = [job.result.details["imagenet_class"] for job in jobs]
-    assert used == list(imagenet.FALLBACK_CLASSES[:3])
+    assert used == list(classify.FALLBACK_CLASSES[:3])
 
     compare = client.get(response["Location"]).content.decode()
     assert "Several colorings, one photo" in compare

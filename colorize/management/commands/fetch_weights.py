@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ml import weights
+from ml.weights import install
 
 
 class Command(BaseCommand):
@@ -21,10 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, keys: list[str], list: bool, quiet: bool, **options) -> None:
         if list:
-            for row in weights.describe():
+            for row in install.describe():
                 where = row["installed"] or "not installed"
                 self.stdout.write(f"{row['key']:<24} {row['kind']:<12} {where}")
             return
-        failures = weights.fetch_many(keys, out=self.stdout, progress=not quiet)
+        failures = install.fetch_many(keys, out=self.stdout, progress=not quiet)
         if failures:
             raise CommandError(f"{failures} download(s) failed; see the messages above.")

@@ -1,15 +1,15 @@
 """manage.py import_weights PATH --model KEY: install a weights file copied from elsewhere.
 
 Official files must match their published SHA-256; own-trained files must load into their
-network. See `ml.weights.import_file`.
+network. See `ml.weights.install.import_file`.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ml import weights
 from ml.errors import WeightsFetchError
+from ml.weights import install
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: str, model: str, **options) -> None:
         try:
-            installed = weights.import_file(path, model)
+            installed = install.import_file(path, model)
         except WeightsFetchError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{model}: installed {installed}")

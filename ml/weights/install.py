@@ -1,17 +1,9 @@
-"""Known weight files: what each is, where it comes from, whether it is installed, and how to
-install it.
-
-Official checkpoints are downloaded by `fetch` (`python -m ml.weights fetch`, or
-`python manage.py fetch_weights`): resumable, SHA-256 verified, renamed into place atomically so a
-half-written file is never taken for weights. Own-trained weights ship inside the repository under
-`ml/shipped/`; `import_file` installs any local file after checking its hash, or, for own-trained
-files that have no published hash, that it loads into its network.
-"""
+"""Installing weight files: downloading official checkpoints (resumable, verified against their
+SHA-256 or, where none is published, by loading them) and importing local files."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import os
 import shutil
@@ -19,127 +11,19 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ml import config
 from ml.errors import ColorizeError, WeightsFetchError
-
-
-@dataclass(frozen=True)
-class WeightFile:
-    key: str
-    filename: str
-    network: str  # which network the file fits, e.g. "zhang-eccv16"
-    licence: str
-    urls: tuple[str, ...] = ()
-    size: int | None = None
-    sha256: str | None = None  # None for own-trained files, which are checked by loading them
-    official: bool = True
-    # torchvision publishes only the first hex digits of a file's SHA-256 (in its name).
-    sha256_prefix: str | None = None
-    purpose: str = "model"  # or "training": ImageNet backbones used by the training pipelines
-    # Files this one is useless without (BigColor's averaged weights need the full checkpoint
-    # for their buffers): fetched first, and the file counts as installed only with them.
-    requires: tuple[str, ...] = ()
-    # "module:function" that checks a training file which no model loads and whose checksum is not
-    # published (BigGAN's starting points for BigColor): it raises WeightsInvalid unless the file
-    # loads into the network it starts.
-    loader: str | None = None
-
-
-KNOWN_WEIGHTS: dict[str, WeightFile] = {}
-
-
-def register_weights(entry: WeightFile) -> WeightFile:
-    if entry.key in KNOWN_WEIGHTS:
-        raise ValueError(f"weights key {entry.key!r} registered twice")
-    if entry.purpose == "training" and not (entry.sha256 or entry.sha256_prefix or entry.loader):
-        # No model spec loads a training file, so without these nothing could verify it.
-        raise ValueError(f"training weights {entry.key!r} need a SHA-256 (or prefix) or a loader")
-    KNOWN_WEIGHTS[entry.key] = entry
-    return entry
-
-
-register_weights(
-    WeightFile(
-        key="zhang-eccv16",
-        filename="colorization_release_v2-9b330a0b.pth",
-        network="zhang-eccv16",
-        licence="BSD-2-Clause",
-        urls=(
-            "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
-        ),
-        size=128976165,
-        sha256="9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9",
-    )
+from ml.weights import (
+    KNOWN_WEIGHTS,
+    WeightFile,
+    install_command,
+    is_installed,
+    known,
+    sha256_of,
+    weights_path,
 )
-register_weights(
-    WeightFile(
-        key="zhang-siggraph17",
-        filename="siggraph17-df00044c.pth",
-        network="zhang-siggraph17",
-        licence="BSD-2-Clause",
-        urls=("https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",),
-        size=136787426,
-        sha256="df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66",
-    )
-)
-
-
-def search_dirs() -> list[Path]:
-    """Where weight files are looked for: the configured directory first, then shipped ones."""
-    return [config.settings.weights_dir, config.SHIPPED_WEIGHTS_DIR]
-
-
-def weights_path(key: str) -> Path | None:
-    """The installed file for a weights key, or None when it (or a file it requires) is not
-    installed."""
-    entry = known(key)
-    if not all(weights_path(required) for required in entry.requires):
-        return None
-    for directory in search_dirs():
-        candidate = directory / entry.filename
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def is_installed(key: str) -> bool:
-    return weights_path(key) is not None
-
-
-def install_command(key: str) -> str:
-    """The command that installs these weights: a download for official files; for own-trained
-    ones (which ship with Coloria or are trained with python -m ml.train), an import."""
-    entry = KNOWN_WEIGHTS[key]
-    if entry.urls:
-        return f"python manage.py fetch_weights {key}"
-    return f"python manage.py import_weights {entry.filename} --model {key}"
-
-
-def known(key: str) -> WeightFile:
-    """The registry entry for a weights key, with a readable error for unknown keys."""
-    _ensure_catalogue()
-    try:
-        return KNOWN_WEIGHTS[key]
-    except KeyError:
-        names = ", ".join(sorted(KNOWN_WEIGHTS))
-        raise WeightsFetchError(f"Unknown weights {key!r}. Known weights: {names}.") from None
-
-
-def _ensure_catalogue() -> None:
-    # Weight files of the built-in models are registered next to their specs.
-    import ml.catalogue  # noqa: F401
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 # --- Downloading ------------------------------------------------------------------------------
 
@@ -349,12 +233,11 @@ def _check_loads(entry: WeightFile, source: Path) -> None:
             raise WeightsFetchError(f"{source.name} cannot be used for {spec.name}: {exc}") from exc
 
 
-# --- Command line ---------------------------------------------------------------------------
+# --- Listing and fetching many -----------------------------------------------------------
 
 
 def describe() -> list[dict]:
     """One row per known weights file: key, file, kind, installed path, size, licence."""
-    _ensure_catalogue()
     rows = []
     for entry in sorted(KNOWN_WEIGHTS.values(), key=lambda e: e.key):
         path = weights_path(entry.key)
@@ -394,7 +277,6 @@ class _Bar:
 
 def fetch_many(keys: list[str], *, out=sys.stdout, progress: bool = True) -> int:
     """Fetch each key (all official weights when empty); returns the number of failures."""
-    _ensure_catalogue()
     keys = keys or [e.key for e in KNOWN_WEIGHTS.values() if e.urls and e.purpose == "model"]
     failures = 0
     for key in keys:
@@ -415,40 +297,3 @@ def fetch_many(keys: list[str], *, out=sys.stdout, progress: bool = True) -> int
             if bar:
                 bar.close()
     return failures
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m ml.weights", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="known weight files and whether they are installed")
-    fetch_cmd = commands.add_parser("fetch", help="download official weights (all when no KEY)")
-    fetch_cmd.add_argument("keys", nargs="*", metavar="KEY")
-    fetch_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    import_cmd = commands.add_parser("import", help="install a local weights file")
-    import_cmd.add_argument("path")
-    import_cmd.add_argument("--model", required=True, metavar="KEY", help="weights key")
-    args = parser.parse_args(argv)
-
-    if args.command == "list":
-        for row in describe():
-            where = row["installed"] or "not installed"
-            print(f"{row['key']:<24} {row['kind']:<12} {row['file']:<40} {where}")
-        return 0
-    if args.command == "fetch":
-        return 1 if fetch_many(args.keys, progress=not args.quiet) else 0
-    try:
-        path = import_file(args.path, args.model)
-    except WeightsFetchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"{args.model}: installed {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    # Run the functions of the imported module, whose registry the catalogue fills.
-    from ml.weights import main as _main
-
-    sys.exit(_main())
