@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from colorize.admin import is_moderator, moderate
 from colorize.models import Batch, Job, Result, Upload
+from colorize.selectors.access import owner_job_counts
 
 from . import services
 from .forms import AdminLoginForm
@@ -151,7 +152,6 @@ class ColoriaUserAdmin(UserAdmin):
 
     @admin.display(description="jobs")
     def jobs_summary(self, user: Any) -> str:
-        from colorize.selectors import owner_job_counts
 
         counts = owner_job_counts(owner=user)
         url = reverse("admin:colorize_job_changelist") + f"?owner__id__exact={user.pk}"

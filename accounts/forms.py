@@ -11,6 +11,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
+from coloria_site.refusals import Refusal
+
 from . import services
 
 
@@ -64,7 +66,7 @@ class SignupForm(forms.Form):
             return services.signup(
                 email=self.cleaned_data["email"], password=self.cleaned_data["password1"]
             )
-        except services.AccountError as exc:  # taken since clean_email: a race
+        except Refusal as exc:  # taken since clean_email: a race
             self.add_error(exc.field or None, exc.message)
             return None
         except ValidationError as exc:

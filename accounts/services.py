@@ -21,6 +21,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from coloria_site.ratelimit import Limit, client_address
+from coloria_site.refusals import Refusal
+from colorize.models import ModerationAction
+from colorize.services.errors import ModerationError
+from colorize.services.moderation import moderation_record
+from colorize.services.storage import owner_content_delete
 
 from .models import AccountStatus, ApiToken
 
@@ -84,13 +89,8 @@ def token_of_inactive_user(raw_key: str) -> bool:
 # --- Sign-up and sign-in ----------------------------------------------------------------------
 
 
-class AccountError(Exception):
+class AccountError(Refusal):
     """An account action was refused; the message is for the person who asked."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def normalize_email(email: str) -> str:
@@ -348,8 +348,6 @@ def _check_may_moderate(*, user: Any, moderator: Any) -> None:
 def suspend_user(*, user: Any, moderator: Any, reason: str) -> bool:
     """Suspend an account: it cannot sign in or send photos, its sessions and API tokens stop
     working at once, and its content is kept. Recorded. False if it was suspended already."""
-    from colorize.models import ModerationAction
-    from colorize.services import ModerationError, moderation_record
 
     _check_may_moderate(user=user, moderator=moderator)
     with transaction.atomic():
@@ -378,8 +376,6 @@ def suspend_user(*, user: Any, moderator: Any, reason: str) -> bool:
 
 def reinstate_user(*, user: Any, moderator: Any, reason: str) -> bool:
     """Lift a suspension. Recorded. False if the account was not suspended."""
-    from colorize.models import ModerationAction
-    from colorize.services import ModerationError, moderation_record
 
     _check_may_moderate(user=user, moderator=moderator)
     with transaction.atomic():
@@ -410,8 +406,6 @@ def reinstate_user(*, user: Any, moderator: Any, reason: str) -> bool:
 def delete_account_by_staff(*, user: Any, moderator: Any, reason: str) -> None:
     """An administrator deletes an account (the admin's delete): the same clean-up as the
     owner's own deletion, recorded in the moderation log, which keeps the record (not the user)."""
-    from colorize.models import ModerationAction
-    from colorize.services import moderation_record, owner_content_delete
 
     with transaction.atomic():
         moderation_record(
@@ -425,7 +419,6 @@ def delete_account(*, user: Any, password: str) -> None:
     """Delete an account after its owner re-entered the password: every photo, result and file
     (files once the deletion commits), API tokens, quota records, and the user. Moderators'
     records of past actions stay, without the person (their link to the user is cleared)."""
-    from colorize.services import owner_content_delete
 
     if not password or not user.check_password(password):
         raise AccountError("The password is not correct.", field="password")

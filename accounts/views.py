@@ -18,8 +18,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from coloria_site.ratelimit import client_address, minutes
-from colorize import selectors as colorize_selectors
-from colorize import services as colorize_services
+from coloria_site.refusals import Refusal
+from colorize.selectors import access
+from colorize.services import quotas
 
 from . import services
 from .forms import DeleteAccountForm, LoginForm, SignupForm, TokenCreateForm
@@ -93,7 +94,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     """The link emailed at sign-up: the account's daily quota applies from now on."""
     try:
         user = services.verify_email(token)
-    except services.AccountError as exc:
+    except Refusal as exc:
         messages.error(request, exc.message)
         return redirect("accounts:profile" if request.user.is_authenticated else "accounts:login")
     messages.success(
@@ -222,8 +223,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/profile.html",
         {
-            "job_counts": colorize_selectors.owner_job_counts(owner=user),
-            "quota": colorize_services.quota_status(owner=user),
+            "job_counts": access.owner_job_counts(owner=user),
+            "quota": quotas.quota_status(owner=user),
             "active_tokens": ApiToken.objects.filter(user=user, revoked_at__isnull=True).count(),
             "email_verified": services.email_verified(user),
             "verified_quota": settings.COLORIA_DAILY_JOBS_PER_USER,
@@ -287,7 +288,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_account(user=request.user, password=form.cleaned_data["password"])
-        except services.AccountError as exc:
+        except Refusal as exc:
             form.add_error(exc.field, exc.message)
         else:
             logout(request)

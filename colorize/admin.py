@@ -22,8 +22,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from . import selectors, services
+from coloria_site.refusals import Refusal
+
 from .models import Batch, Job, ModerationAction, Result, Upload
+from .selectors import access, dashboard
+from .services import moderation
 
 # --- Shared: who may moderate, asking for the reason -----------------------------------------
 
@@ -77,9 +80,8 @@ def moderate(
     `apply(object, reason)` to each selected object and says what happened.
 
     `apply` returns False for an object it left alone (e.g. hidden already); a refusal
-    (ModerationError or AccountError) is reported per object and does not stop the others."""
-    from accounts.services import AccountError
-
+    (a Refusal: moderation's, or an account action's) is reported per object and does not stop
+    the others."""
     form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
     if form.is_valid():
         reason = form.cleaned_data["reason"]
@@ -87,7 +89,7 @@ def moderate(
         for obj in queryset:
             try:
                 result = apply(obj, reason)
-            except (services.ModerationError, AccountError) as exc:
+            except Refusal as exc:
                 refused.append(f"{obj}: {exc.message}")
                 continue
             if result is False:
@@ -164,7 +166,7 @@ class HiddenFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(hidden_at__isnull=True)
         if self.value() == "published":
-            return queryset.filter(selectors.PUBLIC_JOBS)
+            return queryset.filter(access.PUBLIC_JOBS)
         return queryset
 
 
@@ -262,7 +264,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Re-run jobs",
-            apply=lambda job, reason: services.job_requeue(
+            apply=lambda job, reason: moderation.job_requeue(
                 job=job, moderator=request.user, reason=reason
             ),
             done="Queued {n} job(s) again.",
@@ -277,7 +279,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Cancel jobs",
-            apply=lambda job, reason: services.job_cancel(
+            apply=lambda job, reason: moderation.job_cancel(
                 job=job, moderator=request.user, reason=reason
             ),
             done="Cancelled {n} job(s).",
@@ -291,7 +293,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Hide jobs from the gallery and public view",
-            apply=lambda job, reason: services.job_hide(
+            apply=lambda job, reason: moderation.job_hide(
                 job=job, moderator=request.user, reason=reason
             ),
             done="Hid {n} job(s).",
@@ -305,7 +307,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Unhide jobs",
-            apply=lambda job, reason: services.job_unhide(
+            apply=lambda job, reason: moderation.job_unhide(
                 job=job, moderator=request.user, reason=reason
             ),
             done="Unhid {n} job(s).",
@@ -319,7 +321,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Delete jobs, their results and files",
-            apply=lambda job, reason: services.job_delete_moderated(
+            apply=lambda job, reason: moderation.job_delete_moderated(
                 job=job, moderator=request.user, reason=reason
             ),
             done="Deleted {n} job(s) with their files.",
@@ -339,7 +341,7 @@ class JobAdmin(ModerationMixin, admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": "Coloria dashboard",
                 "opts": self.model._meta,
-                "board": selectors.dashboard(),
+                "board": dashboard.dashboard(),
             },
         )
 
@@ -448,7 +450,7 @@ class UploadAdmin(ModerationMixin, admin.ModelAdmin):
             queryset,
             title="Hide photos from the gallery and public view",
             apply=lambda upload, reason: (
-                services.upload_hide(upload=upload, moderator=request.user, reason=reason) > 0
+                moderation.upload_hide(upload=upload, moderator=request.user, reason=reason) > 0
             ),
             done="Hid the jobs of {n} photo(s).",
             unchanged="{n} photo(s) had every job hidden already.",
@@ -464,7 +466,7 @@ class UploadAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset,
             title="Delete photos with their jobs, results and files",
-            apply=lambda upload, reason: services.upload_delete(
+            apply=lambda upload, reason: moderation.upload_delete(
                 upload=upload, moderator=request.user, reason=reason
             ),
             done="Deleted {n} photo(s) with their jobs, results and files.",
@@ -506,7 +508,7 @@ class ResultAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset.select_related("job"),
             title="Hide results from the gallery and public view",
-            apply=lambda result, reason: services.job_hide(
+            apply=lambda result, reason: moderation.job_hide(
                 job=result.job, moderator=request.user, reason=reason
             ),
             done="Hid {n} result(s).",
@@ -523,7 +525,7 @@ class ResultAdmin(ModerationMixin, admin.ModelAdmin):
             request,
             queryset.select_related("job"),
             title="Delete results with their jobs and files",
-            apply=lambda result, reason: services.job_delete_moderated(
+            apply=lambda result, reason: moderation.job_delete_moderated(
                 job=result.job, moderator=request.user, reason=reason
             ),
             done="Deleted {n} result(s) with their jobs and files.",

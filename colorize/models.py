@@ -31,6 +31,9 @@ def result_path(instance: Result, filename: str) -> str:
 class Batch(models.Model):
     """What one submission created: one or more uploads and their jobs."""
 
+    # `model_key` of a submission that runs one photo through every installed model.
+    ALL_MODELS = "all"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -138,6 +141,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def has_result(self) -> bool:
+        """Succeeded, with its result still stored (an image to show and download)."""
+        return self.status == self.Status.SUCCEEDED and hasattr(self, "result")
 
     @property
     def duration_seconds(self) -> float | None:

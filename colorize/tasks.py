@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import callbacks, services
+from . import callbacks
+from .services import expiry, quotas, running
 
 
 def run_job(job_id: str) -> str | None:
-    job = services.job_run(job_id=job_id)
+    job = running.job_run(job_id=job_id)
     return job.status if job else None
 
 
@@ -17,7 +18,7 @@ def job_task_finished(task: Any) -> None:
     killed the worker, the process died) leaves its job running; fail it with a reason."""
     if task.success or not task.args:
         return
-    services.job_mark_lost(
+    running.job_mark_lost(
         job_id=task.args[0],
         reason="The worker stopped before this job finished (time limit or crash). Try again.",
     )
@@ -40,5 +41,5 @@ def deliver_callback(job_id: str) -> bool:
 def purge_expired() -> int:
     """Run every minute by the django-q2 schedule that migration 0003_web_purge_schedule adds.
     Also forgets quota usage that has left the 24-hour window."""
-    services.purge_old_usage()
-    return services.purge_expired_uploads()
+    quotas.purge_old_usage()
+    return expiry.purge_expired_uploads()

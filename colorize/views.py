@@ -15,9 +15,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from coloria_site.ratelimit import client_address
+from coloria_site.refusals import Refusal
 
-from . import downloads, selectors, services
 from .models import Batch, Job
+from .selectors import access, downloads, model_pages
+from .services import expiry, running, sharing, storage, submission
+from .services.errors import QuotaExceeded
 
 ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff"
 
@@ -29,25 +32,21 @@ def _session_key(request: HttpRequest, *, create: bool = False) -> str:
 
 
 def _job_or_404(request: HttpRequest, job_id) -> Job:
-    job = selectors.job_for_viewer(
-        job_id=job_id, user=request.user, session_key=_session_key(request)
-    )
+    job = access.job_for_viewer(job_id=job_id, user=request.user, session_key=_session_key(request))
     if job is None:
         raise Http404("No such job.")
     return job
 
 
 def _own_job_or_404(request: HttpRequest, job_id) -> Job:
-    job = selectors.job_for_owner(
-        job_id=job_id, user=request.user, session_key=_session_key(request)
-    )
+    job = access.job_for_owner(job_id=job_id, user=request.user, session_key=_session_key(request))
     if job is None:
         raise Http404("No such job.")
     return job
 
 
 def _batch_or_404(request: HttpRequest, batch_id) -> Batch:
-    batch = selectors.batch_for_viewer(
+    batch = access.batch_for_viewer(
         batch_id=batch_id, user=request.user, session_key=_session_key(request)
     )
     if batch is None:
@@ -90,19 +89,19 @@ def _common(request: HttpRequest) -> dict:
 
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    choices = selectors.model_choices()
+    choices = model_pages.model_choices()
     context = {
         **_common(request),
         "choices": choices,
-        "selected_model": services.default_model_key(),
+        "selected_model": submission.default_model_key(),
         "any_installed": any(c.installed for c in choices),
         "installed_count": sum(c.installed for c in choices),
-        "all_models": services.ALL_MODELS,
+        "all_models": Batch.ALL_MODELS,
         "max_batch": settings.COLORIA_MAX_BATCH,
         "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
         "accept": ACCEPT,
-        "imagenet_classes": selectors.imagenet_class_labels(choices),
+        "imagenet_classes": model_pages.imagenet_class_labels(choices),
     }
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
@@ -111,7 +110,7 @@ def home(request: HttpRequest) -> HttpResponse:
     params = _params_from(request.POST, model_key)
     context["selected_model"] = model_key
     try:
-        batch = services.job_submit(
+        batch = submission.job_submit(
             files=request.FILES.getlist("images"),
             model_key=model_key,
             params=params,
@@ -119,14 +118,14 @@ def home(request: HttpRequest) -> HttpResponse:
             session_key=_session_key(request, create=True),
             client_address=client_address(request),
         )
-    except services.SubmissionError as exc:
+    except Refusal as exc:
         context["error"] = exc.message
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
     if not request.user.is_authenticated:  # signing in later keeps this work (colorize.signals)
-        request.session[services.ANONYMOUS_SESSION] = batch.session_key
-    if selectors.is_comparison(batch):
+        request.session[expiry.ANONYMOUS_SESSION] = batch.session_key
+    if model_pages.is_comparison(batch):
         return redirect("colorize:compare", batch_id=batch.id)
     jobs = list(batch.jobs.all()[:2])
     if len(jobs) == 1:
@@ -145,7 +144,7 @@ def _job_json(job: Job, *, owner: bool) -> dict:
         "status_label": job.get_status_display(),
         "error": job.error,
         "model": job.model_key,
-        "model_name": selectors.job_label(job),
+        "model_name": model_pages.job_label(job),
         "duration": job.duration_seconds,
         "url": reverse("colorize:job", args=[job.id]),
         "result_url": reverse("colorize:job-result", args=[job.id]) if succeeded else None,
@@ -157,18 +156,18 @@ def _job_json(job: Job, *, owner: bool) -> dict:
 
 
 def _batch_context(request: HttpRequest, batch: Batch) -> dict:
-    jobs = selectors.with_model_names(list(selectors.batch_jobs(batch)))
-    progress = selectors.progress_of(jobs)
+    jobs = model_pages.with_model_names(list(access.batch_jobs(batch)))
+    progress = access.progress_of(jobs)
     return {
         **_common(request),
         "batch": batch,
         "jobs": jobs,
         "progress": progress,
         "refresh": not progress.is_finished,
-        "expires_at": selectors.batch_expires_at(batch),
-        "is_all_models": batch.model_key == services.ALL_MODELS,
-        "is_comparison": selectors.is_comparison(batch),
-        "owner": selectors.is_owner(batch, request.user, _session_key(request)),
+        "expires_at": access.batch_expires_at(batch),
+        "is_all_models": batch.model_key == Batch.ALL_MODELS,
+        "is_comparison": model_pages.is_comparison(batch),
+        "owner": access.is_owner(batch, request.user, _session_key(request)),
     }
 
 
@@ -197,7 +196,7 @@ def batch_status(request: HttpRequest, batch_id) -> JsonResponse:
 
 def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    if not selectors.is_comparison(batch):
+    if not model_pages.is_comparison(batch):
         return redirect("colorize:batch", batch_id=batch.id)
     context = _batch_context(request, batch)
     jobs = context["jobs"]
@@ -230,7 +229,7 @@ def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
             "left_name": sides.get(left, ""),
             "right_name": sides.get(right, ""),
             "upload_job": upload_job,
-            "model_title": selectors.model_name(batch.model_key),
+            "model_title": model_pages.model_name(batch.model_key),
         }
     )
     return render(request, "colorize/compare.html", context)
@@ -239,7 +238,7 @@ def batch_compare(request: HttpRequest, batch_id) -> HttpResponse:
 @require_GET
 def batch_download(request: HttpRequest, batch_id) -> FileResponse:
     batch = _batch_or_404(request, batch_id)
-    jobs = list(selectors.batch_jobs(batch))
+    jobs = list(access.batch_jobs(batch))
     if not any(job.status == Job.Status.SUCCEEDED for job in jobs):
         raise Http404("Nothing in this batch is ready yet.")
     return FileResponse(
@@ -254,8 +253,8 @@ def batch_download(request: HttpRequest, batch_id) -> FileResponse:
 
 
 def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
-    spec = selectors.spec_or_none(job.model_key)
-    owner = selectors.is_owner(job, request.user, _session_key(request))
+    spec = model_pages.spec_or_none(job.model_key)
+    owner = access.is_owner(job, request.user, _session_key(request))
     takes_hints = spec is not None and any(p.kind == "hints" for p in spec.params)
     return {
         **_common(request),
@@ -263,12 +262,12 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "spec": spec,
         "owner": owner,
         "is_staff": request.user.is_authenticated and request.user.is_staff,
-        "params": selectors.describe_params(job),
+        "params": model_pages.describe_params(job),
         "takes_hints": owner and takes_hints and job.status == Job.Status.SUCCEEDED,
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
-        "is_all_models": job.batch.model_key == services.ALL_MODELS,
-        "is_comparison": selectors.is_comparison(job.batch),
+        "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
+        "is_comparison": model_pages.is_comparison(job.batch),
         "expires_at": job.upload.expires_at,
         "can_publish": owner and job.owner_id is not None,
         **extra,
@@ -282,7 +281,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
 
 def job_status(request: HttpRequest, job_id) -> JsonResponse:
     job = _job_or_404(request, job_id)
-    owner = selectors.is_owner(job, request.user, _session_key(request))
+    owner = access.is_owner(job, request.user, _session_key(request))
     return JsonResponse(_job_json(job, owner=owner))
 
 
@@ -294,7 +293,7 @@ def job_original(request: HttpRequest, job_id) -> HttpResponse:
     """The original: as sent to its owner, without its metadata to anyone else (downloads)."""
     job = _job_or_404(request, job_id)
     download = request.GET.get("download") == "1"
-    owner = selectors.is_owner(job, request.user, _session_key(request))
+    owner = access.is_owner(job, request.user, _session_key(request))
     found = downloads.original(job, owner=owner, image_format=_image_format(request),
                                as_sent=download)  # fmt: skip
     return found.response(attachment=download)
@@ -309,7 +308,7 @@ def _result_job(request: HttpRequest, job_id) -> Job:
 
 def job_result(request: HttpRequest, job_id) -> HttpResponse:
     job = _result_job(request, job_id)
-    owner = selectors.is_owner(job, request.user, _session_key(request))
+    owner = access.is_owner(job, request.user, _session_key(request))
     found = downloads.result(job, owner=owner, image_format=_image_format(request))
     return found.response(attachment=request.GET.get("download") == "1")
 
@@ -323,13 +322,13 @@ def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     return response
 
 
-def _error_status(exc: services.SubmissionError) -> int:
+def _error_status(exc: Refusal) -> int:
     # 429 only when waiting helps (a quota that frees up later); 400 for everything else.
-    return 429 if isinstance(exc, services.QuotaExceeded) and exc.retry_after else 400
+    return 429 if isinstance(exc, QuotaExceeded) and exc.retry_after else 400
 
 
-def _with_retry_after(response: HttpResponse, exc: services.SubmissionError) -> HttpResponse:
-    if isinstance(exc, services.QuotaExceeded) and exc.retry_after:
+def _with_retry_after(response: HttpResponse, exc: Refusal) -> HttpResponse:
+    if isinstance(exc, QuotaExceeded) and exc.retry_after:
         response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -346,12 +345,12 @@ def _render_job_error(
 def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
     try:
-        rerun = services.job_rerun(
+        rerun = running.job_rerun(
             job=job,
             params=_params_from(request.POST, job.model_key),
             client_address=client_address(request),
         )
-    except services.SubmissionError as exc:
+    except Refusal as exc:
         response = _render_job_error(request, job, exc.message, status=_error_status(exc))
         return _with_retry_after(response, exc)
     return redirect("colorize:job", job_id=rerun.id)
@@ -361,8 +360,8 @@ def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
 def job_retry(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
     try:
-        services.job_retry(job=job)
-    except services.SubmissionError as exc:
+        running.job_retry(job=job)
+    except Refusal as exc:
         return _render_job_error(request, job, exc.message)
     return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
 
@@ -371,8 +370,8 @@ def job_retry(request: HttpRequest, job_id) -> HttpResponse:
 def job_publish(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
     try:
-        services.job_publish(job=job)
-    except services.SubmissionError as exc:
+        sharing.job_publish(job=job)
+    except Refusal as exc:
         return _render_job_error(request, job, exc.message)
     messages.success(request, "Published: the photo is now in the public gallery.")
     return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
@@ -381,7 +380,7 @@ def job_publish(request: HttpRequest, job_id) -> HttpResponse:
 @require_POST
 def job_unpublish(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
-    services.job_unpublish(job=job)
+    sharing.job_unpublish(job=job)
     messages.success(request, "Withdrawn: the photo is no longer in the public gallery.")
     return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
 
@@ -389,7 +388,7 @@ def job_unpublish(request: HttpRequest, job_id) -> HttpResponse:
 @require_POST
 def job_delete(request: HttpRequest, job_id) -> HttpResponse:
     job = _own_job_or_404(request, job_id)
-    services.job_delete(job=job)
+    storage.job_delete(job=job)
     messages.success(request, "Deleted, with its files.")
     default = reverse("colorize:history" if request.user.is_authenticated else "colorize:home")
     return redirect(_next_or(request, default))
@@ -401,7 +400,7 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
-    page = selectors.history_page(
+    page = access.history_page(
         user=request.user, model_key=model_key, page=request.GET.get("page", 1)
     )
     return render(
@@ -411,13 +410,13 @@ def history(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "model_key": model_key,
             "query": urlencode({"model": model_key}) if model_key else "",
-            "models": selectors.history_models(user=request.user),
+            "models": access.history_models(user=request.user),
         },
     )
 
 
 def gallery(request: HttpRequest) -> HttpResponse:
-    page = selectors.gallery_page(page=request.GET.get("page", 1))
+    page = access.gallery_page(page=request.GET.get("page", 1))
     return render(request, "colorize/gallery.html", {"page_obj": page})
 
 
@@ -428,12 +427,12 @@ def models_index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "colorize/models.html",
-        {"families": selectors.model_families(), "study": selectors.STUDY_RESULTS},
+        {"families": model_pages.model_families(), "study": model_pages.STUDY_RESULTS},
     )
 
 
 def model_family(request: HttpRequest, family: str) -> HttpResponse:
-    found = selectors.model_family(family)
+    found = model_pages.model_family(family)
     if found is None:
         raise Http404("No such model family.")
     return render(request, "colorize/model_family.html", {"family": found})
@@ -444,4 +443,4 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
 
 
 def about(request: HttpRequest) -> HttpResponse:
-    return render(request, "colorize/about.html", {"study": selectors.STUDY_RESULTS})
+    return render(request, "colorize/about.html", {"study": model_pages.STUDY_RESULTS})

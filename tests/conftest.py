@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import ml
+from colorize.services import submission
 from ml import runtime
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run beside
@@ -299,8 +300,6 @@ def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
     """
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from colorize import services
-
     settings.COLORIA_SYNC_JOBS = True
 
     def submit(*, owner=None, session_key="", model="zhang-eccv16", count=1, size=(64, 48),
@@ -312,7 +311,7 @@ def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
             for i, n in enumerate(names)
         ]
         with django_capture_on_commit_callbacks(execute=True):
-            return services.job_submit(
+            return submission.job_submit(
                 files=files, model_key=model, params=params, owner=owner, session_key=session_key
             )
 

@@ -12,8 +12,8 @@ from rest_framework import serializers
 
 import ml
 
-from .. import selectors
 from ..models import Job
+from ..selectors import model_pages
 
 # --- Models ---------------------------------------------------------------------------------
 
@@ -34,7 +34,7 @@ class ParameterSerializer(serializers.Serializer):
 
 
 class ColorModelSerializer(serializers.Serializer):
-    """One registry model (a selectors.ModelChoice)."""
+    """One registry model (a model_pages.ModelChoice)."""
 
     key = serializers.CharField(source="spec.key", help_text="The `model` to send to submit.")
     name = serializers.CharField(source="spec.name")
@@ -47,11 +47,11 @@ class ColorModelSerializer(serializers.Serializer):
     is_default = serializers.SerializerMethodField()
     parameters = serializers.SerializerMethodField()
 
-    def get_is_default(self, choice: selectors.ModelChoice) -> bool:
+    def get_is_default(self, choice: model_pages.ModelChoice) -> bool:
         return choice.spec.key == self.context.get("default_key")
 
     @extend_schema_field(ParameterSerializer(many=True))
-    def get_parameters(self, choice: selectors.ModelChoice) -> list[dict]:
+    def get_parameters(self, choice: model_pages.ModelChoice) -> list[dict]:
         # Internal parameters (which candidate a job is) are set by Coloria, not by callers.
         public = [param for param in choice.spec.params if not param.internal]
         return ParameterSerializer(public, many=True).data
@@ -103,7 +103,7 @@ class JobSerializer(serializers.Serializer):
         return self._absolute("colorize:job", job)
 
     def get_model_name(self, job: Job) -> str:
-        return selectors.job_label(job)
+        return model_pages.job_label(job)
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, job: Job) -> dict:

@@ -25,10 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from coloria_site.refusals import Refusal
 from ml import imagenet
 
-from .. import callbacks, downloads, selectors, services
+from .. import callbacks
 from ..models import Job
+from ..selectors import access, downloads, model_pages
+from ..services import running, sharing, storage, submission
+from ..services.errors import QuotaExceeded
 from .errors import errors
 from .serializers import (
     CallbackSecretSerializer,
@@ -100,7 +104,7 @@ class ImageDownloadView(ApiView):
 
 def _job_or_404(request: Request, job_id: Any, *, owner: bool = False) -> Job:
     # session_key="": a session's anonymous photos are not the API's (see the module docstring).
-    find = selectors.job_for_owner if owner else selectors.job_for_viewer
+    find = access.job_for_owner if owner else access.job_for_viewer
     job = find(job_id=job_id, user=request.user, session_key="")
     if job is None:
         raise NotFound("No such job.")
@@ -127,9 +131,9 @@ class ModelListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         serializer = ColorModelSerializer(
-            selectors.model_choices(),
+            model_pages.model_choices(),
             many=True,
-            context={"default_key": services.default_model_key()},
+            context={"default_key": submission.default_model_key()},
         )
         return Response(serializer.data)
 
@@ -286,20 +290,20 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
         form.is_valid(raise_exception=True)
         params = {name: value for name, value in request.data.items() if name not in SUBMIT_FIELDS}
         try:
-            batch = services.job_submit(
+            batch = submission.job_submit(
                 files=form.validated_data["images"],
                 model_key=form.validated_data["model"],
                 params=params,
                 owner=request.user,
                 callback_url=form.validated_data.get("callback_url", ""),
             )
-        except services.SubmissionError as exc:
-            if isinstance(exc, services.QuotaExceeded) and exc.retry_after:
+        except Refusal as exc:
+            if isinstance(exc, QuotaExceeded) and exc.retry_after:
                 # 429 with Retry-After, like the rate limits; the message says when it frees.
                 raise QuotaReached(wait=exc.retry_after, detail=exc.message) from None
             # Refusals that waiting would not cure (a request bigger than the whole quota too).
             raise ValidationError({exc.field: [exc.message]}) from None
-        jobs = list(selectors.batch_jobs(batch))  # read again: a synchronous run has finished
+        jobs = list(access.batch_jobs(batch))  # read again: a synchronous run has finished
         data = {"batch": batch.id, "jobs": jobs}
         return Response(
             SubmissionSerializer(data, context={"request": request}).data,
@@ -329,7 +333,7 @@ class JobDetailView(ApiView):
         responses={204: OpenApiResponse(description="Deleted."), **errors(401, 403, 404, 429)},
     )
     def delete(self, request: Request, job_id: Any) -> Response:
-        services.job_delete(job=_job_or_404(request, job_id, owner=True))
+        storage.job_delete(job=_job_or_404(request, job_id, owner=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -359,7 +363,7 @@ class JobResultView(ImageDownloadView):
         result = getattr(job, "result", None)
         if job.status != Job.Status.SUCCEEDED or result is None:
             raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
-        owner = selectors.is_owner(job, request.user, "")
+        owner = access.is_owner(job, request.user, "")
         found = downloads.result(job, owner=owner, image_format=image_format)
         return found.response(attachment=True)
 
@@ -378,7 +382,7 @@ class JobOriginalView(ImageDownloadView):
     )
     def get(self, request: Request, job_id: Any) -> HttpResponse:
         job = _job_or_404(request, job_id)
-        owner = selectors.is_owner(job, request.user, "")
+        owner = access.is_owner(job, request.user, "")
         return downloads.original(job, owner=owner, as_sent=True).response(attachment=True)
 
 
@@ -395,7 +399,7 @@ class JobActionView(ApiView):
         job = _job_or_404(request, job_id, owner=True)
         try:
             job = self.act(job)
-        except services.SubmissionError as exc:
+        except Refusal as exc:
             raise Conflict(exc.message) from None
         code = status.HTTP_202_ACCEPTED if self.action_name == "retry" else status.HTTP_200_OK
         return Response(_job_data(request, job), status=code)
@@ -421,7 +425,7 @@ class JobRetryView(JobActionView):
         return super().post(request, job_id)
 
     def act(self, job: Job) -> Job:
-        return services.job_retry(job=job)
+        return running.job_retry(job=job)
 
 
 class JobPublishView(JobActionView):
@@ -434,7 +438,7 @@ class JobPublishView(JobActionView):
         return super().post(request, job_id)
 
     def act(self, job: Job) -> Job:
-        return services.job_publish(job=job)
+        return sharing.job_publish(job=job)
 
 
 class JobUnpublishView(JobActionView):
@@ -445,4 +449,4 @@ class JobUnpublishView(JobActionView):
         return super().post(request, job_id)
 
     def act(self, job: Job) -> Job:
-        return services.job_unpublish(job=job)
+        return sharing.job_unpublish(job=job)

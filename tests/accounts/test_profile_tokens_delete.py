@@ -14,8 +14,8 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountStatus, ApiToken
-from colorize import services as colorize_services
 from colorize.models import Batch, Job, ModerationAction, Result, Upload, Usage
+from colorize.services import moderation, sharing
 
 pytestmark = pytest.mark.django_db
 
@@ -119,8 +119,8 @@ def test_deleting_an_account_leaves_no_rows_or_files(
     ann, bob, moderator = make_user("ann"), make_user("bob"), make_user("mod", is_staff=True)
     colorize_photos(owner=ann, count=2)
     published = colorize_photos(owner=ann, model="all").jobs.first()
-    colorize_services.job_publish(job=published)
-    colorize_services.job_hide(job=published, moderator=moderator, reason="too dark")
+    sharing.job_publish(job=published)
+    moderation.job_hide(job=published, moderator=moderator, reason="too dark")
     services.token_create(ann, "script")
     bobs = colorize_photos(owner=bob).jobs.get()
     ann_files = [

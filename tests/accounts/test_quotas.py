@@ -11,8 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from colorize import services
 from colorize.models import Batch, Job, Upload, Usage
+from colorize.services import errors, moderation, running, storage, submission
+from colorize.services import quotas as quota_service
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def photos(count: int) -> list[SimpleUploadedFile]:
 
 def submit(owner=None, count: int = 1, model: str = "zhang-eccv16", **extra):
     """Queue jobs without running them (their on_commit enqueue never runs in a test)."""
-    return services.job_submit(files=photos(count), model_key=model, owner=owner, **extra)
+    return submission.job_submit(files=photos(count), model_key=model, owner=owner, **extra)
 
 
 def files_in(root) -> int:
@@ -47,7 +48,7 @@ def test_an_account_may_queue_its_daily_quota_and_no_more(make_user, quotas, med
     submit(ann, count=2)
     submit(ann, count=1)
     before = (Job.objects.count(), Upload.objects.count(), files_in(media_root))
-    with pytest.raises(services.QuotaExceeded) as refused:
+    with pytest.raises(errors.QuotaExceeded) as refused:
         submit(ann, count=1)
     message = refused.value.message
     assert "Daily limit reached" in message and "3 jobs" in message and "3 are used" in message
@@ -65,11 +66,11 @@ def test_the_message_says_when_enough_quota_is_free_again(make_user, quotas):
     now = timezone.now()
     Usage.objects.create(owner=ann, jobs=1, created_at=now - timedelta(hours=20))
     Usage.objects.create(owner=ann, jobs=2, created_at=now - timedelta(hours=2))
-    with pytest.raises(services.QuotaExceeded) as one:
-        services.quota_check(owner=ann, client="", jobs=1, now=now)
+    with pytest.raises(errors.QuotaExceeded) as one:
+        quota_service.quota_check(owner=ann, client="", jobs=1, now=now)
     assert abs(one.value.retry_after - 4 * 3600) <= 1  # the oldest job leaves the window
-    with pytest.raises(services.QuotaExceeded) as two:
-        services.quota_check(owner=ann, client="", jobs=2, now=now)
+    with pytest.raises(errors.QuotaExceeded) as two:
+        quota_service.quota_check(owner=ann, client="", jobs=2, now=now)
     assert abs(two.value.retry_after - 22 * 3600) <= 1  # the next two must leave too
 
 
@@ -78,8 +79,8 @@ def test_deleting_jobs_gives_no_quota_back(make_user, quotas, django_capture_on_
     batch = submit(ann, count=3)
     with django_capture_on_commit_callbacks(execute=True):
         for job in batch.jobs.all():
-            services.job_delete(job=job)
-    with pytest.raises(services.QuotaExceeded):
+            storage.job_delete(job=job)
+    with pytest.raises(errors.QuotaExceeded):
         submit(ann)
 
 
@@ -87,14 +88,14 @@ def test_usage_leaves_the_window_after_24_hours(make_user, quotas):
     ann = make_user("ann")
     Usage.objects.create(owner=ann, jobs=3, created_at=timezone.now() - timedelta(hours=25))
     submit(ann, count=3)
-    assert services.purge_old_usage() == 1
+    assert quota_service.purge_old_usage() == 1
     assert Usage.objects.count() == 1
 
 
 def test_a_request_bigger_than_the_quota_says_so(make_user, quotas, hint_model):
     ann = make_user("ann")
     quotas.COLORIA_DAILY_JOBS_PER_USER = 1
-    with pytest.raises(services.QuotaExceeded) as refused:
+    with pytest.raises(errors.QuotaExceeded) as refused:
         submit(ann, count=1, model="all")  # two installed models: two jobs
     assert refused.value.retry_after is None
     assert "more than the daily limit of 1" in refused.value.message
@@ -112,7 +113,7 @@ def test_zero_turns_a_quota_off(make_user, quotas):
 def test_anonymous_clients_are_counted_by_address_across_sessions(quotas):
     submit(session_key="first", client_address="198.51.100.7")
     submit(session_key="second", client_address="198.51.100.7")
-    with pytest.raises(services.QuotaExceeded) as refused:
+    with pytest.raises(errors.QuotaExceeded) as refused:
         submit(session_key="third", client_address="198.51.100.7")
     assert "Without an account" in refused.value.message
     assert "Sign up for a free account" in refused.value.message
@@ -165,11 +166,11 @@ def test_an_owners_rerun_counts_but_a_moderators_does_not(
     ann, moderator = make_user("ann"), make_user("mod", is_staff=True)
     job = colorize_photos(owner=ann, count=1).jobs.get()
     quotas.COLORIA_DAILY_JOBS_PER_USER = 2
-    services.job_rerun(job=job, params={})  # 2 of 2
+    running.job_rerun(job=job, params={})  # 2 of 2
     client.force_login(ann)
     refused = client.post(reverse("colorize:job-rerun", args=[job.id]))
     assert refused.status_code == 429 and "Daily limit reached" in text(refused)
-    services.job_requeue(job=job, moderator=moderator, reason="check the worker")
+    moderation.job_requeue(job=job, moderator=moderator, reason="check the worker")
     assert Job.objects.filter(upload=job.upload).count() == 3
 
 
@@ -210,4 +211,4 @@ def test_the_expiry_schedule_forgets_old_usage(make_user, quotas):
     Usage.objects.create(owner=ann, jobs=1)
     tasks.purge_expired()
     assert list(Usage.objects.values_list("jobs", flat=True)) == [1]
-    assert services.quota_status(owner=ann).used == 1
+    assert quota_service.quota_status(owner=ann).used == 1

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountStatus
-from colorize import services as colorize_services
 from colorize.models import Job, ModerationAction
+from colorize.services import errors, submission
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -180,8 +180,8 @@ def test_suspension_ends_sessions_tokens_and_submissions_and_keeps_content(
         {"images": [SimpleUploadedFile("p.png", photo)], "model": "zhang-eccv16"},
     )
     assert submitted.status_code == 401
-    with pytest.raises(colorize_services.SubmissionError, match="suspended"):
-        colorize_services.job_submit(
+    with pytest.raises(errors.SubmissionError, match="suspended"):
+        submission.job_submit(
             files=[SimpleUploadedFile("p.png", photo)], model_key="zhang-eccv16", owner=ann
         )
     # Password reset does not reopen it either.

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ml
+from colorize.services import submission
 from ml import cards, config, metrics
 from ml.color import gray_to_lightness, rgb_to_lab, to_gray
 from ml.weights import KNOWN_WEIGHTS
@@ -69,20 +70,19 @@ def test_the_recommended_model_is_the_best_one_that_clears_the_bar(tmp_path):
 
 @pytest.mark.django_db
 def test_the_site_never_defaults_to_a_model_worse_than_grey(monkeypatch, settings):
-    from colorize import services
 
     monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
     settings.COLORIA_DEFAULT_MODEL = ""
-    installed = services.available_model_keys()
+    installed = submission.available_model_keys()
     assert {card.model for card in SHIPPED_CARDS} <= set(installed)
-    default = services.default_model_key()
+    default = submission.default_model_key()
     recommended = cards.recommended_model()
     if recommended:
         assert default == recommended
     else:  # no shipped model clears the bar: only official weights (here: random) may be default
         assert default not in {card.model for card in SHIPPED_CARDS}
     settings.COLORIA_DEFAULT_MODEL = "zhang-eccv16"  # an explicit choice wins when installed
-    assert services.default_model_key() == "zhang-eccv16"
+    assert submission.default_model_key() == "zhang-eccv16"
 
 
 def test_a_cards_stages_say_how_each_training_run_began():

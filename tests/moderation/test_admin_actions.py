@@ -14,8 +14,9 @@ from django.utils import timezone
 import ml
 from accounts import services as account_services
 from accounts.models import AccountStatus
-from colorize import selectors, services
 from colorize.models import Batch, Job, ModerationAction, Result, Upload
+from colorize.selectors import dashboard
+from colorize.services import moderation, running, sharing, storage, submission
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def record(action: str) -> ModerationAction:
 def test_hide_takes_a_job_out_of_public_view_with_its_reason(
     staff, moderator, ann, colorize_photos
 ):
-    job = services.job_publish(job=colorize_photos(owner=ann).jobs.get())
+    job = sharing.job_publish(job=colorize_photos(owner=ann).jobs.get())
     assert str(job.id) in text(Client().get(reverse("colorize:gallery")))
     done = act(staff, JOBS, "hide", [job], reason="Not a  photo")
     assert "Hid 1 job(s)." in text(done)
@@ -121,7 +122,7 @@ def test_cancel_stops_queued_jobs_and_leaves_finished_ones(
 
     finished = colorize_photos(owner=ann).jobs.get()
     settings.COLORIA_SYNC_JOBS = False
-    queued = services.job_submit(
+    queued = submission.job_submit(
         files=[SimpleUploadedFile("q.png", encode(make_photo()))],
         model_key="zhang-eccv16",
         owner=ann,
@@ -135,7 +136,7 @@ def test_cancel_stops_queued_jobs_and_leaves_finished_ones(
     finished.refresh_from_db()
     assert finished.status == Job.Status.SUCCEEDED
     # A worker that picks the cancelled job up later leaves it alone.
-    services.job_run(job_id=queued.id)
+    running.job_run(job_id=queued.id)
     queued.refresh_from_db()
     assert queued.status == Job.Status.FAILED and not Result.objects.filter(job=queued).exists()
     assert ModerationAction.objects.filter(action="cancel").count() == 1
@@ -148,7 +149,7 @@ def run_interrupted(owner, monkeypatch, interrupt) -> Job:
 
     from tests.conftest import encode, make_photo
 
-    job = services.job_submit(
+    job = submission.job_submit(
         files=[SimpleUploadedFile("q.png", encode(make_photo()))],
         model_key="zhang-eccv16",
         owner=owner,
@@ -161,7 +162,7 @@ def run_interrupted(owner, monkeypatch, interrupt) -> Job:
         return image
 
     monkeypatch.setattr(ml, "colorize", colorize_then_interrupted)
-    assert services.job_run(job_id=job.id) == Job.objects.filter(pk=job.pk).first()
+    assert running.job_run(job_id=job.id) == Job.objects.filter(pk=job.pk).first()
     return job
 
 
@@ -172,7 +173,7 @@ def assert_no_result_files(media_root: Path) -> None:
 
 def test_a_job_cancelled_while_running_drops_its_result(ann, moderator, media_root, monkeypatch):
     def cancel(job: Job) -> None:
-        services.job_cancel(job=job, moderator=moderator, reason="cancelled mid-run")
+        moderation.job_cancel(job=job, moderator=moderator, reason="cancelled mid-run")
 
     job = run_interrupted(ann, monkeypatch, cancel)
     job.refresh_from_db()
@@ -183,7 +184,7 @@ def test_a_job_cancelled_while_running_drops_its_result(ann, moderator, media_ro
 
 def test_a_job_deleted_by_its_owner_while_running_ends_quietly(ann, media_root, monkeypatch):
     # As DELETE /api/v1/jobs/<id>: job_run returns None, with no traceback and no failed task.
-    run_interrupted(ann, monkeypatch, lambda job: services.job_delete(job=job))
+    run_interrupted(ann, monkeypatch, lambda job: storage.job_delete(job=job))
     assert not Job.objects.exists() and not Result.objects.exists()
     assert_no_result_files(media_root)
 
@@ -211,7 +212,7 @@ def test_rerun_refuses_a_job_that_is_still_queued(staff, ann, media_root):
 
     from tests.conftest import encode, make_photo
 
-    queued = services.job_submit(
+    queued = submission.job_submit(
         files=[SimpleUploadedFile("q.png", encode(make_photo()))],
         model_key="zhang-eccv16",
         owner=ann,
@@ -378,7 +379,7 @@ def test_the_moderation_log_is_read_only_even_for_superusers(
     client, django_user_model, moderator, ann, colorize_photos
 ):
     job = colorize_photos(owner=ann).jobs.get()
-    services.job_hide(job=job, moderator=moderator, reason="spam")
+    moderation.job_hide(job=job, moderator=moderator, reason="spam")
     entry = ModerationAction.objects.get()
     root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-horse")
     client.force_login(root)
@@ -413,7 +414,7 @@ def test_dashboard(staff, ann, colorize_photos, hint_model, media_root, settings
     failed = colorize_photos(owner=ann, model=hint_model).jobs.get()
     Job.objects.filter(pk=failed.pk).update(status=Job.Status.FAILED, error="boom")
     settings.COLORIA_SYNC_JOBS = False
-    services.job_submit(
+    submission.job_submit(
         files=[SimpleUploadedFile("q.png", encode(make_photo()))],
         model_key="zhang-eccv16",
         owner=ann,
@@ -430,7 +431,7 @@ def test_dashboard(staff, ann, colorize_photos, hint_model, media_root, settings
     assert 'data-status="queued">1<' in html
     assert f'data-model="{hint_model}">1<' in html and 'data-model="zhang-eccv16">0<' in html
 
-    board = selectors.dashboard()
+    board = dashboard.dashboard()
     on_disk = sum(p.stat().st_size for p in Path(media_root).rglob("*") if p.is_file())
     assert board.media.total_bytes == on_disk > 0
     assert board.media.files == 4 + 3  # 4 originals, 3 results

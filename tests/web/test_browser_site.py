@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 from PIL import Image
 
-from colorize import services
 from colorize.models import Job
+from colorize.services import running, sharing
 from tests.conftest import encode, make_photo
 from tests.web.helpers import wait_until
 
@@ -166,7 +166,7 @@ def test_drop_and_button_upload_with_live_progress(page, live_server, tmp_path, 
     page.evaluate("window.__sameDocument = true")
 
     for job in Job.objects.order_by("upload__original_name"):
-        services.job_run(job_id=job.id)
+        running.job_run(job_id=job.id)
         page.wait_for_selector(f'.job-row[data-job="{job.id}"][data-status=succeeded]')
     wait_until(page, "document.querySelector('[data-role=progress]').value === 2")
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
@@ -189,7 +189,7 @@ def test_a_failed_job_shows_its_error_live_and_can_be_retried(page, live_server,
     page.click("#submit-button")
     page.wait_for_url("**/batches/*/")
     first, second = Job.objects.order_by("upload__original_name")
-    services.job_run(job_id=first.id)
+    running.job_run(job_id=first.id)
     Job.objects.filter(pk=second.pk).update(status=Job.Status.FAILED, error="Out of memory.")
     row = page.locator(f'.job-row[data-job="{second.id}"]')
     row.locator("[data-role=error]").wait_for(state="visible")
@@ -201,7 +201,7 @@ def test_a_failed_job_shows_its_error_live_and_can_be_retried(page, live_server,
     page.wait_for_url(re.compile(r".*/batches/[^/]+/$"))
     second.refresh_from_db()
     assert second.status == Job.Status.QUEUED
-    services.job_run(job_id=second.id)
+    running.job_run(job_id=second.id)
     page.wait_for_selector(f'.job-row[data-job="{second.id}"][data-status=succeeded]')
 
 
@@ -428,7 +428,7 @@ def test_main_pages_look_right_at_phone_and_desktop_widths(
     for index in range(3):
         batch = colorize_photos(owner=ann, name=f"family-{index}.png", size=(160, 120))
         if index < 2:
-            services.job_publish(job=batch.jobs.get())
+            sharing.job_publish(job=batch.jobs.get())
     settings.COLORIA_DATA_DIR = tmp_path  # no evaluation figures: the pages say so
 
     for name, path in [

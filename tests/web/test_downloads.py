@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from colorize import services
 from colorize.models import Job
+from colorize.services import running, submission
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +68,6 @@ def test_a_sideways_original_is_shown_upright_in_thumbnails_and_jpegs(
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from colorize import services
-
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     buffer = io.BytesIO()
@@ -77,7 +75,7 @@ def test_a_sideways_original_is_shown_upright_in_thumbnails_and_jpegs(
     upload = SimpleUploadedFile("sideways.jpg", buffer.getvalue(), content_type="image/jpeg")
     colorize_photos(session_key=client.session.session_key)  # sets up synchronous jobs
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.job_submit(
+        batch = submission.job_submit(
             files=[upload], model_key="zhang-eccv16", params=None, owner=None,
             session_key=client.session.session_key,
         )  # fmt: skip
@@ -132,7 +130,7 @@ def test_zip_names_do_not_collide(client, colorize_photos, settings):
     batch = colorize_photos(session_key=session_key, count=1, name="same.png")
     job = batch.jobs.get()
     # A re-run of the same photo and model in the same batch.
-    services.job_run(job_id=services.job_rerun(job=job, params={}).id)
+    running.job_run(job_id=running.job_rerun(job=job, params={}).id)
     response = client.get(reverse("colorize:batch-zip", args=[batch.id]))
     with zipfile.ZipFile(io.BytesIO(body(response))) as archive:
         assert sorted(archive.namelist()) == ["same-zhang-eccv16-2.png", "same-zhang-eccv16.png"]

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
-from colorize import services, tasks
+from colorize import tasks
 from colorize.models import Batch, Job, Result, Upload
+from colorize.services import expiry, running, submission
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -38,11 +39,11 @@ def test_a_signed_in_users_upload_never_expires(colorize_photos, make_user):
 
 def test_a_batch_expires_only_when_every_job_has_finished(media_root):
     files = [SimpleUploadedFile(f"p{i}.png", encode(make_photo(seed=i))) for i in range(2)]
-    batch = services.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
+    batch = submission.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
     first, second = batch.jobs.all()
-    services.job_run(job_id=first.id)
+    running.job_run(job_id=first.id)
     assert not Upload.objects.filter(expires_at__isnull=False).exists()
-    services.job_run(job_id=second.id)
+    running.job_run(job_id=second.id)
     assert Upload.objects.filter(expires_at__isnull=False).count() == 2
 
 
@@ -51,15 +52,15 @@ def test_a_retry_stops_the_clock_until_it_finishes(colorize_photos):
     job = batch.jobs.get()
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED)
     job.refresh_from_db()
-    services.job_retry(job=job)  # queued again (its enqueue waits for a commit that never comes)
+    running.job_retry(job=job)  # queued again (its enqueue waits for a commit that never comes)
     assert batch.uploads.get().expires_at is None
-    services.job_run(job_id=job.id)
+    running.job_run(job_id=job.id)
     assert batch.uploads.get().expires_at is not None
 
 
 def test_a_lost_job_starts_the_clock_too(media_root):
     files = [SimpleUploadedFile("p.png", encode(make_photo()))]
-    batch = services.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
+    batch = submission.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
     job = batch.jobs.get()
     Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING)
     tasks.job_task_finished(SimpleNamespace(success=False, args=[str(job.id)]))
@@ -85,7 +86,7 @@ def test_purge_deletes_expired_uploads_with_their_files(
     Upload.objects.filter(batch=fresh).update(expires_at=later + timedelta(minutes=1))
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.purge_expired_uploads(now=later) == 2
+        assert expiry.purge_expired_uploads(now=later) == 2
 
     assert not Batch.objects.filter(pk=expired.pk).exists()
     assert not Job.objects.filter(batch_id=expired.pk).exists()
@@ -93,7 +94,7 @@ def test_purge_deletes_expired_uploads_with_their_files(
     assert all(os.path.exists(path) for path in kept_files)
     assert Batch.objects.count() == 2
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.purge_expired_uploads(now=later) == 0
+        assert expiry.purge_expired_uploads(now=later) == 0
 
 
 def test_purge_by_default_uses_the_current_time(
@@ -108,10 +109,10 @@ def test_purge_by_default_uses_the_current_time(
 
 def test_anonymous_uploads_that_never_finished_go_after_a_day(media_root):
     files = [SimpleUploadedFile("p.png", encode(make_photo()))]
-    batch = services.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
-    assert services.purge_expired_uploads() == 0  # still queued, recent: kept
+    batch = submission.job_submit(files=files, model_key="zhang-eccv16", session_key="k" * 32)
+    assert expiry.purge_expired_uploads() == 0  # still queued, recent: kept
     Upload.objects.filter(batch=batch).update(created_at=timezone.now() - timedelta(days=2))
-    assert services.purge_expired_uploads() == 1
+    assert expiry.purge_expired_uploads() == 1
 
 
 def test_the_purge_runs_every_minute_as_a_django_q_schedule():

@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from colorize import services
 from colorize.models import Job
+from colorize.services import errors, sharing
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def ann(make_user):
 @pytest.fixture
 def published(colorize_photos, ann) -> Job:
     job = colorize_photos(owner=ann, name="secret-family-name.png").jobs.get()
-    return services.job_publish(job=job)
+    return sharing.job_publish(job=job)
 
 
 def test_owner_publishes_and_withdraws(client, colorize_photos, ann):
@@ -44,15 +44,15 @@ def test_owner_publishes_and_withdraws(client, colorize_photos, ann):
 
 def test_publishing_twice_keeps_the_first_date(published):
     first = published.published_at
-    assert services.job_publish(job=published).published_at == first
+    assert sharing.job_publish(job=published).published_at == first
 
 
 def test_only_succeeded_jobs_can_be_published(client, colorize_photos, ann):
     job = colorize_photos(owner=ann).jobs.get()
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error="boom")
     job.refresh_from_db()
-    with pytest.raises(services.SubmissionError, match="Only a colorized photo"):
-        services.job_publish(job=job)
+    with pytest.raises(errors.SubmissionError, match="Only a colorized photo"):
+        sharing.job_publish(job=job)
     client.force_login(ann)
     response = client.post(reverse("colorize:job-publish", args=[job.id]))
     assert response.status_code == 400 and "Only a colorized photo" in text(response)
@@ -63,8 +63,8 @@ def test_hidden_jobs_cannot_be_published(colorize_photos, ann):
     job = colorize_photos(owner=ann).jobs.get()
     Job.objects.filter(pk=job.pk).update(hidden_at=timezone.now(), hidden_reason="Not a photo")
     job.refresh_from_db()
-    with pytest.raises(services.SubmissionError, match="moderator"):
-        services.job_publish(job=job)
+    with pytest.raises(errors.SubmissionError, match="moderator"):
+        sharing.job_publish(job=job)
 
 
 def test_anonymous_results_cannot_be_published(client, colorize_photos):
@@ -76,7 +76,7 @@ def test_anonymous_results_cannot_be_published(client, colorize_photos):
 
 def test_gallery_lists_published_pairs_only(client, colorize_photos, ann, published):
     colorize_photos(owner=ann)  # not published
-    hidden = services.job_publish(job=colorize_photos(owner=ann).jobs.get())
+    hidden = sharing.job_publish(job=colorize_photos(owner=ann).jobs.get())
     Job.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now(), hidden_reason="spam")
     page = text(client.get(reverse("colorize:gallery")))
     assert page.count('class="card gallery-item"') == 1

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
-from colorize import services
 from colorize.models import Batch, Job, Result, Upload
+from colorize.services import storage, submission
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def text(response) -> str:
 def queued_batch(owner, count: int = 5, model: str = "zhang-eccv16") -> Batch:
     """Jobs that stay queued (their on_commit enqueue never runs in a test transaction)."""
     files = [SimpleUploadedFile(f"q{i}.png", encode(make_photo(seed=i))) for i in range(count)]
-    return services.job_submit(files=files, model_key=model, owner=owner)
+    return submission.job_submit(files=files, model_key=model, owner=owner)
 
 
 def test_history_needs_an_account(client):
@@ -111,12 +111,12 @@ def test_deleting_one_model_keeps_the_shared_original(
     original, first_result = files_of(first)
     _, second_result = files_of(second)
     with django_capture_on_commit_callbacks(execute=True):
-        services.job_delete(job=first)
+        storage.job_delete(job=first)
     assert os.path.exists(original) and os.path.exists(second_result)
     assert not os.path.exists(first_result)
     assert Upload.objects.count() == 1 and Batch.objects.count() == 1
     with django_capture_on_commit_callbacks(execute=True):
-        services.job_delete(job=second)
+        storage.job_delete(job=second)
     assert not os.path.exists(original) and not os.path.exists(second_result)
     assert not Batch.objects.exists()
 

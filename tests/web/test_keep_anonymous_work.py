@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from colorize import services
 from colorize.models import Batch, Job, Upload
+from colorize.services import expiry
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,6 @@ def test_claiming_needs_a_session_key_and_a_signed_in_user(anonymous_job, make_u
     from django.contrib.auth.models import AnonymousUser
 
     key = anonymous_job.session_key
-    assert services.claim_anonymous_work(user=make_user("ann"), session_key="") == 0
-    assert services.claim_anonymous_work(user=AnonymousUser(), session_key=key) == 0
+    assert expiry.claim_anonymous_work(user=make_user("ann"), session_key="") == 0
+    assert expiry.claim_anonymous_work(user=AnonymousUser(), session_key=key) == 0
     assert Job.objects.get().owner is None

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image, ImageCms
 
-from colorize import services
 from colorize.models import Upload
+from colorize.services import sharing
 from tests.conftest import encode, make_photo
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ def ann(make_user):
 @pytest.fixture
 def published(colorize_photos, ann):
     job = colorize_photos(owner=ann, name="IMG_0001.jpg", content=phone_jpeg()).jobs.get()
-    return services.job_publish(job=job)
+    return sharing.job_publish(job=job)
 
 
 def body(response) -> bytes:

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from colorize import selectors
+from colorize import evaluations
 from colorize.models import Job
 from tests.conftest import encode, make_photo
 
@@ -166,7 +166,7 @@ def test_evaluation_figures_skip_bad_values_but_keep_good_ones(tmp_path):
             }
         },
     )
-    figures = selectors.evaluation_figures(tmp_path / "evaluations" / "latest.json")["m"]
+    figures = evaluations.evaluation_figures(tmp_path / "evaluations" / "latest.json")["m"]
     assert [(m.label.split()[0], m.mean, m.ci_low) for m in figures.metrics] == [
         ("ΔE00", 8.5, None)
     ]
@@ -439,9 +439,9 @@ def test_model_page_tells_both_stages_of_a_fine_tuned_model(client, tmp_path, mo
 
 
 def test_without_a_default_model_the_visitor_must_choose(client, monkeypatch):
-    from colorize import services
+    from colorize.services import submission
 
-    monkeypatch.setattr(services, "default_model_key", lambda: None)
+    monkeypatch.setattr(submission, "default_model_key", lambda: None)
     page = client.get("/").content.decode()
     assert '<option value="" selected disabled>Choose a model…</option>' in page
     assert " selected>" not in page.split("Choose a model…", 1)[1].split("</select>", 1)[0]

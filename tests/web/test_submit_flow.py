@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from colorize.models import Batch, Job, Result, Upload
+from colorize.services import running
 from tests.conftest import encode, make_photo
 from tests.web.helpers import assert_is_colorization_of
 
@@ -64,12 +65,11 @@ def test_original_is_stored_under_a_random_name(
 def test_running_a_job_twice_does_nothing_the_second_time(
     client, sync_jobs, django_capture_on_commit_callbacks
 ):
-    from colorize import services
 
     with django_capture_on_commit_callbacks(execute=True):
         upload(client, encode(make_photo()))
     job = Job.objects.get()
-    services.job_run(job_id=job.id)
+    running.job_run(job_id=job.id)
     job.refresh_from_db()
     assert job.attempts == 1 and Result.objects.count() == 1
 

@@ -24,7 +24,7 @@ from django.http import FileResponse, HttpResponse
 from django.utils.http import content_disposition_header
 from PIL import Image, ImageOps
 
-from .models import Job, Upload
+from ..models import Job, Upload
 
 # What browsers show in an <img> as it is; other originals are shown through their rendition.
 WEB_FORMATS = {"JPEG", "PNG", "WEBP", "BMP"}

@@ -1,0 +1,143 @@
+"""Who may see what: a job or batch for its viewer, owners' histories, the public gallery, and
+counts per owner."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+
+from ..models import Batch, Job, Upload
+from .model_pages import model_name, with_model_names
+
+log = logging.getLogger(__name__)
+
+
+def _owned_by(user: Any, session_key: str) -> Q:
+    """A signed-in user owns what they sent; an anonymous visitor what their session sent."""
+    if getattr(user, "is_authenticated", False):
+        return Q(owner=user)
+    if not session_key:
+        return Q(pk__in=[])
+    return Q(owner__isnull=True, session_key=session_key)
+
+
+def _visible_to(user: Any, session_key: str) -> Q:
+    """Staff see everything; owners see their own things (hidden ones too, with the reason)."""
+    if getattr(user, "is_authenticated", False) and user.is_staff:
+        return Q(pk__isnull=False)  # everything (an empty Q() would vanish when OR-ed)
+    return _owned_by(user, session_key)
+
+
+PUBLIC_JOBS = Q(published_at__isnull=False, hidden_at__isnull=True, status=Job.Status.SUCCEEDED)
+
+
+def job_for_viewer(*, job_id: Any, user: Any, session_key: str) -> Job | None:
+    """The job if this viewer may see it, else None (callers answer 404: no existence leak).
+
+    Published, non-hidden jobs are visible to everyone, read-only."""
+    return (
+        Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
+        .select_related("upload", "result", "batch")
+        .first()
+    )
+
+
+def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
+    """The job if this viewer owns it (may retry, re-run, publish, delete it), else None."""
+    return (
+        Job.objects.filter(_owned_by(user, session_key), pk=job_id)
+        .select_related("upload", "result", "batch")
+        .first()
+    )
+
+
+def is_owner(thing: Job | Batch, user: Any, session_key: str) -> bool:
+    """Whether this viewer owns a job or batch (the same rule as `job_for_owner`)."""
+    if getattr(user, "is_authenticated", False):
+        return thing.owner_id == user.pk
+    return thing.owner_id is None and bool(session_key) and thing.session_key == session_key
+
+
+def batch_for_viewer(*, batch_id: Any, user: Any, session_key: str) -> Batch | None:
+    """Batches are private: their owner (and staff) only."""
+    return Batch.objects.filter(_visible_to(user, session_key), pk=batch_id).first()
+
+
+def batch_jobs(batch: Batch) -> QuerySet[Job]:
+    return batch.jobs.select_related("upload", "result").order_by(
+        "upload__created_at", "upload_id", "queued_at", "model_key"
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    failed: int
+    running: int
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished == self.total
+
+
+def progress_of(jobs: list[Job]) -> Progress:
+    statuses = [job.status for job in jobs]
+    return Progress(
+        total=len(statuses),
+        done=statuses.count(Job.Status.SUCCEEDED),
+        failed=statuses.count(Job.Status.FAILED),
+        running=statuses.count(Job.Status.RUNNING),
+    )
+
+
+def batch_expires_at(batch: Batch):
+    """When an anonymous batch's photos are deleted (None: not scheduled, or owned)."""
+    return (
+        Upload.objects.filter(batch=batch, expires_at__isnull=False)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
+def history_page(*, user: Any, model_key: str = "", page: Any = 1, per_page: int = 12) -> Page:
+    """A signed-in user's jobs, newest first, optionally of one model."""
+    jobs = Job.objects.filter(owner=user).select_related("upload", "result")
+    if model_key:
+        jobs = jobs.filter(model_key=model_key)
+    found = Paginator(jobs.order_by("-queued_at"), per_page).get_page(page)
+    found.object_list = with_model_names(list(found.object_list))
+    return found
+
+
+def history_models(*, user: Any) -> list[tuple[str, str]]:
+    """(key, name) of the models a user's jobs used, for the history filter."""
+    keys = Job.objects.filter(owner=user).values_list("model_key", flat=True).distinct()
+    return sorted(((key, model_name(key)) for key in set(keys)), key=lambda item: item[1])
+
+
+def gallery_page(*, page: Any = 1, per_page: int = 12) -> Page:
+    jobs = (
+        Job.objects.filter(PUBLIC_JOBS).select_related("upload", "result").order_by("-published_at")
+    )
+    found = Paginator(jobs, per_page).get_page(page)
+    found.object_list = with_model_names(list(found.object_list))
+    return found
+
+
+def owner_job_counts(*, owner: Any) -> dict[str, int]:
+    """A user's jobs per status, with "total" (for the profile page)."""
+    counts = {status: 0 for status in Job.Status.values}
+    for row in Job.objects.filter(owner=owner).values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    counts["total"] = sum(counts.values())
+    return counts

@@ -1,0 +1,171 @@
+"""What people see of the models: the picker's choices, names and labels of jobs, a job's
+parameters in words, and the model family pages (the catalogue's records with figures)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import ml
+from ml import imagenet
+from ml.cards import Card, card_for
+from ml.registry import Family, ModelSpec, get_family
+from ml.weights import install_command, is_installed
+
+from ..evaluations import ModelFigures, evaluation_figures
+from ..models import Batch, Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    spec: ModelSpec
+    installed: bool
+
+    @property
+    def unavailable_reason(self) -> str:
+        if self.installed:
+            return ""
+        return f"weights not installed: {self.install_command}"
+
+    @property
+    def install_command(self) -> str:
+        return install_command(self.spec.weights)
+
+
+def spec_or_none(model_key: str) -> ModelSpec | None:
+    try:
+        return ml.get_spec(model_key)
+    except ml.ColorizeError:
+        return None
+
+
+def model_name(model_key: str) -> str:
+    if model_key == Batch.ALL_MODELS:
+        return "All models"
+    spec = spec_or_none(model_key)
+    return spec.name if spec else model_key
+
+
+def job_label(job: Job) -> str:
+    """The model's name, and which candidate the job is when one request made several."""
+    params = job.params or {}
+    count = params.get("candidates", 1)
+    if isinstance(count, int) and count > 1:
+        return f"{model_name(job.model_key)} · candidate {params.get('candidate', 1)} of {count}"
+    return model_name(job.model_key)
+
+
+def with_model_names(jobs: list[Job]) -> list[Job]:
+    """Give each job a `model_name` for templates (the registry's name, or the key, and the
+    candidate number when there are several)."""
+    for job in jobs:
+        job.model_name = job_label(job)
+    return jobs
+
+
+def is_comparison(batch: Batch) -> bool:
+    """Results to compare side by side: every model on one photo, or several candidates of one
+    model (BigColor) on one photo."""
+    if batch.model_key == Batch.ALL_MODELS:
+        return True
+    return batch.uploads.count() == 1 and batch.jobs.count() > 1
+
+
+def model_choices() -> list[ModelChoice]:
+    return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
+
+
+def imagenet_class_labels(choices: list[ModelChoice]) -> list[str]:
+    """'979: valley' for each ImageNet class, when an installed model takes a class (for the
+    form's searchable list); empty otherwise, to keep the page small."""
+    takes_class = any(
+        choice.installed and any(p.kind == "imagenet_class" for p in choice.spec.params)
+        for choice in choices
+    )
+    if not takes_class:
+        return []
+    return [imagenet.class_label(index) for index in range(len(imagenet.class_names()))]
+
+
+def describe_params(job: Job) -> list[tuple[str, str]]:
+    """A job's parameters as (label, value) for people: hints are counted, not listed."""
+    spec = spec_or_none(job.model_key)
+    labels = {p.name: p for p in spec.params} if spec else {}
+    described = []
+    for name, value in (job.params or {}).items():
+        param = labels.get(name)
+        label = param.label if param else name
+        if param is not None and param.internal:
+            continue  # shown in the job's label instead (candidate 2 of 3)
+        if param is not None and param.kind == "hints":
+            count = len(value or [])
+            text = "none" if not count else f"{count} colour point{'s' if count != 1 else ''}"
+        elif param is not None and param.kind == "imagenet_class":
+            text = "automatic" if value == -1 else imagenet.class_label(int(value))
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        else:
+            text = str(value)
+        described.append((label, text))
+    used = getattr(getattr(job, "result", None), "details", None) or {}
+    if "imagenet_class" in used:
+        described.append(("Class used", imagenet.class_label(int(used["imagenet_class"]))))
+    return described
+
+
+# The study's published mean ΔE00 per model (lower is closer to the original colours).
+STUDY_RESULTS = [
+    ("DeOldify Artistic", 7.46),
+    ("DeOldify Stable", 7.87),
+    ("CNN (the study's own)", 9.42),
+    ("BigColor", 12.49),
+]
+
+
+@dataclass(frozen=True)
+class FamilyModel:
+    choice: ModelChoice
+    figures: ModelFigures | None
+    card: Card | None = None  # for own-trained weights that ship with Coloria
+
+
+@dataclass(frozen=True)
+class FamilyPage:
+    key: str
+    title: str
+    summary: str
+    info: Family | None  # the family's record in the catalogue (architecture, training, ...)
+    models: list[FamilyModel]
+
+
+def model_families(*, with_figures: bool = False) -> list[FamilyPage]:
+    """One entry per model family in the registry, in registry order."""
+    figures = evaluation_figures() if with_figures else {}
+    grouped: dict[str, list[FamilyModel]] = {}
+    for choice in model_choices():
+        grouped.setdefault(choice.spec.family, []).append(
+            FamilyModel(
+                choice,
+                figures.get(choice.spec.key),
+                card_for(choice.spec.key) if with_figures else None,
+            )
+        )
+    families = []
+    for key, models in grouped.items():
+        record = get_family(key)
+        families.append(
+            FamilyPage(
+                key=key,
+                title=record.title if record else key.replace("-", " ").title(),
+                summary=record.summary if record else models[0].choice.spec.hint,
+                info=record,
+                models=models,
+            )
+        )
+    return families
+
+
+def model_family(key: str) -> FamilyPage | None:
+    return next((f for f in model_families(with_figures=True) if f.key == key), None)

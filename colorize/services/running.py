@@ -1,0 +1,174 @@
+"""Where a job becomes an image: what a worker runs (`job_run`), how a run fails or ends, and
+running a job again (an owner's retry or re-run with new parameters)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import ml
+from ml.errors import ColorizeError
+
+from ..models import Job, Result
+from .errors import SubmissionError
+from .expiry import batch_refresh_expiry
+from .quotas import quota_charge, quota_check, quota_client
+from .submission import enqueue_job, jsonable, refuse_suspended
+
+log = logging.getLogger(__name__)
+
+
+def job_run(*, job_id: uuid.UUID | str) -> Job | None:
+    """Run one queued job.
+
+    Idempotent: a job that is not queued (taken by another worker, or done) is left alone.
+    """
+    now = timezone.now()
+    taken = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1
+    )
+    if not taken:
+        log.info("job %s is not queued; nothing to do", job_id)
+        return Job.objects.filter(pk=job_id).first()
+    job = Job.objects.select_related("upload").get(pk=job_id)
+    try:
+        with job.upload.image.open("rb") as original:
+            colorized = ml.colorize(original, model=job.model_key, **job.params)
+        buffer = io.BytesIO()
+        colorized.save(buffer, format="PNG")
+        result = Result(
+            job=job,
+            width=colorized.width,
+            height=colorized.height,
+            details=colorized.info.get("coloria", {}),
+        )
+        result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
+        try:
+            with transaction.atomic():
+                # Only a job still running succeeds: a moderator may have cancelled it meanwhile.
+                finished = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                    status=Job.Status.SUCCEEDED, error="", finished_at=timezone.now()
+                )
+                if not finished:
+                    raise _NoLongerRunning
+                Result.objects.filter(job=job).delete()
+                result.save()
+        except Exception:
+            result.image.delete(save=False)
+            raise
+        job.refresh_from_db()
+    except _NoLongerRunning:
+        log.info("job %s was cancelled or deleted while it ran; its result is dropped", job_id)
+        return Job.objects.filter(pk=job_id).first()  # None when its owner deleted it
+    except ColorizeError as exc:
+        if not _fail(job, str(exc)):
+            return job
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        reason = f"Colorizing failed because of an internal error ({type(exc).__name__})."
+        if not _fail(job, reason):
+            return job
+    batch_refresh_expiry(batch_id=job.batch_id)
+    notify_finished(job)
+    return job
+
+
+class _NoLongerRunning(Exception):
+    """The job was cancelled while the model ran."""
+
+
+def notify_finished(job: Job) -> None:
+    """Queue the delivery of a finished job's callback (a task: retries must not hold up the
+    worker's next job, nor the request that ran it)."""
+    if not job.callback_url:
+        return
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "colorize.tasks.deliver_callback",
+            str(job.pk),
+            task_name=f"callback-{job.pk}",
+            sync=settings.COLORIA_SYNC_JOBS,
+        )
+    )
+
+
+def _fail(job: Job, message: str) -> bool:
+    """Fail a running job; False if it was no longer running (a moderator cancelled it, and
+    the cancellation's own message is kept)."""
+    failed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return bool(failed)
+
+
+def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
+    """A worker died or timed out while running a job: fail it instead of leaving it running."""
+    lost = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
+    jobs = list(lost)
+    lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
+    for job in jobs:
+        batch_refresh_expiry(batch_id=job.batch_id)
+        notify_finished(job)
+
+
+def job_rerun(
+    *, job: Job, params: dict[str, Any], client_address: str = "", charge_quota: bool = True
+) -> Job:
+    """A new job on the same photo with the same model and new parameters (e.g. colour hints).
+
+    It runs the model again, so it counts against its owner's daily quota (not when a
+    moderator asks for it: `charge_quota=False`)."""
+    try:
+        spec = ml.get_spec(job.model_key)
+        cleaned = spec.clean_params({**job.params, **params})
+    except ColorizeError as exc:
+        raise SubmissionError(str(exc), field="params") from None
+    owner = job.owner if charge_quota else None
+    client = ""
+    if charge_quota:
+        refuse_suspended(owner)
+        client = quota_client(owner=owner, address=client_address, session_key=job.session_key)
+        quota_check(owner=owner, client=client, jobs=1)
+    with transaction.atomic():
+        if charge_quota:
+            quota_charge(owner=owner, client=client, jobs=1)
+        rerun = Job.objects.create(
+            batch=job.batch,
+            upload=job.upload,
+            owner=job.owner,
+            session_key=job.session_key,
+            model_key=job.model_key,
+            params=jsonable(cleaned),
+        )
+        batch_refresh_expiry(batch_id=job.batch_id)  # running again: not deleted meanwhile
+        transaction.on_commit(lambda: enqueue_job(rerun.id))
+    return rerun
+
+
+def job_retry(*, job: Job) -> Job:
+    """Queue a failed job again (its owner asked, or an administrator)."""
+    if job.status != Job.Status.FAILED:
+        raise SubmissionError("Only a failed job can be retried.", field="job")
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
+        status=Job.Status.QUEUED,
+        error="",
+        queued_at=timezone.now(),
+        started_at=None,
+        finished_at=None,
+    )
+    if updated:
+        batch_refresh_expiry(batch_id=job.batch_id)
+        transaction.on_commit(lambda: enqueue_job(job.pk))
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,270 @@
+"""Where an upload becomes a job: checking what a person sent, storing it, queueing one job per
+(image, model run), and the model the upload form preselects."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from PIL import Image
+
+import ml
+from ml.cards import recommended_model, shipped_cards
+from ml.errors import ColorizeError
+from ml.weights import is_installed
+
+from .. import callbacks
+from ..models import Batch, Job, Upload
+from .errors import SubmissionError
+from .quotas import quota_charge, quota_check, quota_client
+
+log = logging.getLogger(__name__)
+
+
+# PIL format name -> file extension. Formats outside this list are refused even if PIL reads them.
+ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    content: bytes
+    name: str
+    format: str
+    width: int
+    height: int
+    sha256: str
+
+
+def check_image(upload: UploadedFile) -> CheckedImage:
+    """Read and verify one uploaded file; raises SubmissionError with a message naming the file."""
+    name = (upload.name or "image")[-255:]
+    max_bytes = settings.COLORIA_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise SubmissionError(
+            f"{name} is {upload.size / 1_048_576:.1f} MB; the limit is {max_bytes // 1_048_576} MB."
+        )
+    content = upload.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise SubmissionError(f"{name} is larger than the {max_bytes // 1_048_576} MB limit.")
+    if not content:
+        raise SubmissionError(f"{name} is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(content)) as probe:
+            # PIL warns about big images; the pixel limit below is checked explicitly instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image_format = probe.format or "unknown"
+            width, height = probe.size
+            if image_format not in ACCEPTED_FORMATS:
+                raise SubmissionError(
+                    f"{name} is a {image_format} image, which is not supported. "
+                    "Use JPEG, PNG, WebP, BMP or TIFF."
+                )
+            # Check the pixel count from the header, before decoding: a small file can declare
+            # a gigantic image (a decompression bomb).
+            if width * height > settings.COLORIA_MAX_PIXELS:
+                raise SubmissionError(
+                    f"{name} is {width}×{height} pixels; the limit is "
+                    f"{settings.COLORIA_MAX_PIXELS / 1e6:.0f} megapixels."
+                )
+            if width < 8 or height < 8:
+                raise SubmissionError(
+                    f"{name} is only {width}×{height} pixels; use a bigger image."
+                )
+            probe.load()  # decodes every pixel: truncated or corrupt data fails here
+    except SubmissionError:
+        raise
+    except Image.DecompressionBombError:
+        raise SubmissionError(f"{name} declares too many pixels to be opened safely.") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = "it is truncated" if "truncated" in str(exc).lower() else "it is not a valid image"
+        raise SubmissionError(f"{name} could not be read: {reason}.") from None
+    return CheckedImage(
+        content=content,
+        name=name,
+        format=image_format,
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def available_model_keys() -> list[str]:
+    """Models whose weights are installed, in registry order."""
+    return [spec.key for spec in ml.list_models() if is_installed(spec.weights)]
+
+
+def default_model_key() -> str | None:
+    """The model preselected on the upload form.
+
+    COLORIA_DEFAULT_MODEL when installed; else the shipped model with the best validation figures
+    among those that clear the "better than grey" bar (ml.cards); else the first installed model
+    that is not a shipped model failing that bar. None when there is no such model: the visitor
+    then picks one, since a model that does worse than leaving the photo grey is never the default.
+    """
+    keys = available_model_keys()
+    for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
+        if preferred in keys:
+            return preferred
+    failing = {card.model for card in shipped_cards() if not card.clears_the_bar}
+    return next((key for key in keys if key not in failing), None)
+
+
+def _models_for(model_key: str, image_count: int) -> list[str]:
+    if model_key == Batch.ALL_MODELS:
+        if image_count != 1:
+            raise SubmissionError(
+                "“All models” compares models on one image: choose a single image."
+            )
+        keys = available_model_keys()
+        if not keys:
+            raise SubmissionError("No model is installed yet.", field="model")
+        return keys
+    if not model_key:
+        raise SubmissionError("Choose a model to colorize with.", field="model")
+    try:
+        spec = ml.get_spec(model_key)
+    except ColorizeError:
+        raise SubmissionError(f"Unknown model “{model_key}”.", field="model") from None
+    if not is_installed(spec.weights):
+        raise SubmissionError(
+            f"{spec.name} is not available: its weights are not installed "
+            f"(python manage.py fetch_weights {spec.weights}).",
+            field="model",
+        )
+    return [model_key]
+
+
+def job_submit(
+    *,
+    files: list[UploadedFile],
+    model_key: str,
+    params: dict[str, Any] | None = None,
+    owner: Any = None,
+    session_key: str = "",
+    callback_url: str = "",
+    client_address: str = "",
+) -> Batch:
+    """Validate, store and queue a submission.
+
+    All or nothing: a refused submission stores no file and no row, and uses no quota.
+    `callback_url` (REST clients) is called with each job's status when the job ends.
+    `client_address` identifies an anonymous client for its daily quota (the web view passes it;
+    without it the session is used).
+    """
+    owner = owner if getattr(owner, "is_authenticated", False) else None
+    refuse_suspended(owner)
+    if not files:
+        raise SubmissionError("Choose at least one image.")
+    if callback_url:
+        try:
+            callbacks.resolve_target(callback_url)
+        except callbacks.RefusedTarget as exc:
+            raise SubmissionError(str(exc), field="callback_url") from None
+    if len(files) > settings.COLORIA_MAX_BATCH:
+        raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
+    model_keys = _models_for(model_key, len(files))
+    if (
+        model_key == Batch.ALL_MODELS and params
+    ):  # each model takes its own; one none takes is a typo
+        known = {param.name for key in model_keys for param in ml.get_spec(key).params}
+        if unknown := sorted(set(params) - known):
+            raise SubmissionError(
+                f"None of the models takes the parameter(s): {', '.join(unknown)}.", field="params"
+            )
+    runs: dict[str, list[dict[str, Any]]] = {}  # per model: one job's parameters per run
+    for key in model_keys:
+        spec = ml.get_spec(key)
+        # In "all models" mode each model takes the parameters it knows and its defaults otherwise.
+        raw = params or {}
+        if model_key == Batch.ALL_MODELS:
+            raw = {
+                name: value for name, value in raw.items() if name in {p.name for p in spec.params}
+            }
+        try:
+            runs[key] = spec.runs(spec.clean_params(raw))
+        except ColorizeError as exc:
+            raise SubmissionError(str(exc), field="params") from None
+    client = quota_client(owner=owner, address=client_address, session_key=session_key)
+    job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
+    quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
+    checked, problems = [], []
+    for upload in files:  # every refused file is named at once, not one per attempt
+        try:
+            checked.append(check_image(upload))
+        except SubmissionError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise SubmissionError(" ".join(problems))
+
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            # Charged with the rows it pays for: a submission that fails to store costs nothing.
+            quota_charge(owner=owner, client=client, jobs=job_count)
+            batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
+            for image in checked:
+                upload = Upload(
+                    batch=batch,
+                    owner=owner,
+                    session_key=session_key,
+                    original_name=image.name,
+                    format=image.format,
+                    width=image.width,
+                    height=image.height,
+                    size_bytes=len(image.content),
+                    sha256=image.sha256,
+                )
+                extension = ACCEPTED_FORMATS[image.format]
+                upload.image.save(f"upload.{extension}", ContentFile(image.content), save=False)
+                stored.append(upload.image.name)
+                upload.save()
+                for key in model_keys:
+                    for run_params in runs[key]:
+                        job = Job.objects.create(
+                            batch=batch,
+                            upload=upload,
+                            owner=owner,
+                            session_key=session_key,
+                            model_key=key,
+                            params=jsonable(run_params),
+                            callback_url=callback_url if owner else "",  # accounts only
+                        )
+                        transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
+    except Exception:
+        for name in stored:  # the rows rolled back; do not leave their files behind
+            Upload.image.field.storage.delete(name)
+        raise
+    return batch
+
+
+def jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def enqueue_job(job_id: uuid.UUID) -> None:
+    """Hand a job to the django-q2 queue (or run it at once when COLORIA_SYNC_JOBS is set)."""
+    from django_q.tasks import async_task
+
+    async_task(
+        "colorize.tasks.run_job",
+        str(job_id),
+        task_name=f"colorize-{job_id}",
+        hook="colorize.tasks.job_task_finished",
+        sync=settings.COLORIA_SYNC_JOBS,
+    )
+
+
+def refuse_suspended(owner: Any) -> None:
+    # Suspended accounts are inactive, so sessions and tokens already fail; this keeps any other
+    # path (a shell, a future view) from queueing work for them.
+    if owner is not None and not owner.is_active:
+        raise SubmissionError("This account is suspended: it cannot send photos.")
