@@ -24,9 +24,9 @@ from torch import nn
 
 from ml.checkpoints import load_into
 from ml.color import Chroma
+from ml.models.colour_classes import NUM_AB_BINS, ab_bins
 from ml.models.efficientnet_lite import EfficientNetLite
 
-NUM_AB_BINS = 313
 WORKING_SHORT_SIDE = 256  # the photo is colorized at this short side (long side at most 2×)
 MULTIPLE = 32  # the encoder's largest stride
 DEFAULT_STRENGTH = 0.4
@@ -141,3 +141,14 @@ def predict_chroma(
     small = torch.from_numpy(working_gray(gray))[None, None].to(device)
     ab = net(small, temperature=temperature_of(strength))
     return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
+
+
+def random_weights(spec: Any, directory: Path) -> Path:
+    """Randomly initialised weights for `spec` (benchmarks, tests): a real network that has
+    learnt nothing, with Coloria's 313 bins."""
+    from ml.checkpoints import save_half
+    from ml.weights import known
+
+    net = ColoriaLite()
+    net.ab_bins.copy_(torch.from_numpy(ab_bins()))
+    return save_half(net.state_dict(), Path(directory) / known(spec.weights).filename)

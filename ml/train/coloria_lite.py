@@ -27,10 +27,10 @@ from PIL import Image
 
 from ml.color import LUMA, Chroma, linear_to_srgb, srgb_to_linear
 from ml.models.coloria_lite import DEFAULT_STRENGTH, ColoriaLite, predict_chroma
+from ml.models.colour_classes import ab_bins
 from ml.models.efficientnet_lite import imagenet_weights_path
 from ml.train import common, datasets
 from ml.train.colour_bins import (
-    ab_bins,
     ab_histogram,
     colour_mask,
     nearest_bin,

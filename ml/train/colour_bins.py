@@ -2,7 +2,7 @@
 Coloria-Lite): the bin centres, soft-encoding of true colours onto them, and the class
 rebalancing that keeps rare vivid colours from being washed out by the common desaturated ones.
 
-Coloria's own bins are the 313 cells of the 10-unit ab grid that lie nearest the sRGB gamut.
+The bins themselves are in ml.models.colour_classes.
 """
 
 from __future__ import annotations
@@ -10,37 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ml.color import lab_to_linear_rgb
 from ml.train import datasets
-
-NUM_AB_BINS = 313
-GRID_STEP = 10
-GRID = np.arange(-110, 111, GRID_STEP, dtype=np.float32)  # 23 values: 529 cells
-
-
-def _gamut_fit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each (a, b): the largest fraction of it that some lightness can show in sRGB (≤ 1)."""
-    lightness = np.linspace(1, 99, 50, dtype=np.float32)
-    L = np.repeat(lightness[None], len(a), 0)
-    low = np.zeros_like(L)
-    high = np.full_like(L, 1.0)
-    for _ in range(20):
-        mid = (low + high) / 2
-        lab = np.stack([L, a[:, None] * mid, b[:, None] * mid], axis=-1)
-        rgb = lab_to_linear_rgb(lab)
-        fits = np.all((rgb >= 0) & (rgb <= 1), axis=-1)
-        low = np.where(fits, mid, low)
-        high = np.where(fits, high, mid)
-    return low.max(axis=1)
-
-
-def ab_bins(count: int = NUM_AB_BINS) -> np.ndarray:
-    """`count` bin centres (count × 2): in-gamut grid cells first, then those nearest the gamut."""
-    a, b = (g.ravel() for g in np.meshgrid(GRID, GRID, indexing="ij"))
-    fit = np.round(_gamut_fit(a, b), 3)
-    radius = np.hypot(a, b)
-    order = np.lexsort((b, a, radius, -fit))  # best fit first, then nearer neutral
-    return np.stack([a[order[:count]], b[order[:count]]], axis=1).astype(np.float32)
 
 
 def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:

@@ -29,10 +29,10 @@ from tqdm import tqdm
 from ml.checkpoints import load_into
 from ml.color import Chroma
 from ml.errors import WeightsInvalid
+from ml.models.colour_classes import ab_bins
 from ml.models.zhang import AB_NORM, ECCV16, SIGGRAPH17, working_lightness
 from ml.train import colour_loss, common, datasets
 from ml.train.colour_bins import (
-    ab_bins,
     ab_histogram,
     colour_mask,
     nearest_bin,

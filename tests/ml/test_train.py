@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from ml.models.colour_classes import ab_bins
 from ml.train import common
-from ml.train.colour_bins import ab_bins, rebalance_weights, soft_encode
+from ml.train.colour_bins import rebalance_weights, soft_encode
 from ml.train.zhang import ZhangTraining
 from tests.conftest import SHIPPED_WEIGHTS_DIR
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
