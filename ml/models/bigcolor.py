@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ml.catalogue.bigcolor import IMAGENET_CLASS
 from ml.checkpoints import load_into
 from ml.classify import rank_classes
 from ml.color import Chroma, rgb_to_lab
@@ -37,7 +38,7 @@ WORKING_SIDE = 256  # the short side the official pipeline colours at
 SIDE_MULTIPLE = 16  # the encoder halves the photo four times
 MAX_ASPECT = 4  # the working size is at most 256 x 1024
 Z_STD = 0.8  # the official truncation: z ~ N(0, 0.8^2)
-AUTOMATIC_CLASS = -1
+AUTOMATIC_CLASS = IMAGENET_CLASS.default  # -1: let Coloria choose
 
 
 @dataclass(frozen=True)

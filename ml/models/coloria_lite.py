@@ -29,7 +29,6 @@ from ml.models.efficientnet_lite import EfficientNetLite
 
 WORKING_SHORT_SIDE = 256  # the photo is colorized at this short side (long side at most 2×)
 MULTIPLE = 32  # the encoder's largest stride
-DEFAULT_STRENGTH = 0.4
 
 
 def temperature_of(strength: float) -> float:
@@ -129,7 +128,7 @@ class ColoriaLitePredictor:
         self.net.eval().to(self.device)
 
     @torch.inference_mode()
-    def predict(self, gray: np.ndarray, strength: float = DEFAULT_STRENGTH, **_: Any) -> Chroma:
+    def predict(self, gray: np.ndarray, *, strength: float, **_: Any) -> Chroma:
         return predict_chroma(self.net, gray, strength, self.device)
 
 

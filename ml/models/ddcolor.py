@@ -30,6 +30,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from ml.catalogue.ddcolor import INPUT_SIZE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, lab_to_rgb
 from ml.imagenet import IMAGENET_MEAN, IMAGENET_STD
@@ -40,7 +41,7 @@ from ml.models.deoldify import (
     _icnr_,
 )
 
-DEFAULT_INPUT_SIZE = 512
+DEFAULT_INPUT_SIZE = INPUT_SIZE.default  # the catalogue's (the official setting)
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 256, 1024
 # The encoder halves the image five times (x4 stem, then three x2): sides must divide by 32.
 SIZE_MULTIPLE = 32
@@ -436,7 +437,7 @@ class DDColorPredictor:
         load_into(self.net, weights)
         self.net.eval().to(self.device)
 
-    def predict(self, gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, **_: Any) -> Chroma:
+    def predict(self, gray: np.ndarray, *, input_size: int, **_: Any) -> Chroma:
         return Chroma(ab=predict_ab(self.net, gray, input_size, self.device), space="lab")
 
 

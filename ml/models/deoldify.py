@@ -26,12 +26,13 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from ml.catalogue.deoldify import RENDER_FACTOR
 from ml.checkpoints import load_into
 from ml.color import YUV_FROM_RGB, Chroma
 from ml.imagenet import denormalise, normalise
 
 RENDER_BASE = 16  # the model's square input is render_factor x 16 pixels
-DEFAULT_RENDER_FACTOR = 35
+DEFAULT_RENDER_FACTOR = RENDER_FACTOR.default  # the catalogue's (the official default)
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 7, 45
 Y_RANGE = (-3.0, 3.0)
 # fastai's DynamicUnet taps a ResNet body (conv1, bn1, relu, maxpool, layer1..4) wherever the
@@ -454,9 +455,7 @@ class DeOldifyPredictor:
         self.net.eval().to(self.device)
 
     @torch.inference_mode()
-    def predict(
-        self, gray: np.ndarray, render_factor: int = DEFAULT_RENDER_FACTOR, **_: Any
-    ) -> Chroma:
+    def predict(self, gray: np.ndarray, *, render_factor: int, **_: Any) -> Chroma:
         x = model_input(gray, int(render_factor)).to(self.device)
         rgb = denormalise(self.net(x))[0].permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_uv(rgb), space="yuv")

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ml.catalogue.zhang import TEMPERATURE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, rgb_to_lab
 
@@ -29,7 +30,7 @@ NUM_AB_BINS = 313
 # The Caffe original sharpened the 313-bin distribution with an annealed mean at T = 0.38. The
 # PyTorch release applies a plain softmax (T = 1), and that is Coloria's default so official
 # weights reproduce the official PyTorch outputs; `temperature` lets a user anneal.
-DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TEMPERATURE = TEMPERATURE.default
 
 
 def _conv(cin: int, cout: int, *, stride: int = 1, dilation: int = 1, kernel: int = 3) -> nn.Conv2d:

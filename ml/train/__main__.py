@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from ml import cards
 from ml.errors import os_error_message
 from ml.registry import all_families, load_code
 from ml.train import common
@@ -70,7 +71,7 @@ def _export_with_card(run, path, family: str, config: dict, outcome: dict, start
     run.export(path)
     model = config.get("output", {}).get("model", path.stem)
     seconds = time.perf_counter() - started
-    card = common.write_card(
+    card = cards.write_card(
         path, model=model, family=family, config=config, outcome=outcome, seconds=seconds,
         device=str(getattr(run, "device", "cpu")),
     )  # fmt: skip

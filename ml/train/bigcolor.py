@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,280 +59,49 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from PIL import Image
 from torch import nn
-from tqdm import tqdm
 
 from ml import classify, imagenet, metrics
 from ml import weights as weights_manager
 from ml.checkpoints import read_state_dict
-from ml.color import LUMA, Chroma, open_image, rgb_to_lab, to_gray
+from ml.color import Chroma, open_image, rgb_to_lab, to_gray
 from ml.errors import WeightsInvalid
 from ml.models.bigcolor import (
     FIRST_USED_BLOCK,
     NUM_CLASSES,
-    Attention,
     BigColor,
     BigColorConfig,
-    Generator,
-    SNConv2d,
-    SNEmbedding,
-    SNLinear,
     latent,
     model_input,
     parameter_names,
 )
 from ml.train import common, datasets
+from ml.train.biggan import (
+    SIZE_MULTIPLE,
+    Discriminator,
+    check_fits,
+    discriminator_shapes,
+    generator_shapes,
+    orthogonal_init,
+    read_biggan_state,
+)
+from ml.train.colour_loss import enhance_colour, luminance_gray
+from ml.train.gan import ParameterEMA
+from ml.train.perceptual import VGG_LAYERS, VGGFeatureLoss
 
 GENERATOR_WEIGHTS = "bigcolor-biggan-g"
 DISCRIMINATOR_WEIGHTS = "bigcolor-biggan-d"
 VGG_WEIGHTS = "vgg16"
-# The networks the BigGAN files fit (module attributes so that tests can check the mechanism
-# with tiny files).
-PRETRAINED_CONFIG = BigColorConfig()
-PRETRAINED_D_CHANNELS = 96
-
-# BigGAN-256's D_arch: (in, out) width multipliers of the seven blocks; the first reads RGB, every
-# block but the last halves the size (256 px -> 4 px).
-DISCRIMINATOR_WIDTHS = ((0, 1), (1, 2), (2, 4), (4, 8), (8, 8), (8, 16), (16, 16))
-DISCRIMINATOR_ATTENTION_BLOCK = 1  # D_attn '64': after the block that ends at 64 px
-SIZE_MULTIPLE = 64  # D halves the crop six times
-VGG_LAYERS = (1, 2, 13, 20)
-VGG_CROP = 224 / 256  # the official Resize(256) + CenterCrop(224) of 256 px crops
 
 
 # --- The discriminator ----------------------------------------------------------------------------
 
 
-class DBlock(nn.Module):
-    """BigGAN's (wide) discriminator block: [ReLU] conv1, ReLU, conv2 [avg-pool], plus a shortcut
-    that is a 1x1 conv where the width or the size changes."""
-
-    def __init__(self, in_ch: int, out_ch: int, *, preactivation: bool, downsample: bool) -> None:
-        super().__init__()
-        self.preactivation = preactivation
-        self.downsample = downsample
-        self.conv1 = SNConv2d(in_ch, out_ch)
-        self.conv2 = SNConv2d(out_ch, out_ch)
-        self.learnable_sc = in_ch != out_ch or downsample
-        if self.learnable_sc:
-            self.conv_sc = SNConv2d(in_ch, out_ch, kernel=1)
-
-    def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        # The official order: conv then pool after a pre-activation, pool then conv on RGB input.
-        if self.preactivation:
-            if self.learnable_sc:
-                x = self.conv_sc(x)
-            return F.avg_pool2d(x, 2) if self.downsample else x
-        if self.downsample:
-            x = F.avg_pool2d(x, 2)
-        return self.conv_sc(x) if self.learnable_sc else x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(x) if self.preactivation else x
-        h = self.conv2(F.relu(self.conv1(h)))
-        if self.downsample:
-            h = F.avg_pool2d(h, 2)
-        return h + self._shortcut(x)
-
-
-class Discriminator(nn.Module):
-    """BigGAN-256's projection discriminator with the official key names (`blocks.1.1.theta.u0`,
-    `embed.weight`, ...), so that D_256.pth loads: one logit per image, the unconditional
-    `linear` output plus the projection of the pooled features on the class's embedding."""
-
-    def __init__(self, channels: int = 96, num_classes: int = NUM_CLASSES) -> None:
-        super().__init__()
-        blocks = []
-        last = len(DISCRIMINATOR_WIDTHS) - 1
-        for index, (mult_in, mult_out) in enumerate(DISCRIMINATOR_WIDTHS):
-            in_ch = 3 if index == 0 else mult_in * channels
-            stage: list[nn.Module] = [
-                DBlock(in_ch, mult_out * channels, preactivation=index > 0, downsample=index < last)
-            ]
-            if index == DISCRIMINATOR_ATTENTION_BLOCK:
-                stage.append(Attention(mult_out * channels))
-            blocks.append(nn.ModuleList(stage))
-        self.blocks = nn.ModuleList(blocks)
-        width = DISCRIMINATOR_WIDTHS[-1][1] * channels
-        self.linear = SNLinear(width, 1)
-        self.embed = SNEmbedding(num_classes, width)
-
-    def forward(self, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """images (N, 3, H, W) in [-1, 1], H and W multiples of 64; classes (N,) -> logits (N,)."""
-        h = images
-        for stage in self.blocks:
-            for layer in stage:
-                h = layer(h)
-        h = torch.sum(F.relu(h), dim=(2, 3))  # global sum pooling, as in SN-GAN
-        out = self.linear(h) + torch.sum(self.embed(classes) * h, dim=1, keepdim=True)
-        return out.squeeze(1)
-
-
-def orthogonal_init(network: nn.Module) -> None:
-    """BigGAN's and BigColor's 'ortho' initialisation of every conv, linear and embedding."""
-    for module in network.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear | nn.Embedding):
-            nn.init.orthogonal_(module.weight)
-
-
 # --- Checking and loading the BigGAN files --------------------------------------------------------
 
 
-def _is_instance_norm(key: str) -> bool:
-    # BigColor's GBlock keeps instance norms (in1, in2) that BigGAN's own generator lacks.
-    return ".in1." in key or ".in2." in key
-
-
-def generator_shapes(config: BigColorConfig) -> dict[str, tuple[int, ...]]:
-    """What a BigGAN generator file must hold for this network (built on the meta device: no
-    memory, no time)."""
-    with torch.device("meta"):
-        generator = Generator(config)
-    return {
-        k: tuple(v.shape) for k, v in generator.state_dict().items() if not _is_instance_norm(k)
-    }
-
-
-def discriminator_shapes(channels: int) -> dict[str, tuple[int, ...]]:
-    with torch.device("meta"):
-        discriminator = Discriminator(channels)
-    return {k: tuple(v.shape) for k, v in discriminator.state_dict().items()}
-
-
-def read_biggan_state(path: Path) -> dict[str, torch.Tensor]:
-    """A BigGAN state_dict, without the `G.` prefix a Colorizer checkpoint would add."""
-    state = read_state_dict(path)
-    if state and all(k.startswith("G.") for k in state):
-        state = {k.removeprefix("G."): v for k, v in state.items()}
-    return state
-
-
-def check_fits(
-    state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]], source: str
-) -> list[str]:
-    """Raise WeightsInvalid unless `state` has every expected key with its shape; returns the keys
-    it has beyond them (the official loads are non-strict, so these are ignored)."""
-    missing = [k for k in expected if k not in state]
-    if missing:
-        raise WeightsInvalid(
-            f"{source} lacks {len(missing)} of the network's {len(expected)} tensors "
-            f"(e.g. {', '.join(missing[:3])})."
-        )
-    for key, shape in expected.items():
-        if tuple(state[key].shape) != shape:
-            raise WeightsInvalid(
-                f"{source} does not fit this network: {key} should be {shape}, "
-                f"the file has {tuple(state[key].shape)}."
-            )
-    return [k for k in state if k not in expected]
-
-
-def check_generator_file(path: Path) -> None:
-    """The weights manager's check of G_ema_256.pth (no published checksum): it must load into
-    the full-size BigColor generator."""
-    check_fits(read_biggan_state(Path(path)), generator_shapes(PRETRAINED_CONFIG), Path(path).name)
-
-
-def check_discriminator_file(path: Path) -> None:
-    """The weights manager's check of D_256.pth: it must load into BigGAN-256's discriminator."""
-    check_fits(
-        read_state_dict(Path(path)), discriminator_shapes(PRETRAINED_D_CHANNELS), Path(path).name
-    )
-
-
 # --- Images and losses ----------------------------------------------------------------------------
-
-
-def luminance_gray(rgb: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) sRGB in [0, 1] -> (N, 1, H, W): ml.color.to_gray's sRGB-encoded luminance,
-    the gray the predictor is given at inference."""
-    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    weights = torch.as_tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
-    y = (linear * weights).sum(1, keepdim=True).clamp(0, 1)
-    return torch.where(y > 0.0031308, 1.055 * y.clamp_min(1e-12) ** (1 / 2.4) - 0.055, y * 12.92)
-
-
-def enhance_colour(rgb: torch.Tensor, factor: float) -> torch.Tensor:
-    """The official colour enhancement of real photos shown to D: blend away from their gray
-    (factor > 1 saturates), clipped to [0, 1]."""
-    gray = torchvision.transforms.functional.rgb_to_grayscale(rgb, num_output_channels=3)
-    return (gray * (1.0 - factor) + rgb * factor).clamp(0, 1)
-
-
-class VGGFeatureLoss(nn.Module):
-    """The official VGG16Perceptual: MSE between VGG16 features of two [0, 1] images.
-
-    torchvision's VGG16 has in-place ReLUs, so a feature tapped at a convolution (index 2) is seen
-    after the ReLU that follows it, exactly as in the official module, which runs the same layers.
-    """
-
-    def __init__(
-        self, layers: tuple[int, ...] = VGG_LAYERS, weights: Path | None = None, seed: int = 0
-    ) -> None:
-        super().__init__()
-        self.layers = tuple(int(i) for i in layers)
-        features, self.source = common.vgg16_features(
-            weights, batch_norm=False, seed=seed, keep=max(self.layers) + 1
-        )
-        self.features = features.eval().requires_grad_(False)
-
-    def train(self, mode: bool = True) -> VGGFeatureLoss:
-        super().train(mode)
-        self.features.eval()  # a fixed measuring instrument
-        return self
-
-    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        size = x.shape[-1]
-        crop = round(size * VGG_CROP)
-        start = (size - crop) // 2
-        x = x[..., start : start + crop, start : start + crop]
-        x = imagenet.normalise(x)
-        found = []
-        for index, layer in enumerate(self.features):
-            x = layer(x)
-            if index in self.layers:
-                found.append(x)
-        return found
-
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            wanted = self._features(target)
-        got = self._features(output)
-        total = sum(F.mse_loss(g.float(), w.float()) for g, w in zip(got, wanted, strict=True))
-        # The official module divides by the batch size too (its weight 0.2 is tuned with it).
-        return total / output.shape[0] / len(self.layers)
-
-
-class ParameterEMA:
-    """torch-ema's ExponentialMovingAverage, which the official run uses: decay
-    min(decay, (1 + n) / (10 + n)) at update n, over every parameter in `parameters()` order; its
-    state has torch-ema's form (decay, num_updates, shadow_params), like EG_EMA_011.ckpt."""
-
-    def __init__(self, parameters: list[torch.Tensor], decay: float) -> None:
-        self.decay = float(decay)
-        self.num_updates = 0
-        self.shadow = [p.detach().clone() for p in parameters]
-
-    @torch.no_grad()
-    def update(self, parameters: list[torch.Tensor]) -> None:
-        self.num_updates += 1
-        decay = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
-        for shadow, parameter in zip(self.shadow, parameters, strict=True):
-            shadow.lerp_(parameter.detach(), 1.0 - decay)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "num_updates": self.num_updates, "shadow_params": self.shadow}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if len(state["shadow_params"]) != len(self.shadow):
-            raise common.TrainingError("the checkpoint's averaged weights do not fit this network")
-        self.decay = float(state["decay"])
-        self.num_updates = int(state["num_updates"])
-        with torch.no_grad():
-            for shadow, saved in zip(self.shadow, state["shadow_params"], strict=True):
-                shadow.copy_(saved)
 
 
 # --- Data -----------------------------------------------------------------------------------------
@@ -451,13 +219,35 @@ class BigColorTraining(common.ResumableRun):
         self.d_channels = int(d_cfg.get("channels", self.model_config.channels))
         self.start(train_cfg)
 
-        data_cfg = config.get("data", {})
+        self._load_data(config.get("data", {}), train_cfg)
+        self.z_std = float(train_cfg.get("z_std", 0.8))
+        self.enhance = float(train_cfg.get("colour_enhance", 1.2))
+        self.weight_mse = float(train_cfg.get("mse", 1.0))
+        self.weight_feature = float(train_cfg.get("feature", 0.2))
+        self.weight_adversarial = float(train_cfg.get("adversarial", 0.03))
+        self.val_side = int(train_cfg.get("val_side", 256))
+        self._build_networks(model_cfg, d_cfg)
+        self._build_feature_loss(train_cfg)
+        self._build_optimisers(train_cfg)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step = 0
+        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
+        self.log = common.CSVLog(
+            self.out / "log.csv",
+            ["step", "epoch", "loss", "mse", "feature", "adversarial", "d_loss", "lr", "lr_d",
+             "images_per_s", "val_delta_e00", "val_grey_delta_e00", "val_colourfulness",
+             "val_truth_colourfulness"],
+        )  # fmt: skip
+        self._wrapped: tuple[nn.Module, nn.Module] | None = None
+        self._eval_net: BigColor | None = None
+
+    def _load_data(self, data_cfg: dict[str, Any], train_cfg: dict[str, Any]) -> None:
+        """The photos (classes labelled), the validation photos, and the epochs they make."""
         self.data = load_training_set(data_cfg, device=str(self.device))
         self.train_photos = self.data.crops
         val_folder = data_cfg.get("val")
         val = datasets.load_photos(datasets.list_images(val_folder), 256) if val_folder else []
         self.val_photos = val[: int(data_cfg.get("val_limit", 100))]
-
         self.batch_size = int(train_cfg.get("batch_size", 60))  # over all processes
         if self.batch_size % self.dist.world_size:
             raise common.TrainingError(
@@ -470,16 +260,11 @@ class BigColorTraining(common.ResumableRun):
                 f"{len(self.data.crops)} usable photos cannot fill one batch of {self.batch_size}"
             )
         self.epochs = int(train_cfg.get("epochs", 12))
-        self.total_steps = self.epochs * self.steps_per_epoch
+        planned = self.epochs * self.steps_per_epoch
         max_steps = train_cfg.get("max_steps")
-        self.last_step = min(self.total_steps, int(max_steps)) if max_steps else self.total_steps
-        self.z_std = float(train_cfg.get("z_std", 0.8))
-        self.enhance = float(train_cfg.get("colour_enhance", 1.2))
-        self.weight_mse = float(train_cfg.get("mse", 1.0))
-        self.weight_feature = float(train_cfg.get("feature", 0.2))
-        self.weight_adversarial = float(train_cfg.get("adversarial", 0.03))
-        self.val_side = int(train_cfg.get("val_side", 256))
+        self.last_step = min(planned, int(max_steps)) if max_steps else planned
 
+    def _build_networks(self, model_cfg: dict[str, Any], d_cfg: dict[str, Any]) -> None:
         # The same initial weights in every process (and for any number of processes), so that
         # the averaged copy starts equal everywhere; then each process its own random stream.
         common.seed_everything(self.seed)
@@ -504,6 +289,8 @@ class BigColorTraining(common.ResumableRun):
         self.net.G.blocks[:FIRST_USED_BLOCK].requires_grad_(False)
         self.net.to(self.device)
         self.D.to(self.device)
+
+    def _build_feature_loss(self, train_cfg: dict[str, Any]) -> None:
         vgg_layers = tuple(int(i) for i in train_cfg.get("vgg_layers", VGG_LAYERS))
         if not vgg_layers or not all(0 <= i <= 30 for i in vgg_layers):
             raise common.TrainingError(
@@ -514,6 +301,7 @@ class BigColorTraining(common.ResumableRun):
         self.feature_loss = VGGFeatureLoss(vgg_layers, vgg_path, seed=self.seed).to(self.device)
         self.started_from["feature_loss"] = self.feature_loss.source
 
+    def _build_optimisers(self, train_cfg: dict[str, Any]) -> None:
         betas = tuple(float(b) for b in train_cfg.get("betas", (0.0, 0.999)))
         d_betas = tuple(float(b) for b in train_cfg.get("betas_d", betas))
         self.lr, self.lr_d = float(train_cfg.get("lr", 1e-4)), float(train_cfg.get("lr_d", 3e-5))
@@ -525,17 +313,6 @@ class BigColorTraining(common.ResumableRun):
         self.sched_g = torch.optim.lr_scheduler.ExponentialLR(self.opt_g, gamma=decay)
         self.sched_d = torch.optim.lr_scheduler.ExponentialLR(self.opt_d, gamma=decay)
         self.ema = ParameterEMA(list(self.net.parameters()), float(train_cfg.get("ema", 0.999)))
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.step = 0
-        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
-        self.log = common.CSVLog(
-            self.out / "log.csv",
-            ["step", "epoch", "loss", "mse", "feature", "adversarial", "d_loss", "lr", "lr_d",
-             "images_per_s", "val_delta_e00", "val_grey_delta_e00", "val_colourfulness",
-             "val_truth_colourfulness"],
-        )  # fmt: skip
-        self._wrapped: tuple[nn.Module, nn.Module] | None = None
-        self._eval_net: BigColor | None = None
 
     # --- set-up ---------------------------------------------------------------------------------
     def _start(
@@ -578,13 +355,7 @@ class BigColorTraining(common.ResumableRun):
     def _models(self) -> tuple[nn.Module, nn.Module]:
         """E+G and D as the steps call them: DDP-wrapped in a torchrun job."""
         if self._wrapped is None:
-            net, discriminator = self.net, self.D
-            if self.dist.world_size > 1:
-                ids = [self.device.index] if self.device.type == "cuda" else None
-                ddp = torch.nn.parallel.DistributedDataParallel
-                net = ddp(self.net, device_ids=ids)
-                discriminator = ddp(self.D, device_ids=ids)
-            self._wrapped = (net, discriminator)
+            self._wrapped = (self.parallel(self.net), self.parallel(self.D))
         return self._wrapped
 
     # --- data -----------------------------------------------------------------------------------
@@ -617,7 +388,7 @@ class BigColorTraining(common.ResumableRun):
         self.scaler.step(optimizer)
         self.scaler.update()
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, Any]:
         """One discriminator step then one encoder+generator step on the same fake batch."""
         net, discriminator = self._models()
         rgb, classes = self.batch(self.step)
@@ -656,6 +427,7 @@ class BigColorTraining(common.ResumableRun):
             self.sched_g.step()
             self.sched_d.step()
         return {
+            "epoch": (self.step - 1) // self.steps_per_epoch,
             "loss": float(loss.detach()),
             "mse": float(mse.detach()),
             "feature": float(feature.detach()),
@@ -749,7 +521,7 @@ class BigColorTraining(common.ResumableRun):
         return common.export_fp16(self.averaged_state_dict(), path)
 
     def complete_card(self, card: Path) -> None:
-        """Add what common.write_card does not know: where G and D started, the classes and the
+        """Add what cards.write_card does not know: where G and D started, the classes and the
         photos left out."""
         data = json.loads(card.read_text())
         data["started_from"] = dict(self.started_from)
@@ -764,69 +536,33 @@ class BigColorTraining(common.ResumableRun):
         }
         card.write_text(json.dumps(data, indent=2) + "\n")
 
-    # --- the loop -------------------------------------------------------------------------------
-    def run(self, *, progress: bool = True) -> dict[str, Any]:
-        train_cfg = self.config.get("train", {})
-        log_every = int(train_cfg.get("log_every", 20))
-        val_every = int(train_cfg.get("val_every", 2000))
-        checkpoint_every = int(train_cfg.get("checkpoint_every", 1000))
-        common.refuse_unknown_settings(self.config)
-        resumed = self.resume()
-        if self.dist.is_main:
-            for part, source in self.started_from.items():
-                print(f"{part}: {source}")
-            print(
-                f"classes: {self.data.labelling}; {len(self.data.crops)} photos, "
-                f"{self.data.excluded} left out below colourfulness "
-                f"{float(self.config.get('data', {}).get('min_colourfulness', 15.0)):g}"
-            )
-        throughput = common.Throughput()
-        bar = tqdm(
-            total=self.last_step,
-            initial=self.step,
-            disable=not (progress and self.dist.is_main),
-            desc="bigcolor",
-            unit="step",
+    # --- the loop's hooks -----------------------------------------------------------------------
+    label = "bigcolor"
+    log_every = 20
+    val_every = 2000
+    checkpoint_every = 1000
+
+    @property
+    def total_steps(self) -> int:
+        return self.last_step
+
+    def boundary(self) -> bool:
+        return self.step % self.steps_per_epoch == 0  # an epoch ended (the schedulers stepped)
+
+    def announce(self) -> None:
+        for part, source in self.started_from.items():
+            print(f"{part}: {source}")
+        print(
+            f"classes: {self.data.labelling}; {len(self.data.crops)} photos, "
+            f"{self.data.excluded} left out below colourfulness "
+            f"{float(self.config.get('data', {}).get('min_colourfulness', 15.0)):g}"
         )
-        outcome: dict[str, Any] = {
-            "resumed": resumed,
-            "start_step": self.step,
+
+    def origins(self) -> dict[str, Any]:
+        return {
             "started_from": self.started_from,
             "encoder": self.started_from["encoder"],
             "feature_loss": self.feature_loss.source,
             "classes": self.data.labelling,
             "excluded": self.data.excluded,
         }
-        losses: list[float] = []
-        d_losses: list[float] = []
-        recent: list[dict[str, float]] = []
-        while self.step < self.last_step:
-            figures = self.train_step()
-            losses.append(figures["loss"])
-            d_losses.append(figures["d_loss"])
-            recent = [*recent[-(log_every - 1) :], figures] if log_every > 1 else [figures]
-            speed = throughput.add(self.batch_size)
-            bar.update(1)
-            bar.set_postfix(loss=f"{figures['loss']:.4f}", d=f"{figures['d_loss']:.3f}",
-                            img_s=f"{speed:.1f}")  # fmt: skip
-            if not (math.isfinite(figures["loss"]) and math.isfinite(figures["d_loss"])):
-                raise common.TrainingError(f"the loss became {figures} at step {self.step}")
-            row: dict[str, Any] = {}
-            finished = self.step == self.last_step
-            if self.step % val_every == 0 or finished:
-                validation = self.validate_with_samples()
-                if validation is not None:
-                    row.update(validation.as_dict())
-                    outcome["validation"] = validation
-            if self.dist.is_main and (row or self.step % log_every == 0):
-                means = {k: float(np.mean([r[k] for r in recent])) for k in figures}
-                self.log.write(step=self.step, epoch=(self.step - 1) // self.steps_per_epoch,
-                               images_per_s=speed, **means, **row)  # fmt: skip
-            epoch_end = self.step % self.steps_per_epoch == 0
-            if self.step % checkpoint_every == 0 or epoch_end or finished:
-                self.save_checkpoint(wait=True)
-        bar.close()
-        outcome.update(
-            step=self.step, losses=losses, d_losses=d_losses, images_per_s=throughput.add(0)
-        )
-        return outcome

@@ -16,6 +16,7 @@ brightness/contrast jitter of the gray input only (the colours to predict do not
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ml.catalogue.coloria_lite import STRENGTH
 from ml.color import LUMA, Chroma, linear_to_srgb, srgb_to_linear
-from ml.models.coloria_lite import DEFAULT_STRENGTH, ColoriaLite, predict_chroma
+from ml.models.coloria_lite import ColoriaLite, predict_chroma
 from ml.models.colour_classes import ab_bins
 from ml.models.efficientnet_lite import imagenet_weights_path
 from ml.train import common, datasets
@@ -92,7 +94,7 @@ class ColoriaLiteTraining(common.ResumableRun):
         self.max_rotation = float(train_cfg.get("rotation", 10.0))
         self.jitter = float(train_cfg.get("jitter", 0.2))
         self.rebalance = float(train_cfg.get("rebalance", 0.5))
-        self.val_strength = float(train_cfg.get("val_strength", DEFAULT_STRENGTH))
+        self.val_strength = float(train_cfg.get("val_strength", STRENGTH.default))
         lr = float(train_cfg.get("lr", 1e-3))
         encoder_lr = lr * float(train_cfg.get("encoder_lr_scale", 0.1))
         weight_decay = float(train_cfg.get("weight_decay", 1e-4))
@@ -116,11 +118,7 @@ class ColoriaLiteTraining(common.ResumableRun):
         weights /= (prior * weights).sum()  # expectation 1 under the data, as Zhang's
         self.class_weights = torch.from_numpy(weights.astype(np.float32)).to(self.device)
 
-        self.model: torch.nn.Module = self.net
-        if self.dist.world_size > 1:
-            self.model = torch.nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+        self.model: torch.nn.Module = self.parallel(self.net)
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": self.net.decoder_parameters(), "lr": lr},
@@ -220,26 +218,10 @@ class ColoriaLiteTraining(common.ResumableRun):
         return {"loss": float(loss.detach()), "lr": decoder_lr, "encoder_lr": encoder_lr}
 
     # --- state ----------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        return {
-            "variant": self.variant,
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "jitter_rng": self.jitter_generator.get_state(),
-            **self.progress_state(),
-        }
+    saved = {"model": "net", "optimizer": "optimizer", "scheduler": "scheduler",
+             "scaler": "scaler", "jitter_rng": "jitter_generator"}  # fmt: skip
 
-    def restore(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.jitter_generator.set_state(state["jitter_rng"])
-        self.restore_progress(state)
-
-    def started_from(self) -> dict[str, Any]:
+    def origins(self) -> dict[str, Any]:
         return {"encoder": self.encoder_source}
 
     # --- validation and export ------------------------------------------------------------
@@ -251,3 +233,64 @@ class ColoriaLiteTraining(common.ResumableRun):
     def export(self, path: Path) -> Path:
         """The whole network (encoder included: it was fine-tuned) in fp16."""
         return common.export_fp16(self.net.state_dict(), path)
+
+    def complete_card(self, card: Path) -> None:
+        """Add the colour-strength sweep on the validation photos and the strength it chooses
+        (the boldest whose mean ΔE00 is not above leaving the photos grey)."""
+        if not self.val_photos:
+            return
+        sweep = strength_sweep(self.net, self.val_photos, device=self.device)
+        data = json.loads(card.read_text())
+        data["strength_sweep"] = sweep
+        data["default_strength"] = choose_strength(sweep)
+        data["started_from"] = {"encoder": self.encoder_source}
+        card.write_text(json.dumps(data, indent=2) + "\n")
+
+
+STRENGTHS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+@torch.inference_mode()
+def strength_sweep(
+    net: ColoriaLite, photos: list[np.ndarray], *, device: Any = "cpu",
+    strengths: tuple[float, ...] = STRENGTHS,
+) -> list[dict[str, float]]:  # fmt: skip
+    """Mean ΔE00, PSNR and colourfulness of the network's colours on `photos` at each colour
+    strength, beside leaving them grey. The network runs once per photo; each strength only
+    decodes its scores again."""
+    from ml import metrics
+    from ml.color import compose, to_gray
+    from ml.models.coloria_lite import temperature_of, working_gray
+
+    net.eval()
+    figures: dict[float, list[tuple[float, float, float]]] = {s: [] for s in strengths}
+    grey, truth_colour = [], []
+    for truth in photos:
+        gray = to_gray(Image.fromarray(truth))
+        logits = net.logits(torch.from_numpy(working_gray(gray))[None, None].to(device))
+        for strength in strengths:
+            ab = net.decode(logits, temperature_of(strength))[0].permute(1, 2, 0).cpu().numpy()
+            output = np.asarray(compose(gray, Chroma(ab=ab)))
+            scores = (metrics.delta_e00(output, truth), metrics.psnr(output, truth))
+            figures[strength].append((*scores, metrics.colourfulness(output)))
+        grey.append(metrics.delta_e00(metrics.grey_baseline(truth), truth))
+        truth_colour.append(metrics.colourfulness(truth))
+    baseline = {
+        "grey_delta_e00": float(np.mean(grey)),
+        "truth_colourfulness": float(np.mean(truth_colour)),
+    }
+    return [
+        {"strength": s, "delta_e00": float(np.mean([f[0] for f in rows])),
+         "psnr": float(np.mean([f[1] for f in rows])),
+         "colourfulness": float(np.mean([f[2] for f in rows])), **baseline, "photos": len(rows)}
+        for s, rows in figures.items()
+    ]  # fmt: skip
+
+
+def choose_strength(sweep: list[dict[str, float]]) -> float:
+    """The strength with the most colour whose mean ΔE00 is not above grey's; without one, the
+    strength closest to grey's ΔE00."""
+    fair = [row for row in sweep if row["delta_e00"] <= row["grey_delta_e00"]]
+    if fair:
+        return max(fair, key=lambda row: row["colourfulness"])["strength"]
+    return min(sweep, key=lambda row: row["delta_e00"])["strength"]

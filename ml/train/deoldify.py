@@ -22,7 +22,6 @@ a weaker but real perceptual signal. The log says which was used.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ml import imagenet
 from ml import weights as weights_manager
@@ -40,87 +38,15 @@ from ml.color import Chroma
 from ml.imagenet import denormalise
 from ml.models.deoldify import (
     Architecture,
-    SelfAttention,
-    SpectralNormConv,
     build_generator,
     model_input,
     rgb_to_uv,
 )
 from ml.train import common, datasets
-
-FEATURE_LAYER_WEIGHTS = (20.0, 70.0, 10.0)
-
+from ml.train.gan import build_critic
+from ml.train.perceptual import FeatureLoss
 
 # --- Losses and the critic --------------------------------------------------------------------
-
-
-class FeatureLoss(nn.Module):
-    """L1 on pixels plus weighted L1 on VGG16-bn features (inputs in ImageNet units)."""
-
-    def __init__(self, vgg_weights: Path | None, seed: int = 0) -> None:
-        super().__init__()
-        features, self.source = common.vgg16_features(vgg_weights, batch_norm=True, seed=seed)
-        pools = [i for i, layer in enumerate(features) if isinstance(layer, nn.MaxPool2d)]
-        self.taps = [i - 1 for i in pools[2:5]]  # the ReLUs before max-pools 3, 4 and 5
-        self.features = features[: self.taps[-1] + 1].eval().requires_grad_(False)
-
-    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        found = []
-        for index, layer in enumerate(self.features):
-            x = layer(x)
-            if index in self.taps:
-                found.append(x)
-        return found
-
-    def train(self, mode: bool = True) -> FeatureLoss:
-        super().train(mode)
-        self.features.eval()  # fixed statistics, always
-        return self
-
-    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        loss = F.l1_loss(output, target)
-        with torch.no_grad():
-            wanted = self._features(target)
-        for got, want, weight in zip(
-            self._features(output), wanted, FEATURE_LAYER_WEIGHTS, strict=True
-        ):
-            loss = loss + weight * F.l1_loss(got, want)
-        return loss
-
-
-def _critic_conv(
-    cin: int, cout: int, kernel: int, stride: int, *, attention: bool = False
-) -> nn.Sequential:
-    layers: list[nn.Module] = [
-        SpectralNormConv(cin, cout, kernel, bias=True, padding=(kernel - 1) // 2, stride=stride),
-        nn.LeakyReLU(0.2, inplace=True),
-    ]
-    if attention:
-        layers.append(SelfAttention(cout))
-    return nn.Sequential(*layers)
-
-
-def build_critic(nf: int = 256, blocks: int = 3, dropout: float = 0.15) -> nn.Sequential:
-    """DeOldify's critic: strided spectral-norm convs, dropout, one self-attention layer; one
-    logit per patch (the loss averages them)."""
-    layers: list[nn.Module] = [
-        _critic_conv(3, nf, 4, 2),
-        nn.Dropout2d(dropout / 2),
-        _critic_conv(nf, nf, 3, 1),
-    ]
-    for i in range(blocks):
-        layers += [
-            _critic_conv(nf, nf, 3, 1),
-            nn.Dropout2d(dropout),
-            _critic_conv(nf, nf * 2, 4, 2, attention=i == 0),
-        ]
-        nf *= 2
-    layers += [
-        _critic_conv(nf, nf, 3, 1),
-        SpectralNormConv(nf, 1, 4, bias=False, padding=0),
-        nn.Flatten(),
-    ]
-    return nn.Sequential(*layers)
 
 
 # --- The schedule -----------------------------------------------------------------------------
@@ -175,6 +101,8 @@ def schedule(config: dict[str, Any]) -> list[Stage]:
 class DeOldifyTraining(common.ResumableRun):
     """One NoGAN run of a DeOldify generator, resumable from its last checkpoint."""
 
+    checkpoint_every = 200
+
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         model_cfg = config.get("model", {})
@@ -187,6 +115,7 @@ class DeOldifyTraining(common.ResumableRun):
         self.steps = sum(s.steps for s in self.stages)
         train_cfg = config.get("train", {})
         self.out = Path(config.get("output", {}).get("dir", "runs/deoldify"))
+        self.label = f"deoldify {self.arch.encoder}"
         self.start(train_cfg)
 
         self.load_photos(config.get("data", {}), short_side=max(s.size for s in self.stages) * 2)
@@ -202,6 +131,7 @@ class DeOldifyTraining(common.ResumableRun):
         self.weights_gen = tuple(float(w) for w in gan_cfg.get("weights_gen", (1.0, 2.0)))
         self.critic_thresh = float(gan_cfg.get("critic_thresh", 0.65))
         self.critic_lr_mult = float(gan_cfg.get("critic_lr_mult", 5.0))
+        self.gan_checkpoint_every = int(gan_cfg.get("checkpoint_every", 100))
         self.gen_optimizer = torch.optim.Adam(
             self.generator.parameters(),
             lr=1e-3,
@@ -215,6 +145,7 @@ class DeOldifyTraining(common.ResumableRun):
         self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
         self.step = 0
         self.gen_mode = False  # in the GAN phase: whose turn it is (the critic starts)
+        self.stage = self.stages[0]
         self.checkpoints = common.Checkpoints(self.out / "checkpoints")
         self.log = common.CSVLog(
             self.out / "log.csv",
@@ -269,14 +200,8 @@ class DeOldifyTraining(common.ResumableRun):
         key = f"{stage.phase}:{stage.freeze_encoder}"
         if self._wrapped is None or self._wrapped[0] != key:
             self.generator.layers[0].requires_grad_(not stage.freeze_encoder)
-            gen, critic = self.generator, self.critic
-            if self.dist.world_size > 1:
-                ids = [self.device.index] if self.device.type == "cuda" else None
-                ddp = torch.nn.parallel.DistributedDataParallel
-                if stage.phase != "critic":
-                    gen = ddp(self.generator, device_ids=ids)
-                if stage.phase != "generator":
-                    critic = ddp(self.critic, device_ids=ids)
+            gen = self.generator if stage.phase == "critic" else self.parallel(self.generator)
+            critic = self.critic if stage.phase == "generator" else self.parallel(self.critic)
             self._wrapped = (key, gen, critic)
         return self._wrapped[1], self._wrapped[2]
 
@@ -313,8 +238,9 @@ class DeOldifyTraining(common.ResumableRun):
         target = torch.ones_like(logits) if real else torch.zeros_like(logits)
         return F.binary_cross_entropy_with_logits(logits, target)
 
-    def train_step(self) -> tuple[Stage, float]:
+    def train_step(self) -> dict[str, Any]:
         stage = self.stage_at(self.step)
+        self.stage = stage
         gen, critic = self._models_for(stage)
         gray, truth = self.batch(stage)
         autocast = torch.autocast(self.device.type, enabled=self.amp)
@@ -352,29 +278,38 @@ class DeOldifyTraining(common.ResumableRun):
             self.critic.requires_grad_(True)
             self.gen_mode = False  # one generator step, then the critic again
         self.step += 1
-        return stage, float(loss.detach())
+        return {"loss": float(loss.detach()), "phase": stage.phase, "size": stage.size,
+                "lr": stage.lr}  # fmt: skip
+
+    # --- the loop's hooks -------------------------------------------------------------------
+    def step_images(self) -> int:
+        return self.stage.batch_size
+
+    def boundary(self) -> bool:
+        """A stage ended: validate and keep a checkpoint of what it learnt."""
+        return self.stage_at(self.step) is not self.stage
+
+    def checkpoint_interval(self, configured: int) -> int:
+        if self.stage.phase == "gan":  # GAN phases drift: keep more points to go back to
+            return self.gan_checkpoint_every
+        return configured
+
+    def announce(self) -> None:
+        print(f"encoder: {self.encoder_source}; feature loss: {self.feature_loss.source}")
+
+    def origins(self) -> dict[str, Any]:
+        return {"encoder": self.encoder_source, "feature_loss": self.feature_loss.source}
 
     # --- state ----------------------------------------------------------------------------
+    saved = {"generator": "generator", "critic": "critic", "gen_optimizer": "gen_optimizer",
+             "critic_optimizer": "critic_optimizer", "scaler": "scaler"}  # fmt: skip
+
     def state(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch.__dict__,
-            "generator": self.generator.state_dict(),
-            "critic": self.critic.state_dict(),
-            "gen_optimizer": self.gen_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "gen_mode": self.gen_mode,
-            **self.progress_state(),
-        }
+        return {**super().state(), "arch": self.arch.__dict__, "gen_mode": self.gen_mode}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
-        self.gen_optimizer.load_state_dict(state["gen_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
+        super().restore(state)
         self.gen_mode = bool(state["gen_mode"])
-        self.restore_progress(state)
 
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()
@@ -389,61 +324,3 @@ class DeOldifyTraining(common.ResumableRun):
         return common.export_fp16(self.generator.state_dict(), path, wrapper="model")
 
     # --- the loop -------------------------------------------------------------------------
-    def run(self, *, progress: bool = True) -> dict[str, Any]:
-        train_cfg = self.config.get("train", {})
-        log_every = int(train_cfg.get("log_every", 10))
-        val_every = int(train_cfg.get("val_every", 500))
-        checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
-        gan_checkpoint_every = int(self.config.get("gan", {}).get("checkpoint_every", 100))
-        common.refuse_unknown_settings(self.config)
-        resumed = self.resume()
-        if self.dist.is_main:
-            print(f"encoder: {self.encoder_source}; feature loss: {self.feature_loss.source}")
-        throughput = common.Throughput()
-        bar = tqdm(
-            total=self.steps,
-            initial=self.step,
-            disable=not (progress and self.dist.is_main),
-            desc=f"deoldify {self.arch.encoder}",
-            unit="step",
-        )
-        last: dict[str, Any] = {
-            "resumed": resumed,
-            "start_step": self.step,
-            "encoder": self.encoder_source,
-            "feature_loss": self.feature_loss.source,
-        }
-        losses: list[float] = []
-        while self.step < self.steps:
-            stage, loss = self.train_step()
-            losses.append(loss)
-            speed = throughput.add(stage.batch_size * self.dist.world_size)
-            bar.update(1)
-            bar.set_postfix(
-                phase=stage.phase, size=stage.size, loss=f"{loss:.4f}", img_s=f"{speed:.1f}"
-            )
-            if not math.isfinite(loss):
-                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
-            row: dict[str, Any] = {}
-            stage_end = self.stage_at(self.step) is not stage or self.step == self.steps
-            if self.step % val_every == 0 or stage_end:
-                figures = self.validate_with_samples()
-                if figures is not None:
-                    row.update(figures.as_dict())
-                    last["validation"] = figures
-            if self.dist.is_main and (row or self.step % log_every == 0):
-                self.log.write(
-                    step=self.step,
-                    phase=stage.phase,
-                    size=stage.size,
-                    loss=float(np.mean(losses[-log_every:])),
-                    lr=stage.lr,
-                    images_per_s=speed,
-                    **row,
-                )
-            every = gan_checkpoint_every if stage.phase == "gan" else checkpoint_every
-            if self.step % every == 0 or stage_end:
-                self.save_checkpoint(wait=self.step % every == 0)
-        bar.close()
-        last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
-        return last

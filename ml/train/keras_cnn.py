@@ -7,19 +7,24 @@ data generator's state, so a resumed run continues where it stopped.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ml.color import Chroma, rgb_to_lab
 from ml.models import keras_cnn
 from ml.train import common, datasets
 
 
-class CNNTraining:
+class CNNTraining(common.ResumableRun):
+    """The shared loop (ResumableRun.run) with Keras underneath: one process, Keras's own
+    checkpoint files."""
+
+    label = "cnn"
+    val_every = 200
+    checkpoint_every = 100
+
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         train_cfg = config.get("train", {})
@@ -54,10 +59,10 @@ class CNNTraining:
         ]
         return np.stack(crops).astype(np.float32) / 255.0
 
-    def train_step(self) -> float:
+    def train_step(self) -> dict[str, float]:
         (loss,) = keras_cnn.train_steps(self.model, self.batch(), 1, self.batch_size)
         self.step += 1
-        return loss
+        return {"loss": float(loss)}
 
     def predict(self, gray: np.ndarray) -> Chroma:
         small = keras_cnn.network_input(keras_cnn.working_gray(gray))[None]
@@ -65,6 +70,9 @@ class CNNTraining:
         return Chroma(ab=rgb_to_lab(rgb)[..., 1:])
 
     # --- checkpoints ----------------------------------------------------------------------
+    def save_checkpoint(self, *, wait: bool) -> None:
+        self.save()
+
     def save(self) -> Path:
         folder = self.out / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
@@ -91,42 +99,3 @@ class CNNTraining:
         path.parent.mkdir(parents=True, exist_ok=True)
         bare.save(path)
         return path
-
-    def run(self, *, progress: bool = True) -> dict[str, Any]:
-        train_cfg = self.config.get("train", {})
-        log_every = int(train_cfg.get("log_every", 10))
-        val_every = int(train_cfg.get("val_every", 200))
-        checkpoint_every = int(train_cfg.get("checkpoint_every", 100))
-        common.refuse_unknown_settings(self.config)
-        outcome: dict[str, Any] = {"resumed": self.resume(), "start_step": self.step}
-        throughput = common.Throughput()
-        losses: list[float] = []
-        bar = tqdm(
-            total=self.steps, initial=self.step, disable=not progress, desc="cnn", unit="step"
-        )
-        while self.step < self.steps:
-            loss = self.train_step()
-            if not math.isfinite(loss):
-                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
-            losses.append(loss)
-            speed = throughput.add(self.batch_size)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
-            row: dict[str, Any] = {}
-            if self.val_photos and (self.step % val_every == 0 or self.step == self.steps):
-                figures = common.validate(self.predict, self.val_photos)
-                row.update(figures.as_dict())
-                common.save_samples(figures.samples, self.out / f"samples/step-{self.step:07d}.png")
-                outcome["validation"] = figures
-            if row or self.step % log_every == 0:
-                self.log.write(
-                    step=self.step,
-                    loss=float(np.mean(losses[-log_every:])),
-                    images_per_s=speed,
-                    **row,
-                )
-            if self.step % checkpoint_every == 0 or self.step == self.steps:
-                self.save()
-        bar.close()
-        outcome.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
-        return outcome

@@ -17,14 +17,12 @@ bins are the 313 cells of the 10-unit ab grid that lie nearest the sRGB gamut.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ml.checkpoints import load_into
 from ml.color import Chroma
@@ -69,6 +67,8 @@ def sample_hints(
 class ZhangTraining(common.ResumableRun):
     """One training run of ECCV16 or SIGGRAPH17, resumable from its last checkpoint."""
 
+    checkpoint_every = 200
+
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         model_cfg = config.get("model", {})
@@ -89,37 +89,14 @@ class ZhangTraining(common.ResumableRun):
         self.steps = int(train_cfg.get("steps", 1000))
         self.crop_scale = tuple(float(s) for s in train_cfg.get("crop_scale", (0.35, 1.0)))
         self.out = Path(config.get("output", {}).get("dir", f"runs/{self.network}"))
+        self.label = f"{self.network} ×{self.width:g}"
         self.start(train_cfg)
         self.load_photos(config.get("data", {}), short_side=self.size * 2)
 
         self.bins = ab_bins()
-        self.net = (ECCV16(self.width) if self.network == "eccv16" else SIGGRAPH17()).to(
-            self.device
-        )
-        if self.network == "eccv16":
-            prior = ab_histogram(self.train_photos, self.bins)
-            self.class_weights = torch.from_numpy(rebalance_weights(prior, self.bins)).to(
-                self.device
-            )
-            with torch.no_grad():  # decode with Coloria's bins; fixed, as in the official model
-                centres = torch.from_numpy(self.bins / AB_NORM).T[:, :, None, None]
-                self.net.model_out.weight.copy_(centres)
-            self.net.model_out.weight.requires_grad_(False)
-        self.init = model_cfg.get("init")
-        if self.init:  # a fine-tune; a checkpoint found by resume() replaces these weights
-            self.init = Path(self.init)
-            if not self.init.is_file():
-                raise common.TrainingError(f"[model] init: no weights file at {self.init}")
-            try:
-                load_into(self.net, self.init)
-            except WeightsInvalid as exc:
-                raise common.TrainingError(f"[model] init: {exc}") from exc
+        self.net = self._network(model_cfg)
         self.bins_t = torch.from_numpy(self.bins).to(self.device)
-        self.model = self.net
-        if self.dist.world_size > 1:
-            self.model = torch.nn.parallel.DistributedDataParallel(
-                self.net, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+        self.model = self.parallel(self.net)
         trainable = [p for p in self.net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             trainable,
@@ -141,6 +118,29 @@ class ZhangTraining(common.ResumableRun):
             ["step", "loss", "lr", "images_per_s", "val_delta_e00", "val_grey_delta_e00",
              "val_colourfulness", "val_truth_colourfulness"],
         )  # fmt: skip
+
+    def _network(self, model_cfg: dict[str, Any]) -> torch.nn.Module:
+        """The network, with Coloria's fixed bins (ECCV16), from `[model] init` for a fine-tune
+        (a checkpoint found by resume() replaces these weights)."""
+        net = (ECCV16(self.width) if self.network == "eccv16" else SIGGRAPH17()).to(self.device)
+        if self.network == "eccv16":
+            prior = ab_histogram(self.train_photos, self.bins)
+            weights = rebalance_weights(prior, self.bins)
+            self.class_weights = torch.from_numpy(weights).to(self.device)
+            with torch.no_grad():  # decode with Coloria's bins; fixed, as in the official model
+                centres = torch.from_numpy(self.bins / AB_NORM).T[:, :, None, None]
+                net.model_out.weight.copy_(centres)
+            net.model_out.weight.requires_grad_(False)
+        self.init = model_cfg.get("init")
+        if self.init:
+            self.init = Path(self.init)
+            if not self.init.is_file():
+                raise common.TrainingError(f"[model] init: no weights file at {self.init}")
+            try:
+                load_into(net, self.init)
+            except WeightsInvalid as exc:
+                raise common.TrainingError(f"[model] init: {exc}") from exc
+        return net
 
     # --- one step -------------------------------------------------------------------------
     def batch(self) -> torch.Tensor:
@@ -184,7 +184,7 @@ class ZhangTraining(common.ResumableRun):
         per_image = error + self.colour_weight * shortfall
         return (per_image * mask).sum() / mask.sum().clamp(min=1)
 
-    def train_step(self) -> float:
+    def train_step(self) -> dict[str, float]:
         self.net.train()
         lab = self.batch()
         with torch.autocast(self.device.type, enabled=self.amp):
@@ -195,28 +195,16 @@ class ZhangTraining(common.ResumableRun):
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
-        return float(loss.detach())
+        return {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0]}
+
+    def origins(self) -> dict[str, Any]:
+        if not self.init:
+            return {}
+        return {"weights": f"{self.init.name} (sha256 {sha256_of(self.init)})"}
 
     # --- state ----------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        return {
-            "network": self.network,
-            "width": self.width,
-            "model": self.net.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "hint_rng": self.hint_generator.get_state(),
-            **self.progress_state(),
-        }
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.hint_generator.set_state(state["hint_rng"])
-        self.restore_progress(state)
+    saved = {"model": "net", "optimizer": "optimizer", "scheduler": "scheduler",
+             "scaler": "scaler", "hint_rng": "hint_generator"}  # fmt: skip
 
     # --- validation and export ------------------------------------------------------------
     @torch.inference_mode()
@@ -229,45 +217,3 @@ class ZhangTraining(common.ResumableRun):
     def export(self, path: Path) -> Path:
         """The network's weights in fp16 (half the size; loading converts back to fp32)."""
         return common.export_fp16(self.net.state_dict(), path)
-
-    # --- the loop -------------------------------------------------------------------------
-    def run(self, *, progress: bool = True) -> dict[str, Any]:
-        train_cfg = self.config.get("train", {})
-        log_every = int(train_cfg.get("log_every", 10))
-        val_every = int(train_cfg.get("val_every", 500))
-        checkpoint_every = int(train_cfg.get("checkpoint_every", 200))
-        common.refuse_unknown_settings(self.config)
-        resumed = self.resume()
-        throughput = common.Throughput()
-        bar = tqdm(
-            total=self.steps, initial=self.step, disable=not (progress and self.dist.is_main),
-            desc=f"{self.network} ×{self.width:g}", unit="step",
-        )  # fmt: skip
-        last: dict[str, Any] = {"resumed": resumed, "start_step": self.step}
-        if self.init:
-            last["weights"] = f"{self.init.name} (sha256 {sha256_of(self.init)})"
-        losses: list[float] = []
-        while self.step < self.steps:
-            loss = self.train_step()
-            losses.append(loss)
-            speed = throughput.add(self.batch_size * self.dist.world_size)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{speed:.1f}")
-            if not math.isfinite(loss):
-                raise common.TrainingError(f"the loss became {loss} at step {self.step}")
-            row: dict[str, Any] = {}
-            if self.step % val_every == 0 or self.step == self.steps:
-                figures = self.validate_with_samples()
-                if figures is not None:
-                    row.update(figures.as_dict())
-                    last["validation"] = figures
-            if self.dist.is_main and (row or self.step % log_every == 0):
-                self.log.write(
-                    step=self.step, loss=float(np.mean(losses[-log_every:])),
-                    lr=self.scheduler.get_last_lr()[0], images_per_s=speed, **row,
-                )  # fmt: skip
-            if self.step % checkpoint_every == 0 or self.step == self.steps:
-                self.save_checkpoint(wait=self.step % checkpoint_every == 0)
-        bar.close()
-        last.update(step=self.step, losses=losses, images_per_s=throughput.add(0))
-        return last

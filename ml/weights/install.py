@@ -104,36 +104,46 @@ def _download(
             have = 0  # the server ignored the Range header: start again
         length = response.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else expected_size
-        try:
-            with open(partial, "ab" if resumed else "wb") as out:
-                while block := response.read(1 << 16):
-                    out.write(block)
-                    have += len(block)
-                    if progress:
-                        progress(have, total)
-        except (
-            urllib.error.URLError,
-            http.client.HTTPException,
-            TimeoutError,
-            ConnectionError,
-        ) as exc:
-            raise WeightsFetchError(
-                f"Download of {url} was interrupted after {have} bytes ({exc}); run the same "
-                f"command again to resume it."
-            ) from exc
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise WeightsFetchError(
-                    f"The disk holding {partial.parent} is full after {have} bytes of "
-                    f"{partial.name[: -len('.part')]}; free some space and run the command again "
-                    f"to resume."
-                ) from exc
-            raise WeightsFetchError(f"Cannot write {partial}: {exc}") from exc
+        have = _stream(response, partial, url, have=have, append=bool(resumed),
+                       total=total, progress=progress)  # fmt: skip
     if total is not None and have < total:
         raise WeightsFetchError(
             f"Download of {url} stopped after {have} of {total} bytes; run the same command "
             f"again to resume it."
         )
+
+
+def _stream(
+    response, partial: Path, url: str, *, have: int, append: bool, total: int | None,
+    progress: Progress | None,
+) -> int:  # fmt: skip
+    """Write the response body to the part file; returns the bytes it then holds."""
+    try:
+        with open(partial, "ab" if append else "wb") as out:
+            while block := response.read(1 << 16):
+                out.write(block)
+                have += len(block)
+                if progress:
+                    progress(have, total)
+    except (
+        urllib.error.URLError,
+        http.client.HTTPException,
+        TimeoutError,
+        ConnectionError,
+    ) as exc:
+        raise WeightsFetchError(
+            f"Download of {url} was interrupted after {have} bytes ({exc}); run the same "
+            f"command again to resume it."
+        ) from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise WeightsFetchError(
+                f"The disk holding {partial.parent} is full after {have} bytes of "
+                f"{partial.name[: -len('.part')]}; free some space and run the command again "
+                f"to resume."
+            ) from exc
+        raise WeightsFetchError(f"Cannot write {partial}: {exc}") from exc
+    return have
 
 
 def _verify_and_install(entry: WeightFile, candidate: Path, target: Path) -> None:

@@ -152,3 +152,32 @@ def test_predictor_returns_chroma_for_the_photo(tmp_path):
     assert working_size(70, 100) == (256, 352)
     assert chroma.ab.shape == (256 // 4, 352 // 4, 2)
     assert np.abs(chroma.ab).max() > 0
+
+
+def test_the_default_strength_is_the_boldest_not_worse_than_grey():
+    from ml.train.coloria_lite import choose_strength
+
+    rows = [
+        {"strength": 0.0, "delta_e00": 12.0, "grey_delta_e00": 13.0, "colourfulness": 20.0},
+        {"strength": 0.4, "delta_e00": 12.9, "grey_delta_e00": 13.0, "colourfulness": 31.0},
+        {"strength": 0.8, "delta_e00": 13.4, "grey_delta_e00": 13.0, "colourfulness": 40.0},
+    ]
+    assert choose_strength(rows) == 0.4
+    worse = [dict(row, delta_e00=row["delta_e00"] + 2) for row in rows]
+    assert choose_strength(worse) == 0.0  # none is fair: the closest to grey
+
+
+def test_the_strength_sweep_scores_every_strength_against_grey():
+    from ml.models.colour_classes import ab_bins
+    from ml.train.coloria_lite import strength_sweep
+
+    torch.manual_seed(0)
+    net = ColoriaLite()
+    net.ab_bins.copy_(torch.from_numpy(ab_bins()))
+    with torch.no_grad():
+        net.classify.weight.mul_(20)  # a peaked distribution, so strength shows
+    photos = [np.asarray(make_photo(64, 48, mode="RGB", seed=s)) for s in (1, 2)]
+    rows = strength_sweep(net, photos, strengths=(0.0, 1.0))
+    assert [row["strength"] for row in rows] == [0.0, 1.0]
+    assert rows[0]["grey_delta_e00"] == rows[1]["grey_delta_e00"] and rows[0]["photos"] == 2
+    assert rows[1]["colourfulness"] > rows[0]["colourfulness"]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ml.models.colour_classes import ab_bins
-from ml.train import common
+from ml.train import common, perceptual
 from ml.train.colour_bins import rebalance_weights, soft_encode
 from ml.train.zhang import ZhangTraining
 from tests.conftest import SHIPPED_WEIGHTS_DIR
@@ -306,12 +306,12 @@ def test_perceptual_vgg_is_imagenet_when_installed_and_a_seeded_substitute_other
     reference = torchvision.models.vgg16_bn(weights=None).state_dict()
     old_style = {k: v for k, v in reference.items() if "num_batches_tracked" not in k}
     torch.save(old_style, tmp_path / "vgg16_bn-6c64b313.pth")
-    features, source = common.vgg16_features(
+    features, source = perceptual.vgg16_features(
         tmp_path / "vgg16_bn-6c64b313.pth", batch_norm=True, keep=10
     )
     assert source == "ImageNet VGG16-bn (vgg16_bn-6c64b313.pth)" and len(features) == 10
     assert torch.equal(features[7].weight, reference["features.7.weight"])
-    first, source = common.vgg16_features(None, batch_norm=False, seed=3)
-    again, _ = common.vgg16_features(None, batch_norm=False, seed=3)
+    first, source = perceptual.vgg16_features(None, batch_norm=False, seed=3)
+    again, _ = perceptual.vgg16_features(None, batch_norm=False, seed=3)
     assert source.startswith("substitute: VGG16 with fixed random weights")
     assert torch.equal(first[0].weight, again[0].weight)

@@ -24,15 +24,11 @@ from ml.models.bigcolor import (
     Generator,
     parameter_names,
 )
-from ml.train import bigcolor, common
-from ml.train.bigcolor import (
-    BigColorTraining,
-    Discriminator,
-    ParameterEMA,
-    enhance_colour,
-    load_training_set,
-    luminance_gray,
-)
+from ml.train import biggan, common
+from ml.train.bigcolor import BigColorTraining, load_training_set
+from ml.train.biggan import Discriminator
+from ml.train.colour_loss import enhance_colour, luminance_gray
+from ml.train.gan import ParameterEMA
 from ml.weights import install
 from tests.conftest import BIGCOLOR_TINY, make_photo
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
@@ -264,7 +260,7 @@ OFFICIAL_D_KEYS = {
 
 
 def test_the_discriminator_has_the_official_layout():
-    shapes = bigcolor.discriminator_shapes(96)
+    shapes = biggan.discriminator_shapes(96)
     assert {k: shapes[k] for k in OFFICIAL_D_KEYS} == OFFICIAL_D_KEYS
     assert len(shapes) == 100 and "blocks.6.0.conv_sc.weight" not in shapes  # same width, size
     with torch.device("meta"):
@@ -334,8 +330,8 @@ def test_the_weights_manager_checks_biggan_files_by_loading_them(tmp_path, monke
     _tiny_biggan_files(files)
     (files / "page.html").write_text("<html>Google Drive - virus scan warning</html>")
     # The checks expect the full-size networks; made tiny here to keep the files small.
-    monkeypatch.setattr(bigcolor, "PRETRAINED_CONFIG", BigColorConfig(**BIGCOLOR_TINY))
-    monkeypatch.setattr(bigcolor, "PRETRAINED_D_CHANNELS", 8)
+    monkeypatch.setattr(biggan, "PRETRAINED_CONFIG", BigColorConfig(**BIGCOLOR_TINY))
+    monkeypatch.setattr(biggan, "PRETRAINED_D_CHANNELS", 8)
     installed = tmp_path / "installed"
     install.import_file(files / "G_ema_256.pth", "bigcolor-biggan-g", dest_dir=installed)
     install.import_file(files / "D_256.pth", "bigcolor-biggan-d", dest_dir=installed)

@@ -15,13 +15,9 @@ from ml.checkpoints import load_into
 from ml.color import lab_to_linear_rgb, lab_to_rgb
 from ml.models.ddcolor import DDColorPredictor, build_ddcolor
 from ml.train import common
-from ml.train.ddcolor import (
-    DDColorTraining,
-    PerceptualLoss,
-    colourfulness_loss,
-    enhance_colour,
-    lab_to_rgb_tensor,
-)
+from ml.train.colour_loss import colourfulness_loss, enhance_colour, lab_to_rgb_tensor
+from ml.train.ddcolor import DDColorTraining
+from ml.train.perceptual import PerceptualLoss
 from tests.conftest import DDCOLOR_MINI
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
@@ -110,7 +106,8 @@ def test_cli_exports_official_form_weights_with_a_card(photo_folder, tmp_path):
     net = build_ddcolor("tiny", **MINI)
     load_into(net, export)  # strict: every key of the network, nothing else
     predictor = DDColorPredictor(export, "cpu", variant="tiny", **MINI)
-    chroma = predictor.predict(np.random.default_rng(0).random((40, 60), dtype=np.float32), 64)
+    gray = np.random.default_rng(0).random((40, 60), dtype=np.float32)
+    chroma = predictor.predict(gray, input_size=64)
     assert chroma.space == "lab" and chroma.ab.shape == (64, 64, 2)
 
 

@@ -13,7 +13,9 @@ import torchvision
 
 from ml import config as ml_config
 from ml.models.deoldify import DeOldifyPredictor
-from ml.train.deoldify import DeOldifyTraining, FeatureLoss, build_critic
+from ml.train.deoldify import DeOldifyTraining
+from ml.train.gan import build_critic
+from ml.train.perceptual import FeatureLoss
 from tests.ml.training import make_photo_folder, to_toml, torchrun_two_processes
 
 TINY_MODEL = {"encoder": "resnet18", "decoder": "deep", "nf_factor": 0.25}
@@ -93,7 +95,7 @@ def test_the_gan_switcher_waits_for_the_critic(photo_folder, tmp_path):
     strict.train_step()  # the generator stage
     before = {k: v.clone() for k, v in strict.generator.state_dict().items()}
     for _ in range(3):
-        assert strict.train_step()[0].phase == "gan"
+        assert strict.train_step()["phase"] == "gan"
     after = strict.generator.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -160,7 +162,8 @@ def test_cli_exports_weights_that_colorize_with_a_card(photo_folder, tmp_path):
     assert card["family"] == "deoldify" and card["steps"] == 3
     assert "substitute" in card["started_from"]["feature_loss"]
     predictor = DeOldifyPredictor(export, "cpu", **TINY_MODEL)
-    chroma = predictor.predict(np.random.default_rng(0).random((40, 60), dtype=np.float32), 4)
+    gray = np.random.default_rng(0).random((40, 60), dtype=np.float32)
+    chroma = predictor.predict(gray, render_factor=4)
     assert chroma.space == "yuv" and chroma.ab.shape == (64, 64, 2)
 
 

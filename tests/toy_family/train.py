@@ -47,14 +47,7 @@ class ToyTraining(common.ResumableRun):
         self.step += 1
         return {"loss": float(loss.detach())}
 
-    def state(self) -> dict[str, Any]:
-        return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
-                **self.progress_state()}  # fmt: skip
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.restore_progress(state)
+    saved = {"model": "net", "optimizer": "optimizer"}
 
     @torch.inference_mode()
     def predict(self, gray: np.ndarray) -> Chroma:

@@ -1,0 +1,5 @@
+import sys
+
+from ml.evaluate.cli import main
+
+sys.exit(main())
