@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from colorize.admin import is_moderator, moderate
+from colorize.admin_moderation import is_moderator, moderate
 from colorize.models import Batch, Job, Result, Upload
 from colorize.selectors.access import owner_job_counts
 

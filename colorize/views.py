@@ -22,8 +22,6 @@ from .selectors import access, downloads, model_pages
 from .services import expiry, running, sharing, storage, submission
 from .services.errors import QuotaExceeded
 
-ACCEPT = "image/jpeg,image/png,image/webp,image/bmp,image/tiff"
-
 
 def _session_key(request: HttpRequest, *, create: bool = False) -> str:
     if create and not request.session.session_key:
@@ -100,7 +98,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "max_batch": settings.COLORIA_MAX_BATCH,
         "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
-        "accept": ACCEPT,
+        "accept": ",".join(submission.accepted_mime_types()),
+        "formats_text": submission.accepted_formats_text(),
         "imagenet_classes": model_pages.imagenet_class_labels(choices),
     }
     if request.method == "GET":

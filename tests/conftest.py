@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 import ml
-from colorize.services import submission
 from ml import runtime
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run beside
@@ -310,6 +309,8 @@ def colorize_photos(settings, media_root, django_capture_on_commit_callbacks):
             SimpleUploadedFile(n, content or encode(make_photo(*size, seed=i)))
             for i, n in enumerate(names)
         ]
+        from colorize.services import submission
+
         with django_capture_on_commit_callbacks(execute=True):
             return submission.job_submit(
                 files=files, model_key=model, params=params, owner=owner, session_key=session_key

@@ -15,12 +15,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from PIL import Image
 
 import ml
 from ml.cards import recommended_model, shipped_cards
 from ml.errors import ColorizeError
-from ml.weights import is_installed
+from ml.weights import install_command, is_installed
 
 from .. import callbacks
 from ..models import Batch, Job, Upload
@@ -30,8 +32,32 @@ from .quotas import quota_charge, quota_check, quota_client
 log = logging.getLogger(__name__)
 
 
-# PIL format name -> file extension. Formats outside this list are refused even if PIL reads them.
-ACCEPTED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+@dataclass(frozen=True)
+class AcceptedFormat:
+    extension: str  # what a stored original is named with
+    mime_types: tuple[str, ...]  # what browsers report for such a file
+    label: str  # what people call it
+
+
+# By PIL's format name. Formats outside this list are refused even if PIL reads them; the upload
+# page's checks and help text come from here too (views pass them to the page).
+ACCEPTED_FORMATS = {
+    "JPEG": AcceptedFormat("jpg", ("image/jpeg",), "JPEG"),
+    "PNG": AcceptedFormat("png", ("image/png",), "PNG"),
+    "WEBP": AcceptedFormat("webp", ("image/webp",), "WebP"),
+    "BMP": AcceptedFormat("bmp", ("image/bmp", "image/x-ms-bmp"), "BMP"),
+    "TIFF": AcceptedFormat("tif", ("image/tiff",), "TIFF"),
+}
+
+
+def accepted_formats_text() -> str:
+    """'JPEG, PNG, WebP, BMP or TIFF'."""
+    labels = [accepted.label for accepted in ACCEPTED_FORMATS.values()]
+    return f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+
+def accepted_mime_types() -> list[str]:
+    return [mime for accepted in ACCEPTED_FORMATS.values() for mime in accepted.mime_types]
 
 
 @dataclass(frozen=True)
@@ -66,7 +92,7 @@ def check_image(upload: UploadedFile) -> CheckedImage:
             if image_format not in ACCEPTED_FORMATS:
                 raise SubmissionError(
                     f"{name} is a {image_format} image, which is not supported. "
-                    "Use JPEG, PNG, WebP, BMP or TIFF."
+                    f"Use {accepted_formats_text()}."
                 )
             # Check the pixel count from the header, before decoding: a small file can declare
             # a gigantic image (a decompression bomb).
@@ -137,7 +163,7 @@ def _models_for(model_key: str, image_count: int) -> list[str]:
     if not is_installed(spec.weights):
         raise SubmissionError(
             f"{spec.name} is not available: its weights are not installed "
-            f"(python manage.py fetch_weights {spec.weights}).",
+            f"({install_command(spec.weights)}).",
             field="model",
         )
     return [model_key]
@@ -162,6 +188,38 @@ def job_submit(
     """
     owner = owner if getattr(owner, "is_authenticated", False) else None
     refuse_suspended(owner)
+    _check_request(files, callback_url)
+    model_keys = _models_for(model_key, len(files))
+    runs = _runs_per_model(model_key, model_keys, params or {})
+    client = quota_client(owner=owner, address=client_address, session_key=session_key)
+    job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
+    quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
+    checked = _checked_images(files)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            # Charged with the rows it pays for: a submission that fails to store costs nothing.
+            quota_charge(owner=owner, client=client, jobs=job_count)
+            batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
+            for image in checked:
+                upload = _store_upload(batch, image)
+                stored.append(upload.image.name)
+                for key, model_runs in runs.items():
+                    for run_params in model_runs:
+                        job = Job.objects.create(
+                            batch=batch, upload=upload, owner=owner, session_key=session_key,
+                            model_key=key, params=jsonable(run_params),
+                            callback_url=callback_url if owner else "",  # accounts only
+                        )  # fmt: skip
+                        transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
+    except Exception:
+        for name in stored:  # the rows rolled back; do not leave their files behind
+            Upload.image.field.storage.delete(name)
+        raise
+    return batch
+
+
+def _check_request(files: list[UploadedFile], callback_url: str) -> None:
     if not files:
         raise SubmissionError("Choose at least one image.")
     if callback_url:
@@ -171,79 +229,57 @@ def job_submit(
             raise SubmissionError(str(exc), field="callback_url") from None
     if len(files) > settings.COLORIA_MAX_BATCH:
         raise SubmissionError(f"At most {settings.COLORIA_MAX_BATCH} images can be sent at once.")
-    model_keys = _models_for(model_key, len(files))
-    if (
-        model_key == Batch.ALL_MODELS and params
-    ):  # each model takes its own; one none takes is a typo
+
+
+def _runs_per_model(
+    model_key: str, model_keys: list[str], params: dict[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per model, the cleaned parameters of each job one photo gets (several for candidates).
+
+    In "all models" mode each model takes the parameters it knows and its defaults otherwise;
+    a parameter that none of them takes is a typo, and refused."""
+    if model_key == Batch.ALL_MODELS and params:
         known = {param.name for key in model_keys for param in ml.get_spec(key).params}
         if unknown := sorted(set(params) - known):
             raise SubmissionError(
                 f"None of the models takes the parameter(s): {', '.join(unknown)}.", field="params"
             )
-    runs: dict[str, list[dict[str, Any]]] = {}  # per model: one job's parameters per run
+    runs = {}
     for key in model_keys:
         spec = ml.get_spec(key)
-        # In "all models" mode each model takes the parameters it knows and its defaults otherwise.
-        raw = params or {}
+        raw = params
         if model_key == Batch.ALL_MODELS:
-            raw = {
-                name: value for name, value in raw.items() if name in {p.name for p in spec.params}
-            }
+            raw = {name: value for name, value in params.items() if name in spec.param_names}
         try:
             runs[key] = spec.runs(spec.clean_params(raw))
         except ColorizeError as exc:
             raise SubmissionError(str(exc), field="params") from None
-    client = quota_client(owner=owner, address=client_address, session_key=session_key)
-    job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
-    quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
+    return runs
+
+
+def _checked_images(files: list[UploadedFile]) -> list[CheckedImage]:
+    """Every file checked; every refused one named at once, not one per attempt."""
     checked, problems = [], []
-    for upload in files:  # every refused file is named at once, not one per attempt
+    for upload in files:
         try:
             checked.append(check_image(upload))
         except SubmissionError as exc:
             problems.append(exc.message)
     if problems:
         raise SubmissionError(" ".join(problems))
+    return checked
 
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            # Charged with the rows it pays for: a submission that fails to store costs nothing.
-            quota_charge(owner=owner, client=client, jobs=job_count)
-            batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
-            for image in checked:
-                upload = Upload(
-                    batch=batch,
-                    owner=owner,
-                    session_key=session_key,
-                    original_name=image.name,
-                    format=image.format,
-                    width=image.width,
-                    height=image.height,
-                    size_bytes=len(image.content),
-                    sha256=image.sha256,
-                )
-                extension = ACCEPTED_FORMATS[image.format]
-                upload.image.save(f"upload.{extension}", ContentFile(image.content), save=False)
-                stored.append(upload.image.name)
-                upload.save()
-                for key in model_keys:
-                    for run_params in runs[key]:
-                        job = Job.objects.create(
-                            batch=batch,
-                            upload=upload,
-                            owner=owner,
-                            session_key=session_key,
-                            model_key=key,
-                            params=jsonable(run_params),
-                            callback_url=callback_url if owner else "",  # accounts only
-                        )
-                        transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
-    except Exception:
-        for name in stored:  # the rows rolled back; do not leave their files behind
-            Upload.image.field.storage.delete(name)
-        raise
-    return batch
+
+def _store_upload(batch: Batch, image: CheckedImage) -> Upload:
+    upload = Upload(
+        batch=batch, owner=batch.owner, session_key=batch.session_key,
+        original_name=image.name, format=image.format, width=image.width,
+        height=image.height, size_bytes=len(image.content), sha256=image.sha256,
+    )  # fmt: skip
+    extension = ACCEPTED_FORMATS[image.format].extension
+    upload.image.save(f"upload.{extension}", ContentFile(image.content), save=False)
+    upload.save()
+    return upload
 
 
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:
@@ -251,9 +287,13 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def enqueue_job(job_id: uuid.UUID) -> None:
-    """Hand a job to the django-q2 queue (or run it at once when COLORIA_SYNC_JOBS is set)."""
+    """Hand a job to the django-q2 queue (or run it at once when COLORIA_SYNC_JOBS is set),
+    noting when, for the sweeper (colorize.services.recovery)."""
     from django_q.tasks import async_task
 
+    Job.objects.filter(pk=job_id).update(
+        enqueued_at=timezone.now(), enqueue_count=F("enqueue_count") + 1
+    )
     async_task(
         "colorize.tasks.run_job",
         str(job_id),

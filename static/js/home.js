@@ -19,7 +19,9 @@
   const maxBytes = Number(form.dataset.maxBytes) || 20 * 1048576;
   const maxMb = form.dataset.maxMb || String(Math.round(maxBytes / 1048576));
   const allModels = form.dataset.allModels;
-  const TYPES = new Set(["image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/x-ms-bmp"]);
+  // What the server accepts (colorize.services.submission.ACCEPTED_FORMATS), from the page.
+  const TYPES = new Set((form.dataset.types || "").split(",").filter(Boolean));
+  const formatsText = form.dataset.formats || "a supported format";
   const EXTENSIONS = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
   const canAssign = (() => {
     try { return typeof DataTransfer === "function" && new DataTransfer() && "files" in input; } catch (e) { return false; }
@@ -55,7 +57,7 @@
     const problems = [];
     for (const file of list) {
       if (!isImage(file)) {
-        problems.push(`${file.name} is not a supported image. Use JPEG, PNG, WebP, BMP or TIFF.`);
+        problems.push(`${file.name} is not a supported image. Use ${formatsText}.`);
       } else if (file.size === 0) {
         problems.push(`${file.name} is empty (0 bytes).`);
       } else if (file.size > maxBytes) {
