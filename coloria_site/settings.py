@@ -148,6 +148,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Worker (django-q2) -----------------------------------------------------------------------
 # timeout < retry, or a long job is handed to a second worker while the first still runs it.
+# Liveness of running jobs (colorize.services.recovery): a worker beats this often while it runs a
+# job; a running job not heard from for COLORIA_WORKER_LOST_SECONDS is taken for lost (its worker
+# died) and queued again, up to COLORIA_JOB_MAX_ATTEMPTS runs in all; a worker asked to stop
+# (SIGTERM) finishes its job within COLORIA_STOP_GRACE_SECONDS or hands it back. Keep the grace
+# below your supervisor's stop timeout (systemd 90 s, Kubernetes 30 s, Docker 10 s).
+COLORIA_HEARTBEAT_SECONDS = env_int("COLORIA_HEARTBEAT_SECONDS", 10, minimum=1)
+COLORIA_WORKER_LOST_SECONDS = env_int("COLORIA_WORKER_LOST_SECONDS", 60, minimum=2)
+COLORIA_STOP_GRACE_SECONDS = env_int("COLORIA_STOP_GRACE_SECONDS", 20, minimum=0)
+COLORIA_JOB_MAX_ATTEMPTS = env_int("COLORIA_JOB_MAX_ATTEMPTS", 2, minimum=1)
+
 Q_CLUSTER = {
     # Workers only take tasks of clusters with their name: tests use their own.
     "name": env_str("COLORIA_QUEUE_NAME", "coloria"),
@@ -159,7 +169,9 @@ Q_CLUSTER = {
     # Recycle worker processes now and then to hand back memory that models fragment.
     "recycle": 50,
     "save_limit": 500,
-    "queue_limit": 10,
+    # Tasks a cluster takes from the broker ahead of running them: few, so that a cluster that
+    # dies takes little with it (the sweeper re-queues it) and idle machines are not starved.
+    "queue_limit": env_int("COLORIA_WORKERS", 1, minimum=1),
     "catch_up": False,
     "sync": COLORIA_SYNC_JOBS,
     "poll": 0.5,

@@ -11,7 +11,10 @@ class ColorizeConfig(AppConfig):
         import coloria_site.checks  # noqa: F401  (registers the site's start-up checks)
         import ml
 
-        from . import signals  # noqa: F401  (connects the sign-in receiver)
+        from . import (  # noqa: F401  (connect their receivers)
+            signals,  # sign-in keeps the visitor's anonymous work
+            worker,  # worker processes: heartbeats, graceful stop
+        )
 
         # Point the framework-free ml package at this site's weights and device settings.
         ml.configure(weights_dir=settings.COLORIA_WEIGHTS_DIR, device=settings.COLORIA_DEVICE)

@@ -105,3 +105,21 @@ def deliver(url: str, body: bytes, secret: str) -> bool:
             return False
         log.info("callback to %s answered %d (attempt %d)", url, status, attempt)
     return False
+
+
+def notify_finished(job: Any) -> None:
+    """Queue the delivery of a finished job's callback (a task: retries must not hold up the
+    worker's next job, nor the request that ran it)."""
+    if not job.callback_url:
+        return
+    from django.db import transaction
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "colorize.tasks.deliver_callback",
+            str(job.pk),
+            task_name=f"callback-{job.pk}",
+            sync=settings.COLORIA_SYNC_JOBS,
+        )
+    )

@@ -4,6 +4,7 @@ a result is the colorized image a succeeded job produced."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -110,6 +111,15 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Liveness (colorize.services.recovery): the worker running the job claims it with a token
+    # (only that run may finish it), names itself, and beats every few seconds; a job whose beat
+    # stopped is re-queued once, then failed. enqueued_at / enqueue_count say when the broker
+    # was last handed it, so that a job the broker lost is handed over again.
+    run_token = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=120, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueue_count = models.PositiveSmallIntegerField(default=0)
     # Sharing: an owner may publish a succeeded job to the public gallery.
     published_at = models.DateTimeField(null=True, blank=True)
     # Moderation: a hidden job is out of the gallery and public view; its owner sees the reason.
@@ -141,6 +151,15 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def is_stuck(self) -> bool:
+        """Running, but its worker has not been heard from for a while (it died or hangs)."""
+        if self.status != self.Status.RUNNING:
+            return False
+        last = self.heartbeat_at or self.started_at
+        lost_after = timedelta(seconds=settings.COLORIA_WORKER_LOST_SECONDS)
+        return last is None or timezone.now() - last > lost_after
 
     @property
     def has_result(self) -> bool:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import callbacks
-from .services import expiry, quotas, running
+from . import callbacks, worker
+from .services import expiry, quotas, recovery, running
 
 
 def run_job(job_id: str) -> str | None:
     job = running.job_run(job_id=job_id)
+    if worker.stopping():  # SIGTERM came while the job ran, and it is done: leave now
+        raise SystemExit(0)
     return job.status if job else None
+
+
+def sweep_jobs() -> dict[str, int]:
+    """Run every minute by the schedule that migration 0009_sweep_jobs_schedule adds."""
+    return recovery.sweep()
 
 
 def job_task_finished(task: Any) -> None:

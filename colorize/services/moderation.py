@@ -9,10 +9,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .. import callbacks
 from ..models import Batch, Job, ModerationAction, Upload
 from .errors import ModerationError, SubmissionError
 from .expiry import batch_refresh_expiry
-from .running import job_rerun, job_retry, notify_finished
+from .running import job_rerun, job_retry
 from .storage import delete_files_on_commit, files_of_uploads, job_delete
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def job_cancel(*, job: Job, moderator: Any, reason: str) -> bool:
             batch_refresh_expiry(batch_id=job.batch_id)
     job.refresh_from_db()
     if cancelled:
-        notify_finished(job)
+        callbacks.notify_finished(job)
     return bool(cancelled)
 
 

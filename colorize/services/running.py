@@ -8,15 +8,14 @@ import logging
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 import ml
 from ml.errors import ColorizeError
 
+from .. import callbacks, worker
 from ..models import Job, Result
 from .errors import SubmissionError
 from .expiry import batch_refresh_expiry
@@ -27,36 +26,29 @@ log = logging.getLogger(__name__)
 
 
 def job_run(*, job_id: uuid.UUID | str) -> Job | None:
-    """Run one queued job.
+    """Run one queued job (what a worker executes).
 
-    Idempotent: a job that is not queued (taken by another worker, or done) is left alone.
+    Idempotent: a job that is not queued (taken by another worker, or done) is left alone. The
+    run claims the job with a token and only that run can finish it (colorize.services.recovery):
+    a job handed back, recovered or cancelled while the model ran keeps no result from it.
     """
-    now = timezone.now()
-    taken = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1
-    )
-    if not taken:
+    from .recovery import claim
+
+    token = claim(job_id)
+    if token is None:
         log.info("job %s is not queued; nothing to do", job_id)
         return Job.objects.filter(pk=job_id).first()
     job = Job.objects.select_related("upload").get(pk=job_id)
     try:
-        with job.upload.image.open("rb") as original:
-            colorized = ml.colorize(original, model=job.model_key, **job.params)
-        buffer = io.BytesIO()
-        colorized.save(buffer, format="PNG")
-        result = Result(
-            job=job,
-            width=colorized.width,
-            height=colorized.height,
-            details=colorized.info.get("coloria", {}),
-        )
-        result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
+        with worker.running(job.pk, token):
+            result = _colorize(job)
         try:
             with transaction.atomic():
-                # Only a job still running succeeds: a moderator may have cancelled it meanwhile.
-                finished = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-                    status=Job.Status.SUCCEEDED, error="", finished_at=timezone.now()
-                )
+                # Only this run of a job still running finishes it: a moderator may have
+                # cancelled it meanwhile, or a sweeper taken it for lost.
+                finished = Job.objects.filter(
+                    pk=job.pk, status=Job.Status.RUNNING, run_token=token
+                ).update(status=Job.Status.SUCCEEDED, error="", finished_at=timezone.now())
                 if not finished:
                     raise _NoLongerRunning
                 Result.objects.filter(job=job).delete()
@@ -66,48 +58,50 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
             raise
         job.refresh_from_db()
     except _NoLongerRunning:
-        log.info("job %s was cancelled or deleted while it ran; its result is dropped", job_id)
+        log.info(
+            "job %s was cancelled, handed back or deleted while it ran; result dropped", job_id
+        )
         return Job.objects.filter(pk=job_id).first()  # None when its owner deleted it
     except ColorizeError as exc:
-        if not _fail(job, str(exc)):
+        if not _fail(job, str(exc), token):
             return job
     except Exception as exc:
         log.exception("job %s failed", job_id)
         reason = f"Colorizing failed because of an internal error ({type(exc).__name__})."
-        if not _fail(job, reason):
+        if not _fail(job, reason, token):
             return job
     batch_refresh_expiry(batch_id=job.batch_id)
-    notify_finished(job)
+    callbacks.notify_finished(job)
     return job
+
+
+def _colorize(job: Job) -> Result:
+    """The model's result for a job, its PNG stored (not yet saved as a row)."""
+    with job.upload.image.open("rb") as original:
+        colorized = ml.colorize(original, model=job.model_key, **job.params)
+    buffer = io.BytesIO()
+    colorized.save(buffer, format="PNG")
+    result = Result(
+        job=job,
+        width=colorized.width,
+        height=colorized.height,
+        details=colorized.info.get("coloria", {}),
+    )
+    result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
+    return result
 
 
 class _NoLongerRunning(Exception):
     """The job was cancelled while the model ran."""
 
 
-def notify_finished(job: Job) -> None:
-    """Queue the delivery of a finished job's callback (a task: retries must not hold up the
-    worker's next job, nor the request that ran it)."""
-    if not job.callback_url:
-        return
-    from django_q.tasks import async_task
-
-    transaction.on_commit(
-        lambda: async_task(
-            "colorize.tasks.deliver_callback",
-            str(job.pk),
-            task_name=f"callback-{job.pk}",
-            sync=settings.COLORIA_SYNC_JOBS,
-        )
-    )
-
-
-def _fail(job: Job, message: str) -> bool:
-    """Fail a running job; False if it was no longer running (a moderator cancelled it, and
-    the cancellation's own message is kept)."""
-    failed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=Job.Status.FAILED, error=message, finished_at=timezone.now()
-    )
+def _fail(job: Job, message: str, token: uuid.UUID | None = None) -> bool:
+    """Fail a running job (the run holding `token`); False if it was no longer running (a
+    moderator cancelled it, and the cancellation's own message is kept)."""
+    running = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING)
+    if token is not None:
+        running = running.filter(run_token=token)
+    failed = running.update(status=Job.Status.FAILED, error=message, finished_at=timezone.now())
     job.refresh_from_db()
     return bool(failed)
 
@@ -119,7 +113,7 @@ def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
     lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
     for job in jobs:
         batch_refresh_expiry(batch_id=job.batch_id)
-        notify_finished(job)
+        callbacks.notify_finished(job)
 
 
 def job_rerun(
@@ -157,7 +151,14 @@ def job_rerun(
 
 
 def job_retry(*, job: Job) -> Job:
-    """Queue a failed job again (its owner asked, or an administrator)."""
+    """Queue a failed job again (its owner asked, or an administrator), or one stuck running
+    because its worker is gone (see Job.is_stuck)."""
+    if job.is_stuck:
+        from .recovery import recover
+
+        recover(job, by_owner=True)
+        job.refresh_from_db()
+        return job
     if job.status != Job.Status.FAILED:
         raise SubmissionError("Only a failed job can be retried.", field="job")
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(
