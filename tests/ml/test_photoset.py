@@ -349,3 +349,20 @@ def test_rcc_errors_name_the_bundle():
         RccBundle(write_rcc(FILES, True)[:40], "y.rcc")
     with pytest.raises(MissingMemberError, match=r"z\.rcc has no resource a/none\.jpg"):
         RccBundle(write_rcc(FILES, True), "z.rcc").read("a/none.jpg")
+
+
+def test_v2_adds_training_photos_and_keeps_v1_as_it_is():
+    """The validation split of every figure stays v1's; v2 only adds training photos."""
+    v1 = read_manifest(ROOT / "ml/data/photos-v1.tsv")
+    v2 = read_manifest(ROOT / "ml/data/photos-v2.tsv")
+    key = lambda row: (row.split, row.package, row.member, row.sha256)  # noqa: E731
+    assert {key(r) for r in v1} < {key(r) for r in v2}
+    added = [r for r in v2 if key(r) not in {key(r) for r in v1}]
+    assert len(added) == 7 and all(row.split == "train" for row in added)
+    assert {row.package for row in added} == {
+        "scikit-image", "matplotlib", "plasma-workspace-wallpapers",
+    }  # fmt: skip
+    assert len(set(output_names(v2).values())) == len(v2)
+    from ml.data.photos import DEFAULT_MANIFEST
+
+    assert DEFAULT_MANIFEST.name == "photos-v2.tsv"
