@@ -300,7 +300,7 @@ def job_original(request: HttpRequest, job_id) -> HttpResponse:
 
 def _result_job(request: HttpRequest, job_id) -> Job:
     job = _job_or_404(request, job_id)
-    if job.status != Job.Status.SUCCEEDED or getattr(job, "result", None) is None:
+    if not job.has_result:
         raise Http404("This job has no result yet.")
     return job
 

@@ -107,7 +107,7 @@ class JobSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_details(self, job: Job) -> dict:
-        result = getattr(job, "result", None) if job.status == Job.Status.SUCCEEDED else None
+        result = job.result if job.has_result else None
         return result.details if result is not None else {}
 
     @extend_schema_field(OpenApiTypes.URI)

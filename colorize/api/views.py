@@ -360,8 +360,7 @@ class JobResultView(ImageDownloadView):
         if image_format not in ("png", "jpeg"):
             raise ValidationError({"format": ["Choose png or jpeg."]})
         job = _job_or_404(request, job_id)
-        result = getattr(job, "result", None)
-        if job.status != Job.Status.SUCCEEDED or result is None:
+        if not job.has_result:
             raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
         owner = access.is_owner(job, request.user, "")
         found = downloads.result(job, owner=owner, image_format=image_format)

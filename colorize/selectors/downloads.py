@@ -177,15 +177,14 @@ def batch_zip(jobs: list[Job]):
     used: set[str] = set()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
         for job in jobs:
-            done = getattr(job, "result", None)
-            if job.status != Job.Status.SUCCEEDED or done is None:
+            if not job.has_result:
                 continue
             base = f"{download_stem(job, owner=True)}-{job.model_key}"
             name, counter = f"{base}.png", 2
             while name in used:
                 name, counter = f"{base}-{counter}.png", counter + 1
             used.add(name)
-            with done.image.open("rb") as handle:
+            with job.result.image.open("rb") as handle:
                 bundle.writestr(name, handle.read())
     archive.seek(0)
     return archive

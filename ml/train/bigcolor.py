@@ -382,12 +382,6 @@ class BigColorTraining(common.ResumableRun):
         """MSE and VGG feature loss of output and photo, both (n, 3, H, W) in [0, 1]."""
         return F.mse_loss(output.float(), rgb), self.feature_loss(output, rgb)
 
-    def _backward(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
-
     def train_step(self) -> dict[str, Any]:
         """One discriminator step then one encoder+generator step on the same fake batch."""
         net, discriminator = self._models()
@@ -406,7 +400,7 @@ class BigColorTraining(common.ResumableRun):
                 torch.cat([real * 2 - 1, fake.detach()]), torch.cat([classes, classes])
             ).float()
         d_loss = (F.relu(1 - logits[:n]).mean() + F.relu(1 + logits[n:]).mean()) / 2
-        self._backward(d_loss, self.opt_d)
+        self.backward(d_loss, self.opt_d)
 
         self.D.requires_grad_(False)  # D only judges here (and no process syncs its gradients)
         with autocast:
@@ -417,7 +411,7 @@ class BigColorTraining(common.ResumableRun):
             + self.weight_feature * feature
             + self.weight_adversarial * adversarial
         )
-        self._backward(loss, self.opt_g)
+        self.backward(loss, self.opt_g)
         self.D.requires_grad_(True)
         self.ema.update(list(self.net.parameters()))
 

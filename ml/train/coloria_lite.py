@@ -130,12 +130,8 @@ class ColoriaLiteTraining(common.ResumableRun):
             self.optimizer, [self._decoder_schedule, self._encoder_schedule]
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
         self.jitter_generator = torch.Generator().manual_seed(self.seed + self.dist.rank)
-        self.step = 0
-        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
-        self.log = common.CSVLog(
-            self.out / "log.csv",
+        self.open_run(
             ["step", "loss", "lr", "encoder_lr", "images_per_s", "val_delta_e00",
              "val_grey_delta_e00", "val_colourfulness", "val_truth_colourfulness", "val_psnr"],
         )  # fmt: skip
@@ -208,10 +204,7 @@ class ColoriaLiteTraining(common.ResumableRun):
         gray, lab = self.batch()
         with torch.autocast(self.device.type, enabled=self.amp):
             loss = self.loss(gray, lab)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.backward(loss, self.optimizer)
         self.scheduler.step()
         self.step += 1
         decoder_lr, encoder_lr = self.scheduler.get_last_lr()

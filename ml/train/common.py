@@ -378,6 +378,25 @@ class ResumableRun:
         self.amp = bool(train_cfg.get("amp", True)) and self.device.type == "cuda"
         seed_everything(self.seed + self.dist.rank)
 
+    def backward(self, loss: Any, optimizer: Any) -> None:
+        """One optimiser step on `loss`, through the mixed-precision scaler (`self.scaler`, a
+        no-op one without AMP)."""
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def open_run(self, log_columns: list[str]) -> None:
+        """Step 0, the data generator (one stream per process), the checkpoint folder and the
+        CSV log of `log_columns` (step, figures, validation), in the run's output folder."""
+        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
+        self.step = 0
+        self.checkpoints = Checkpoints(self.out / "checkpoints")
+        self.log = CSVLog(self.out / "log.csv", log_columns)
+
+    VALIDATION_COLUMNS = ["val_delta_e00", "val_grey_delta_e00", "val_colourfulness",
+                          "val_truth_colourfulness"]  # fmt: skip
+
     def parallel(self, network: Any, **options: Any) -> Any:
         """`network` wrapped for data parallelism when torchrun started several processes (its
         gradients are averaged across them), else itself."""

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ml import imagenet
 from ml import weights as weights_manager
@@ -40,7 +39,7 @@ from ml.color import Chroma
 from ml.models.ddcolor import SIZE_MULTIPLE, DDColor, build_ddcolor, predict_ab
 from ml.train import common, datasets
 from ml.train.colour_loss import colourfulness_loss, enhance_colour, gray_input, lab_to_rgb_tensor
-from ml.train.deoldify import build_critic
+from ml.train.gan import build_critic, critic_loss
 from ml.train.perceptual import PerceptualLoss
 
 DEFAULT_LOSS_WEIGHTS = {"pixel": 0.1, "perceptual": 5.0, "gan": 1.0, "colourfulness": 0.5}
@@ -131,11 +130,7 @@ class DDColorTraining(common.ResumableRun):
         ).to(self.device)
         self._build_optimisers(train_cfg)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
-        self.step = 0
-        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
-        self.log = common.CSVLog(
-            self.out / "log.csv",
+        self.open_run(
             ["step", "loss", *DEFAULT_LOSS_WEIGHTS, "critic_loss", "lr", "images_per_s",
              "val_delta_e00", "val_grey_delta_e00", "val_colourfulness",
              "val_truth_colourfulness"],
@@ -208,16 +203,6 @@ class DDColorTraining(common.ResumableRun):
         }
 
     # --- steps ----------------------------------------------------------------------------
-    def _backward(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
-
-    def _adversarial(self, critic: nn.Module, rgb: torch.Tensor, real: bool) -> torch.Tensor:
-        logits = critic(imagenet.normalise(rgb)).float()
-        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits, target)
 
     def generator_losses(self, batch: dict[str, torch.Tensor]) -> tuple[dict, torch.Tensor]:
         """Each weighted generator loss, and the output RGB (for the discriminator)."""
@@ -233,7 +218,8 @@ class DDColorTraining(common.ResumableRun):
         if w["gan"]:
             # The discriminator judges without learning here (its own step follows).
             with torch.autocast(self.device.type, enabled=self.amp):
-                losses["gan"] = w["gan"] * self._adversarial(self.critic, rgb, True)
+                judged = self.critic(imagenet.normalise(rgb))
+                losses["gan"] = w["gan"] * critic_loss(judged, True)
         return losses, rgb
 
     def train_step(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
@@ -249,20 +235,20 @@ class DDColorTraining(common.ResumableRun):
         self.critic.requires_grad_(False)
         losses, rgb = self.generator_losses(batch)
         total = sum(losses.values())
-        self._backward(total, self.gen_optimizer)
+        self.backward(total, self.gen_optimizer)
         self.critic.requires_grad_(True)
-        critic_loss = torch.zeros(())
+        judged = torch.zeros(())
         if self.loss_weights["gan"]:
+            critic = self.critic_trained
             with torch.autocast(self.device.type, enabled=self.amp):
-                critic_loss = self._adversarial(
-                    self.critic_trained, batch["target"], True
-                ) + self._adversarial(self.critic_trained, rgb.detach(), False)
-            self._backward(critic_loss, self.critic_optimizer)
+                real = critic_loss(critic(imagenet.normalise(batch["target"])), True)
+                judged = real + critic_loss(critic(imagenet.normalise(rgb.detach())), False)
+            self.backward(judged, self.critic_optimizer)
         self.step += 1
         figures = {name: float(value.detach()) for name, value in losses.items()}
         return figures | {
             "loss": float(total.detach()),
-            "critic_loss": float(critic_loss.detach()),
+            "critic_loss": float(judged.detach()),
             "lr": lr,
         }
 

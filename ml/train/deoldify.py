@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ml import imagenet
@@ -43,7 +42,7 @@ from ml.models.deoldify import (
     rgb_to_uv,
 )
 from ml.train import common, datasets
-from ml.train.gan import build_critic
+from ml.train.gan import build_critic, critic_loss
 from ml.train.perceptual import FeatureLoss
 
 # --- Losses and the critic --------------------------------------------------------------------
@@ -142,13 +141,9 @@ class DeOldifyTraining(common.ResumableRun):
             self.critic.parameters(), lr=1e-3, betas=(0.9, 0.99)
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
-        self.step = 0
         self.gen_mode = False  # in the GAN phase: whose turn it is (the critic starts)
         self.stage = self.stages[0]
-        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
-        self.log = common.CSVLog(
-            self.out / "log.csv",
+        self.open_run(
             [
                 "step",
                 "phase",
@@ -161,7 +156,7 @@ class DeOldifyTraining(common.ResumableRun):
                 "val_colourfulness",
                 "val_truth_colourfulness",
             ],
-        )
+        )  # fmt: skip
         self._wrapped: tuple[str, nn.Module, nn.Module] | None = None
 
     # --- set-up ---------------------------------------------------------------------------
@@ -227,17 +222,6 @@ class DeOldifyTraining(common.ResumableRun):
         for group in optimizer.param_groups:
             group["lr"] = lr
 
-    def _backward(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(optimizer)
-        self.scaler.update()
-
-    def _adversarial(self, critic: nn.Module, images: torch.Tensor, real: bool) -> torch.Tensor:
-        logits = critic(images).float()
-        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits, target)
-
     def train_step(self) -> dict[str, Any]:
         stage = self.stage_at(self.step)
         self.stage = stage
@@ -249,7 +233,7 @@ class DeOldifyTraining(common.ResumableRun):
             self._set_lr(self.gen_optimizer, stage.lr)
             with autocast:
                 loss = self.feature_loss(gen(gray).float(), truth)
-            self._backward(loss, self.gen_optimizer)
+            self.backward(loss, self.gen_optimizer)
         elif stage.phase == "critic" or not self.gen_mode:
             self.critic.train()
             self.generator.eval()
@@ -258,10 +242,8 @@ class DeOldifyTraining(common.ResumableRun):
             with torch.no_grad(), autocast:
                 fake = self.generator(gray)
             with autocast:
-                loss = self._adversarial(critic, truth, True) + self._adversarial(
-                    critic, fake.float(), False
-                )
-            self._backward(loss, self.critic_optimizer)
+                loss = critic_loss(critic(truth), True) + critic_loss(critic(fake.float()), False)
+            self.backward(loss, self.critic_optimizer)
             if stage.phase == "gan" and loss.item() < self.critic_thresh:
                 self.gen_mode = True  # AdaptiveGANSwitcher: the critic is good enough
         else:
@@ -272,9 +254,9 @@ class DeOldifyTraining(common.ResumableRun):
                 fake = gen(gray).float()
                 loss = self.weights_gen[0] * self.feature_loss(fake, truth) + self.weights_gen[
                     1
-                ] * self._adversarial(critic, fake, True)
+                ] * critic_loss(critic(fake), True)
             self.critic.requires_grad_(False)
-            self._backward(loss, self.gen_optimizer)
+            self.backward(loss, self.gen_optimizer)
             self.critic.requires_grad_(True)
             self.gen_mode = False  # one generator step, then the critic again
         self.step += 1

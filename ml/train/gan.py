@@ -76,3 +76,10 @@ class ParameterEMA:
         with torch.no_grad():
             for shadow, saved in zip(self.shadow, state["shadow_params"], strict=True):
                 shadow.copy_(saved)
+
+
+def critic_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """The standard GAN loss of a critic's logits for real (True) or generated images."""
+    logits = logits.float()
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)

@@ -109,12 +109,8 @@ class ZhangTraining(common.ResumableRun):
             self.optimizer, decay_every, float(train_cfg.get("lr_decay", 0.316))
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.rng = np.random.default_rng(self.seed + 1000 * self.dist.rank)
         self.hint_generator = torch.Generator().manual_seed(self.seed + self.dist.rank)
-        self.step = 0
-        self.checkpoints = common.Checkpoints(self.out / "checkpoints")
-        self.log = common.CSVLog(
-            self.out / "log.csv",
+        self.open_run(
             ["step", "loss", "lr", "images_per_s", "val_delta_e00", "val_grey_delta_e00",
              "val_colourfulness", "val_truth_colourfulness"],
         )  # fmt: skip
@@ -189,10 +185,7 @@ class ZhangTraining(common.ResumableRun):
         lab = self.batch()
         with torch.autocast(self.device.type, enabled=self.amp):
             loss = self.loss(lab)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.backward(loss, self.optimizer)
         self.scheduler.step()
         self.step += 1
         return {"loss": float(loss.detach()), "lr": self.scheduler.get_last_lr()[0]}
