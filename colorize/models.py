@@ -25,6 +25,10 @@ def rendition_path(instance: Upload, filename: str) -> str:
     return _random_path("renditions", filename.rsplit(".", 1)[-1].lower())
 
 
+def reference_path(instance: Upload, filename: str) -> str:
+    return _random_path("references", "png")
+
+
 def result_path(instance: Result, filename: str) -> str:
     return _random_path("results", "png")
 
@@ -69,6 +73,9 @@ class Upload(models.Model):
     # The copy shown to anyone but the owner, and in browsers that cannot show the original
     # (TIFF): orientation applied, colour profile kept, no other metadata (colorize.downloads).
     rendition = models.FileField(upload_to=rendition_path, max_length=200, blank=True)
+    # The colour photo whose colours the `reference` model borrows for this photo: a PNG copy at
+    # most REFERENCE_PIXELS large, without metadata; it belongs to, and goes with, this upload.
+    reference = models.FileField(upload_to=reference_path, max_length=200, blank=True)
     original_name = models.CharField(max_length=255, blank=True)  # shown to the owner only
     format = models.CharField(max_length=10)  # PIL's format name: JPEG, PNG, ...
     width = models.PositiveIntegerField()

@@ -87,7 +87,7 @@ def _common(request: HttpRequest) -> dict:
 
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    choices = model_pages.model_choices()
+    choices = model_pages.upload_choices()
     context = {
         **_common(request),
         "choices": choices,
@@ -116,6 +116,7 @@ def home(request: HttpRequest) -> HttpResponse:
             owner=request.user,
             session_key=_session_key(request, create=True),
             client_address=client_address(request),
+            reference=request.FILES.get("reference"),
         )
     except Refusal as exc:
         context["error"] = exc.message
@@ -254,7 +255,13 @@ def batch_download(request: HttpRequest, batch_id) -> FileResponse:
 def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     spec = model_pages.spec_or_none(job.model_key)
     owner = access.is_owner(job, request.user, _session_key(request))
-    takes_hints = spec is not None and any(p.kind == "hints" for p in spec.params)
+    # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
+    takes_hints = (
+        spec is not None
+        and spec.key != running.SCRIBBLES
+        and any(p.kind == "hints" for p in spec.params)
+    )
+    succeeded = job.status == Job.Status.SUCCEEDED
     return {
         **_common(request),
         "job": job,
@@ -262,7 +269,8 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "owner": owner,
         "is_staff": request.user.is_authenticated and request.user.is_staff,
         "params": model_pages.describe_params(job),
-        "takes_hints": owner and takes_hints and job.status == Job.Status.SUCCEEDED,
+        "takes_hints": owner and takes_hints and succeeded,
+        "can_refine": owner and succeeded,
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
@@ -312,6 +320,13 @@ def job_result(request: HttpRequest, job_id) -> HttpResponse:
     return found.response(attachment=request.GET.get("download") == "1")
 
 
+def job_reference(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job_or_404(request, job_id)
+    owner = access.is_owner(job, request.user, _session_key(request))
+    found = downloads.reference(job, owner=owner)
+    return found.response(attachment=request.GET.get("download") == "1")
+
+
 def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     if kind not in ("original", "result"):
         raise Http404("No such image.")
@@ -353,6 +368,20 @@ def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
         response = _render_job_error(request, job, exc.message, status=_error_status(exc))
         return _with_retry_after(response, exc)
     return redirect("colorize:job", job_id=rerun.id)
+
+
+@require_POST
+def job_refine(request: HttpRequest, job_id) -> HttpResponse:
+    """Repaint a result with the colour strokes painted on it (the scribbles model)."""
+    job = _own_job_or_404(request, job_id)
+    try:
+        refined = running.job_refine(
+            job=job, hints=request.POST.get("strokes", ""), client_address=client_address(request)
+        )
+    except Refusal as exc:
+        response = _render_job_error(request, job, exc.message, status=_error_status(exc))
+        return _with_retry_after(response, exc)
+    return redirect("colorize:job", job_id=refined.id)
 
 
 @require_POST

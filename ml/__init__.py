@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ml import catalogue
-from ml.color import ImageSource, alpha_of, compose, open_image, to_gray
+from ml.color import ImageSource, alpha_of, base_chroma, compose, open_image, to_gray
 from ml.config import configure
-from ml.errors import ColorizeError
+from ml.errors import ColorizeError, InvalidParameters
 from ml.registry import ModelSpec, all_specs, get_spec
 
 catalogue.load()  # every family's weights, models and record, registered once
@@ -31,10 +31,20 @@ def list_models() -> list[ModelSpec]:
 
 
 def colorize(
-    image: ImageSource, model: str, *, device: str | None = None, **params: Any
+    image: ImageSource,
+    model: str,
+    *,
+    device: str | None = None,
+    base: ImageSource | None = None,
+    reference: ImageSource | None = None,
+    **params: Any,
 ) -> Image.Image:
     """Colorize a photo with a registered model; returns an RGB image of the input's size
     (RGBA with the photo's own transparency when it has some).
+
+    `base` is an earlier colorization of the same photo for a model that refines one (the
+    scribbles): its colours are the starting point. `reference` is the colour photo whose colours
+    a model that borrows them (`reference`) uses.
 
     What the model chose on its own (BigColor's class) is in the image's `info["coloria"]`.
 
@@ -49,6 +59,18 @@ def colorize(
     source = open_image(image)
     gray = to_gray(source)
     predictor = runtime.load_predictor(spec, device)
+    if base is not None:
+        if "refines" not in spec.param_names:
+            raise InvalidParameters(f"{spec.name} cannot refine a result.")
+        cleaned["base"] = base_chroma(base)
+    if (reference is not None) != spec.needs_reference:
+        raise InvalidParameters(
+            f"{spec.name} needs a reference photo."
+            if spec.needs_reference
+            else f"{spec.name} does not take a reference photo."
+        )
+    if reference is not None:
+        cleaned["reference"] = open_image(reference)
     try:
         chroma = predictor.predict(gray, **cleaned)
     except MemoryError as exc:

@@ -3,6 +3,7 @@
     python -m ml.benchmark --models deoldify-artistic deoldify-stable --render-factors 7 21 35 45
     python -m ml.benchmark --models bigcolor ddcolor-tiny   # no render factor: one setting each
     python -m ml.benchmark --pipeline                        # 40-megapixel photos of hard content
+    python -m ml.benchmark --guided --photos photos/val      # colour scribbles: speed, quality
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -33,6 +34,8 @@ def _random_weights(model: str, directory: Path) -> None:
     from ml.registry import get_family, get_spec, load_code
 
     spec = get_spec(model)
+    if not spec.weights:  # a model without weights (the scribbles' solver)
+        return
     family = get_family(spec.family)
     if family is None or not family.random_weights:
         raise SystemExit(f"the family of {model} has no random-weights builder")
@@ -67,6 +70,12 @@ def _child(model: str, render_factor: int, repeats: int, device: str, weights_di
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     params = {"render_factor": render_factor} if render_factor else {}
+    if ml.get_spec(model).needs_reference:  # a colour photo of the same size
+        params["reference"] = Image.fromarray(rng.integers(0, 256, (768, 1024, 3), np.uint8))
+    elif ml.get_spec(model).missing_required(params):  # scribbles: 24 dots of colour
+        params["hints"] = [
+            (x, y, (200, 80, 40)) for x in range(64, 1024, 128) for y in (96, 384, 672)
+        ]
     ml.colorize(image, model=model, **params)  # warm-up
     seconds = []
     for _ in range(repeats):
@@ -258,7 +267,17 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--size", nargs=2, type=int, default=(7000, 5700), metavar=("W", "H"),
                         help="photo size for --pipeline (default: 40 megapixels)")  # fmt: skip
+    parser.add_argument("--guided", action="store_true", help="measure the colour scribbles")
+    parser.add_argument("--photos", type=Path, help="colour photos for --guided's quality figures")
     args = parser.parse_args(argv)
+    if args.guided:
+        from ml.guided import benchmark as guided
+
+        guided.measure_speed()
+        if args.photos:
+            guided.measure_quality(args.photos)
+            guided.measure_reference(args.photos)
+        return 0
     if args.pipeline:
         return 0 if run_pipeline(*args.size) else 1
     threads = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count())

@@ -328,6 +328,27 @@ def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
     return Image.fromarray(out)
 
 
+def base_chroma(source: ImageSource, pixels: int = 500_000) -> np.ndarray:
+    """The a, b (h, w, 2) of an earlier colorization, at most `pixels` large: the starting point
+    of a model that refines it (colour needs no more resolution than that)."""
+    image = open_image(source).convert("RGB")
+    scale = min(1.0, (pixels / (image.width * image.height)) ** 0.5)
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BOX)
+    rgb = np.asarray(image, dtype=np.float32) / 255.0
+    return rgb_to_lab(rgb)[..., 1:]
+
+
+def mean_chroma(image: Image.Image) -> float:
+    """How colourful an image is: the mean a*b* chroma of a small copy (a grey scan saved as RGB
+    has about 0, a colour photo tens)."""
+    small = image.convert("RGB")
+    small.thumbnail((128, 128))
+    ab = rgb_to_lab(np.asarray(small, dtype=np.float32) / 255.0)[..., 1:]
+    return float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+
+
 def gray_image(gray: np.ndarray) -> Image.Image:
     """The 8-bit grayscale image of gray values, e.g. to show what a model was given."""
     return Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))

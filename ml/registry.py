@@ -20,15 +20,18 @@ class ParamSpec:
     """One user-settable parameter of a model, with its bounds."""
 
     name: str
-    kind: str  # "int", "float", "bool", "choice", "hints" or "imagenet_class"
+    kind: str  # "int", "float", "bool", "choice", "hints", "imagenet_class" or "job"
     default: Any
     label: str
     help: str = ""
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
-    # Set by Coloria when one request becomes several runs (see ModelSpec.runs), not on forms.
+    # Set by Coloria when one request becomes several runs (see ModelSpec.runs), or when a result
+    # is refined (the job it refines), never by visitors.
     internal: bool = False
+    # A model that cannot run without it (scribbles need strokes); "all models" leaves it out.
+    required: bool = False
 
     def clean(self, value: Any) -> Any:
         """Coerce a value (often a string from a form) to this parameter's type, or raise."""
@@ -54,6 +57,10 @@ class ParamSpec:
                     raise InvalidParameters(f"{self.label}: {exc}.") from None
             elif self.kind == "imagenet_class":
                 cleaned = clean_imagenet_class(value)
+            elif self.kind == "job":
+                import uuid
+
+                cleaned = str(uuid.UUID(str(value)))
             else:  # pragma: no cover - a programming error in a spec
                 raise AssertionError(f"unknown parameter kind {self.kind}")
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
@@ -76,6 +83,7 @@ _KIND_NAMES = {
     "bool": "yes or no",
     "hints": "a list of colour hints (x, y, colour)",
     "imagenet_class": "an ImageNet class",
+    "job": "a job id",
 }
 
 
@@ -95,6 +103,9 @@ class ModelSpec:
     options: dict[str, Any] = field(
         default_factory=dict
     )  # fixed keyword arguments for the predictor
+    # Colours from a reference photo: the model needs one besides the photo (ml.colorize's
+    # `reference`), and no other model takes one.
+    needs_reference: bool = False
 
     @property
     def param_names(self) -> set[str]:
@@ -113,7 +124,16 @@ class ModelSpec:
         for name, spec in known.items():
             value = raw.get(name)
             cleaned[name] = spec.default if value in (None, "") else spec.clean(value)
+            if spec.required and not cleaned[name]:
+                raise InvalidParameters(f"{self.name} needs {spec.label.lower()}: {spec.help}")
         return cleaned
+
+    def missing_required(self, raw: dict[str, Any], *, reference: bool = False) -> bool:
+        """Whether a request leaves out something this model cannot run without: a required
+        parameter, or a reference photo."""
+        if self.needs_reference and not reference:
+            return True
+        return any(param.required and not raw.get(param.name) for param in self.params)
 
     def runs(self, cleaned: dict[str, Any]) -> list[dict[str, Any]]:
         """The runs one request asks for: one, or with a `candidates` count (BigColor) that many,
@@ -207,16 +227,33 @@ def load_code(path: str):
     return getattr(importlib.import_module(module_name), name)
 
 
-# Hints are a few dozen clicks in practice; these bounds keep one request from storing megabytes
-# of parameters in every job it creates (and from nesting JSON deep enough to exhaust the stack).
+# Hints are a few dozen clicks or strokes in practice; these bounds keep one request from storing
+# megabytes of parameters in every job it creates (and from nesting JSON deep enough to exhaust
+# the stack).
 MAX_HINTS = 500
 MAX_HINTS_TEXT = 64 * 1024  # bytes of JSON
+MAX_STROKE_POINTS = 2000
+MAX_STROKE_WIDTH = 500.0  # pixels of the photo
+DEFAULT_STROKE_WIDTH = 8.0
+
+Point = tuple[float, float, tuple[int, int, int]]
 
 
-def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
-    """Hints are [(x, y, (r, g, b)), ...] in original-image pixels; JSON lists are accepted too,
-    as are {"x":, "y":, "color":} objects and "#rrggbb" colours. Raises ValueError saying what is
-    wrong (the caller names the parameter)."""
+@dataclass(frozen=True)
+class Stroke:
+    """A painted line: its points (x, y) in the photo's pixels, its colour and width. Stored in
+    a job's parameters as {"points": [[x, y], ...], "color": [r, g, b], "width": w}."""
+
+    points: tuple[tuple[float, float], ...]
+    color: tuple[int, int, int]
+    width: float = DEFAULT_STROKE_WIDTH
+
+
+def clean_hints(value: Any) -> list[Point | Stroke]:
+    """Hints are colour points [(x, y, (r, g, b)), ...] and strokes in the photo's pixels. JSON
+    is accepted too; a point may be {"x":, "y":, "color":}, a stroke {"points": [[x, y], ...],
+    "color":, "width":} (width optional); colours are [r, g, b] or "#rrggbb". Raises ValueError
+    saying what is wrong (the caller names the parameter)."""
     if isinstance(value, str):
         import json
 
@@ -234,26 +271,90 @@ def clean_hints(value: Any) -> list[tuple[float, float, tuple[int, int, int]]]:
         raise ValueError("hints must be a list")
     if len(value) > MAX_HINTS:
         raise ValueError(f"at most {MAX_HINTS} hints can be given")
-    return [_clean_hint(item) for item in value]
+    return [_clean_stroke(item) if _is_stroke(item) else _clean_point(item) for item in value]
 
 
-def _clean_hint(item: Any) -> tuple[float, float, tuple[int, int, int]]:
+def _is_stroke(item: Any) -> bool:
+    return isinstance(item, Stroke) or (isinstance(item, dict) and "points" in item)
+
+
+def _clean_point(item: Any) -> Point:
     if isinstance(item, dict):
         x, y, rgb = item["x"], item["y"], item["color"]
     elif isinstance(item, list | tuple) and len(item) == 3:
         x, y, rgb = item
     else:
-        raise ValueError("each hint is [x, y, colour]")
+        raise ValueError("each hint is [x, y, colour] or a stroke {points, color, width}")
+    _check_numbers(x, y)
+    return (float(x), float(y), _clean_colour(rgb))
+
+
+def _clean_stroke(item: Any) -> Stroke:
+    if isinstance(item, Stroke):
+        item = {"points": item.points, "color": item.color, "width": item.width}
+    points, width = item["points"], item.get("width", DEFAULT_STROKE_WIDTH)
+    if not isinstance(points, list | tuple) or not points:
+        raise ValueError("a stroke's points are a non-empty list of [x, y]")
+    if len(points) > MAX_STROKE_POINTS:
+        raise ValueError(f"a stroke has at most {MAX_STROKE_POINTS} points")
+    if not all(isinstance(point, list | tuple) and len(point) == 2 for point in points):
+        raise ValueError("each point of a stroke is [x, y]")
+    _check_numbers(width, *(c for point in points for c in point))
+    if not 1 <= width <= MAX_STROKE_WIDTH:
+        raise ValueError(f"a stroke's width is 1 to {MAX_STROKE_WIDTH:.0f} pixels")
+    return Stroke(
+        points=tuple((float(x), float(y)) for x, y in points),
+        color=_clean_colour(item["color"]),
+        width=float(width),
+    )
+
+
+def _clean_colour(rgb: Any) -> tuple[int, int, int]:
     if isinstance(rgb, str):
         rgb = _hex_to_rgb(rgb)
     if not isinstance(rgb, list | tuple) or len(rgb) != 3:
         raise ValueError("a hint's colour is [r, g, b] or '#rrggbb'")
-    if not all(_is_number(c) and math.isfinite(c) for c in (x, y, *rgb)):
-        raise ValueError("hint positions and colours must be finite numbers")
+    _check_numbers(*rgb)
     r, g, b = (int(c) for c in rgb)
     if not all(0 <= c <= 255 for c in (r, g, b)):
         raise ValueError("colour components must be 0-255")
-    return (float(x), float(y), (r, g, b))
+    return (r, g, b)
+
+
+def _check_numbers(*values: Any) -> None:
+    if not all(_is_number(c) and math.isfinite(c) for c in values):
+        raise ValueError("hint positions, widths and colours must be finite numbers")
+
+
+def params_as_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Cleaned parameters as JSON stores them (a job's params): tuples as lists, strokes as
+    objects; clean_params reads them back."""
+    return {name: _as_json(value) for name, value in params.items()}
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, Stroke):
+        return {"points": [list(p) for p in value.points], "color": list(value.color),
+                "width": value.width}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [_as_json(item) for item in value]
+    return value
+
+
+def hint_points(hints: list[Any]) -> list[tuple[float, float]]:
+    """Every position the hints touch: each point, and each stroke's points (for bounds checks)."""
+    return [(x, y) for x, y, _ in as_colour_points(hints)]
+
+
+def as_colour_points(hints: list[Any]) -> list[Point]:
+    """Hints as colour points: strokes become their points (for models that take points)."""
+    out: list[Point] = []
+    for hint in clean_hints(hints):
+        if isinstance(hint, Stroke):
+            out.extend((x, y, hint.color) for x, y in hint.points)
+        else:
+            out.append(hint)
+    return out
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -285,10 +386,13 @@ def clean_imagenet_class(value: Any) -> int:
 
 
 def _hex_to_rgb(text: str) -> tuple[int, int, int]:
-    text = text.lstrip("#")
-    if len(text) != 6:
-        raise ValueError(f"bad colour {text!r}")
-    return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
+    digits = text.lstrip("#")
+    try:
+        if len(digits) != 6:
+            raise ValueError
+        return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+    except ValueError:
+        raise ValueError(f"bad colour {_shown(text, 20)} (use #rrggbb)") from None
 
 
 def _to_bool(value: Any) -> bool:

@@ -47,8 +47,8 @@ def resolve_device(preference: str | None = None) -> str:
 
 def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
     """The loaded model for a spec, loading it on first use (thread-safe)."""
-    path = weights_path(spec.weights)
-    if path is None:
+    path = weights_path(spec.weights) if spec.weights else None
+    if path is None and spec.weights:
         raise WeightsNotInstalled(
             f"The weights of {spec.name} are not installed. "
             f"Install them with: {install_command(spec.weights)}"

@@ -23,7 +23,12 @@ class ParameterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=["int", "float", "bool", "choice", "hints", "imagenet_class"],
         help_text="`imagenet_class`: a class number 0-999, a class name, or `auto` (-1); the "
-        "names are at `GET /imagenet-classes`.",
+        "names are at `GET /imagenet-classes`. `hints`: JSON, a list of points `[x, y, colour]` "
+        'and strokes `{"points": [[x, y], ...], "color": "#rrggbb", "width": 8}` in the '
+        "photo's pixels.",
+    )
+    required = serializers.BooleanField(
+        help_text="The model cannot run without it (“all models” leaves such a model out)."
     )
     label = serializers.CharField()
     help = serializers.CharField()
@@ -55,6 +60,14 @@ class ColorModelSerializer(serializers.Serializer):
         # Internal parameters (which candidate a job is) are set by Coloria, not by callers.
         public = [param for param in choice.spec.params if not param.internal]
         return ParameterSerializer(public, many=True).data
+
+
+class RefineSerializer(serializers.Serializer):
+    hints = serializers.JSONField(
+        required=False,
+        help_text='Colour strokes and points: `[{"points": [[x, y], ...], "color": "#rrggbb", '
+        '"width": 8}, [x, y, "#rrggbb"], ...]` in the pixels of the result.',
+    )
 
 
 class ImageNetClassSerializer(serializers.Serializer):
@@ -150,6 +163,14 @@ class JobSubmitBase(serializers.Serializer):
         max_length=500,
         help_text="Optional: an https URL that receives the job's JSON (a signed POST) when "
         "it ends.",
+    )
+    reference = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        use_url=False,
+        help_text="For `model=reference` (required there, refused elsewhere): a colour photo of "
+        "the same kind of scene whose colours to borrow. Checked like the images; a copy without "
+        "metadata, at most 1 megapixel, is kept with each photo and deleted with it.",
     )
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/result", views.JobResultView.as_view(), name="job-result"),
     path("jobs/<uuid:job_id>/original", views.JobOriginalView.as_view(), name="job-original"),
     path("jobs/<uuid:job_id>/retry", views.JobRetryView.as_view(), name="job-retry"),
+    path("jobs/<uuid:job_id>/refine", views.JobRefineView.as_view(), name="job-refine"),
     path("jobs/<uuid:job_id>/publish", views.JobPublishView.as_view(), name="job-publish"),
     path("jobs/<uuid:job_id>/unpublish", views.JobUnpublishView.as_view(), name="job-unpublish"),
     path("callback-secret", views.CallbackSecretView.as_view(), name="callback-secret"),

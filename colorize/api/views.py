@@ -41,12 +41,13 @@ from .serializers import (
     JobFilterSerializer,
     JobSerializer,
     JobSubmitSerializer,
+    RefineSerializer,
     SubmissionSerializer,
 )
 from .throttling import ScopeRateThrottle
 
 # Form fields of a submit that are not model parameters.
-SUBMIT_FIELDS = {"images", "model", "callback_url", "csrfmiddlewaretoken"}
+SUBMIT_FIELDS = {"images", "model", "callback_url", "reference", "csrfmiddlewaretoken"}
 
 RETRY_AFTER = OpenApiParameter(
     "Retry-After",
@@ -296,6 +297,7 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
                 params=params,
                 owner=request.user,
                 callback_url=form.validated_data.get("callback_url", ""),
+                reference=form.validated_data.get("reference"),
             )
         except Refusal as exc:
             if isinstance(exc, QuotaExceeded) and exc.retry_after:
@@ -425,6 +427,34 @@ class JobRetryView(JobActionView):
 
     def act(self, job: Job) -> Job:
         return running.job_retry(job=job)
+
+
+class JobRefineView(ApiView):
+    permission_classes = [IsAuthenticated]
+    submit_methods = ("POST",)  # it runs a model
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Refine a result with colour strokes",
+        description="Queues a new job on the same photo: the colour scribbles model repaints "
+        "this job's result where the strokes say (their colour spreads inside the regions they "
+        "touch and fades across edges), leaving the rest as it was. Answers 202 with the new job.",
+        request=RefineSerializer,
+        parameters=[RETRY_AFTER],
+        responses={202: JobSerializer, **errors(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request: Request, job_id: Any) -> Response:
+        job = _job_or_404(request, job_id, owner=True)
+        form = RefineSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            refined = running.job_refine(job=job, hints=form.validated_data.get("hints"))
+        except Refusal as exc:
+            if isinstance(exc, QuotaExceeded) and exc.retry_after:
+                raise QuotaReached(wait=exc.retry_after, detail=exc.message) from None
+            raise ValidationError({"hints": [exc.message]}) from None
+        refined.refresh_from_db()  # a synchronous run (COLORIA_SYNC_JOBS) has finished
+        return Response(_job_data(request, refined), status=status.HTTP_202_ACCEPTED)
 
 
 class JobPublishView(JobActionView):

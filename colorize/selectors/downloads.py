@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from django.core.files.base import ContentFile
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.utils.http import content_disposition_header
 from PIL import Image, ImageOps
 
@@ -164,6 +164,14 @@ def result(job: Job, *, owner: bool, image_format: str = "") -> Download:
     if image_format == "jpeg":
         return Download(as_jpeg(job.result.image), "image/jpeg", f"{name}.jpg")
     return Download(job.result.image, "image/png", f"{name}.png")
+
+
+def reference(job: Job, *, owner: bool) -> Download:
+    """The reference photo a job borrowed its colours from (a PNG kept without metadata)."""
+    if not job.upload.reference:
+        raise Http404("This job has no reference photo.")
+    name = f"{download_stem(job, owner=owner)}-reference.png"
+    return Download(job.upload.reference, "image/png", name)
 
 
 def thumbnail_of(job: Job, kind: str) -> bytes:

@@ -33,6 +33,11 @@ class ModelChoice:
     def install_command(self) -> str:
         return install_command(self.spec.weights)
 
+    @property
+    def needs_strokes(self) -> bool:
+        """Painted on a result (the scribbles), not chosen on the upload form."""
+        return any(param.required for param in self.spec.params)
+
 
 def spec_or_none(model_key: str) -> ModelSpec | None:
     try:
@@ -77,6 +82,12 @@ def model_choices() -> list[ModelChoice]:
     return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
 
 
+def upload_choices() -> list[ModelChoice]:
+    """The models the upload form offers: those that need only a photo (the colour scribbles
+    are painted on a result, from its page)."""
+    return [choice for choice in model_choices() if not choice.needs_strokes]
+
+
 def imagenet_class_labels(choices: list[ModelChoice]) -> list[str]:
     """'979: valley' for each ImageNet class, when an installed model takes a class (for the
     form's searchable list); empty otherwise, to keep the page small."""
@@ -97,11 +108,13 @@ def describe_params(job: Job) -> list[tuple[str, str]]:
     for name, value in (job.params or {}).items():
         param = labels.get(name)
         label = param.label if param else name
+        if param is not None and param.kind == "job" and value:
+            described.append(("Starting from", f"the result of {_refined_model(value)}"))
+            continue
         if param is not None and param.internal:
             continue  # shown in the job's label instead (candidate 2 of 3)
         if param is not None and param.kind == "hints":
-            count = len(value or [])
-            text = "none" if not count else f"{count} colour point{'s' if count != 1 else ''}"
+            text = _count_hints(value or [])
         elif param is not None and param.kind == "imagenet_class":
             text = "automatic" if value == -1 else imagenet.class_label(int(value))
         elif isinstance(value, bool):
@@ -112,7 +125,22 @@ def describe_params(job: Job) -> list[tuple[str, str]]:
     used = getattr(getattr(job, "result", None), "details", None) or {}
     if "imagenet_class" in used:
         described.append(("Class used", imagenet.class_label(int(used["imagenet_class"]))))
+    if "working_size" in used:
+        described.append(("Colour solved at", f"{used['working_size']} pixels"))
     return described
+
+
+def _count_hints(hints: list) -> str:
+    strokes = sum(1 for hint in hints if isinstance(hint, dict))
+    points = len(hints) - strokes
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+             ((strokes, "stroke"), (points, "colour point")) if n]  # fmt: skip
+    return ", ".join(parts) or "none"
+
+
+def _refined_model(job_id: str) -> str:
+    base = Job.objects.filter(pk=job_id).only("model_key").first()
+    return model_name(base.model_key) if base else "a deleted job"
 
 
 # The study's published mean ΔE00 per model (lower is closer to the original colours).

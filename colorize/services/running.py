@@ -3,6 +3,7 @@ running a job again (an owner's retry or re-run with new parameters)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import uuid
@@ -13,14 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 import ml
-from ml.errors import ColorizeError
+from ml.errors import ColorizeError, InvalidParameters
 
 from .. import callbacks, worker
 from ..models import Job, Result
 from .errors import SubmissionError
 from .expiry import batch_refresh_expiry
 from .quotas import quota_charge, quota_check, quota_client
-from .submission import enqueue_job, jsonable, refuse_suspended
+from .submission import check_hints_inside, enqueue_job, jsonable, refuse_suspended
+
+SCRIBBLES = "scribbles"  # the model that repaints a result with strokes (ml/catalogue/guided.py)
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,17 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
 
 def _colorize(job: Job) -> Result:
     """The model's result for a job, its PNG stored (not yet saved as a row)."""
-    with job.upload.image.open("rb") as original:
-        colorized = ml.colorize(original, model=job.model_key, **job.params)
+    params = dict(job.params)
+    with contextlib.ExitStack() as files:
+        original = files.enter_context(job.upload.image.open("rb"))
+        base = _refined_result(job, params.get("refines"))
+        if base is not None:
+            params["base"] = files.enter_context(base.image.open("rb"))
+        if ml.get_spec(job.model_key).needs_reference:
+            if not job.upload.reference:
+                raise InvalidParameters("The reference photo of this job has been deleted.")
+            params["reference"] = files.enter_context(job.upload.reference.open("rb"))
+        colorized = ml.colorize(original, model=job.model_key, **params)
     buffer = io.BytesIO()
     colorized.save(buffer, format="PNG")
     result = Result(
@@ -89,6 +101,16 @@ def _colorize(job: Job) -> Result:
     )
     result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
     return result
+
+
+def _refined_result(job: Job, refines: str | None) -> Result | None:
+    """The result a refining job starts from: only ever one of the same photo's."""
+    if not refines:
+        return None
+    base = Result.objects.filter(job_id=refines, job__upload_id=job.upload_id).first()
+    if base is None:
+        raise InvalidParameters("The result these strokes refine has been deleted.")
+    return base
 
 
 class _NoLongerRunning(Exception):
@@ -128,6 +150,22 @@ def job_rerun(
         cleaned = spec.clean_params({**job.params, **params})
     except ColorizeError as exc:
         raise SubmissionError(str(exc), field="params") from None
+    shown = job.result if job.has_result else job.upload  # where the hints were clicked
+    check_hints_inside(cleaned, shown.width, shown.height, "the photo")
+    return _queue_again(
+        job, job.model_key, cleaned, client_address=client_address, charge_quota=charge_quota
+    )
+
+
+def _queue_again(
+    job: Job,
+    model_key: str,
+    cleaned: dict[str, Any],
+    *,
+    client_address: str = "",
+    charge_quota: bool = True,
+) -> Job:
+    """A new job on the photo of `job` (same batch, same owner), charged to its owner."""
     owner = job.owner if charge_quota else None
     client = ""
     if charge_quota:
@@ -142,12 +180,26 @@ def job_rerun(
             upload=job.upload,
             owner=job.owner,
             session_key=job.session_key,
-            model_key=job.model_key,
+            model_key=model_key,
             params=jsonable(cleaned),
         )
         batch_refresh_expiry(batch_id=job.batch_id)  # running again: not deleted meanwhile
         transaction.on_commit(lambda: enqueue_job(rerun.id))
     return rerun
+
+
+def job_refine(*, job: Job, hints: Any, client_address: str = "") -> Job:
+    """A new job on the same photo that repaints the result of `job` with colour strokes (the
+    scribbles model on top of it): what the strokes touch changes, the rest stays."""
+    if not job.has_result:
+        raise SubmissionError("Only a finished result can be refined.")
+    spec = ml.get_spec(SCRIBBLES)
+    try:
+        cleaned = spec.clean_params({"hints": hints, "refines": str(job.id)})
+    except ColorizeError as exc:
+        raise SubmissionError(str(exc), field="params") from None
+    check_hints_inside(cleaned, job.result.width, job.result.height, "the photo")
+    return _queue_again(job, SCRIBBLES, cleaned, client_address=client_address)
 
 
 def job_retry(*, job: Job) -> Job:

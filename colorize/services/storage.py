@@ -37,7 +37,9 @@ def files_of_uploads(upload_ids: list[Any]) -> list[tuple[Any, str]]:
     ]
     names += [
         (upload_storage, name)
-        for row in Upload.objects.filter(pk__in=upload_ids).values_list("image", "rendition")
+        for row in Upload.objects.filter(pk__in=upload_ids).values_list(
+            "image", "rendition", "reference"
+        )
         for name in row
         if name
     ]

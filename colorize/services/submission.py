@@ -21,7 +21,9 @@ from PIL import Image
 
 import ml
 from ml.cards import recommended_model, shipped_cards
+from ml.color import gray_image, mean_chroma, open_image, to_gray
 from ml.errors import ColorizeError
+from ml.registry import hint_points, params_as_json
 from ml.weights import install_command, is_installed
 
 from .. import callbacks
@@ -106,6 +108,8 @@ def check_image(upload: UploadedFile) -> CheckedImage:
                     f"{name} is only {width}×{height} pixels; use a bigger image."
                 )
             probe.load()  # decodes every pixel: truncated or corrupt data fails here
+            if probe.getexif().get(0x0112) in (5, 6, 7, 8):  # shown turned a quarter
+                width, height = height, width
     except SubmissionError:
         raise
     except Image.DecompressionBombError:
@@ -136,12 +140,30 @@ def default_model_key() -> str | None:
     that is not a shipped model failing that bar. None when there is no such model: the visitor
     then picks one, since a model that does worse than leaving the photo grey is never the default.
     """
-    keys = available_model_keys()
+    # A model that needs more than a photo (strokes, a reference) cannot start a visit.
+    keys = [key for key in available_model_keys() if not ml.get_spec(key).missing_required({})]
     for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
         if preferred in keys:
             return preferred
     failing = {card.model for card in shipped_cards() if not card.clears_the_bar}
     return next((key for key in keys if key not in failing), None)
+
+
+def _check_reference(model_keys: list[str], model_key: str, has_reference: bool) -> None:
+    """A reference photo goes with the model that borrows its colours, and that one needs it."""
+    takers = [key for key in model_keys if ml.get_spec(key).needs_reference]
+    if has_reference and not takers:
+        raise SubmissionError(
+            f"{ml.get_spec(model_keys[0]).name} does not use a reference photo: choose "
+            "“Colours from a reference photo”, or remove the reference.",
+            field="reference",
+        )
+    if takers and not has_reference and model_key != Batch.ALL_MODELS:
+        raise SubmissionError(
+            f"{ml.get_spec(takers[0]).name} needs a reference photo: add a colour photo of the "
+            "same kind of scene.",
+            field="reference",
+        )
 
 
 def _models_for(model_key: str, image_count: int) -> list[str]:
@@ -178,23 +200,30 @@ def job_submit(
     session_key: str = "",
     callback_url: str = "",
     client_address: str = "",
+    reference: UploadedFile | None = None,
 ) -> Batch:
     """Validate, store and queue a submission.
 
     All or nothing: a refused submission stores no file and no row, and uses no quota.
     `callback_url` (REST clients) is called with each job's status when the job ends.
     `client_address` identifies an anonymous client for its daily quota (the web view passes it;
-    without it the session is used).
+    without it the session is used). `reference` is a colour photo for the model that borrows
+    its colours (checked like the photos, stored with each of them).
     """
     owner = owner if getattr(owner, "is_authenticated", False) else None
     refuse_suspended(owner)
     _check_request(files, callback_url)
     model_keys = _models_for(model_key, len(files))
-    runs = _runs_per_model(model_key, model_keys, params or {})
+    _check_reference(model_keys, model_key, reference is not None)
+    runs = _runs_per_model(model_key, model_keys, params or {}, has_reference=reference is not None)
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
     job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
     quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
     checked = _checked_images(files)
+    reference_png = reference_copy(reference) if reference is not None else None
+    for image in checked:
+        for model_runs in runs.values():
+            check_hints_inside(model_runs[0], image.width, image.height, image.name)
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -202,8 +231,8 @@ def job_submit(
             quota_charge(owner=owner, client=client, jobs=job_count)
             batch = Batch.objects.create(owner=owner, session_key=session_key, model_key=model_key)
             for image in checked:
-                upload = _store_upload(batch, image)
-                stored.append(upload.image.name)
+                upload = _store_upload(batch, image, reference_png)
+                stored.extend(name for name in (upload.image.name, upload.reference.name) if name)
                 for key, model_runs in runs.items():
                     for run_params in model_runs:
                         job = Job.objects.create(
@@ -232,12 +261,19 @@ def _check_request(files: list[UploadedFile], callback_url: str) -> None:
 
 
 def _runs_per_model(
-    model_key: str, model_keys: list[str], params: dict[str, Any]
+    model_key: str, model_keys: list[str], params: dict[str, Any], *, has_reference: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
     """Per model, the cleaned parameters of each job one photo gets (several for candidates).
 
     In "all models" mode each model takes the parameters it knows and its defaults otherwise;
-    a parameter that none of them takes is a typo, and refused."""
+    a parameter that none of them takes is a typo, and refused; a model that cannot run without
+    a parameter the request leaves out (scribbles without strokes) is left out."""
+    internal = {p.name for key in model_keys for p in ml.get_spec(key).params if p.internal}
+    if set(params) & internal:
+        raise SubmissionError(
+            f"These parameters are set by Coloria: {', '.join(sorted(set(params) & internal))}.",
+            field="params",
+        )
     if model_key == Batch.ALL_MODELS and params:
         known = {param.name for key in model_keys for param in ml.get_spec(key).params}
         if unknown := sorted(set(params) - known):
@@ -250,10 +286,15 @@ def _runs_per_model(
         raw = params
         if model_key == Batch.ALL_MODELS:
             raw = {name: value for name, value in params.items() if name in spec.param_names}
+            if spec.missing_required(raw, reference=has_reference):
+                continue
         try:
             runs[key] = spec.runs(spec.clean_params(raw))
         except ColorizeError as exc:
             raise SubmissionError(str(exc), field="params") from None
+    if not runs:  # "all models", and the only installed ones need strokes or a reference
+        raise SubmissionError("No model that colorizes a photo on its own is installed yet.",
+                              field="model")  # fmt: skip
     return runs
 
 
@@ -270,7 +311,35 @@ def _checked_images(files: list[UploadedFile]) -> list[CheckedImage]:
     return checked
 
 
-def _store_upload(batch: Batch, image: CheckedImage) -> Upload:
+# A reference lends colours, which need little resolution: it is kept at most this large.
+REFERENCE_PIXELS = 1_000_000
+
+
+def reference_copy(reference: UploadedFile) -> bytes:
+    """A checked reference photo as the PNG kept with each photo: turned upright, at most
+    REFERENCE_PIXELS, with no metadata (it may come from a phone, with a location)."""
+    try:
+        checked = check_image(reference)
+    except SubmissionError as exc:
+        raise SubmissionError(f"The reference photo: {exc.message}", field="reference") from None
+    image = open_image(checked.content)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = gray_image(to_gray(image))
+    image = image.convert("RGB")
+    scale = min(1.0, (REFERENCE_PIXELS / (image.width * image.height)) ** 0.5)
+    if scale < 1.0:
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    if mean_chroma(image) < 2.0:
+        raise SubmissionError(
+            f"The reference {checked.name} has no colour: use a colour photo.", field="reference"
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _store_upload(batch: Batch, image: CheckedImage, reference_png: bytes | None = None) -> Upload:
     upload = Upload(
         batch=batch, owner=batch.owner, session_key=batch.session_key,
         original_name=image.name, format=image.format, width=image.width,
@@ -278,12 +347,24 @@ def _store_upload(batch: Batch, image: CheckedImage) -> Upload:
     )  # fmt: skip
     extension = ACCEPTED_FORMATS[image.format].extension
     upload.image.save(f"upload.{extension}", ContentFile(image.content), save=False)
+    if reference_png is not None:
+        upload.reference.save("reference.png", ContentFile(reference_png), save=False)
     upload.save()
     return upload
 
 
+def check_hints_inside(params: dict[str, Any], width: int, height: int, name: str) -> None:
+    """Refuse colour hints that fall outside the photo (a mistake in the caller's coordinates)."""
+    for x, y in hint_points(params.get("hints") or []):
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise SubmissionError(
+                f"A colour hint at ({x:g}, {y:g}) lies outside {name} ({width}×{height} pixels).",
+                field="params",
+            )
+
+
 def jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+    return params_as_json(params)
 
 
 def enqueue_job(job_id: uuid.UUID) -> None:

@@ -16,7 +16,9 @@ from PIL import Image
 from ml import metrics, runtime
 from ml.evaluate.photos import load_truth
 from ml.evaluate.summary import GREY_BASELINE, SAMPLE_SIDE, ModelRun, Photo, Sample
-from ml.registry import get_spec
+from ml.registry import MAX_HINTS, get_spec
+
+HINT_SHARE = 0.001  # models that need colour hints get the true colour at 0.1 % of the pixels
 
 
 def _read_status_kib(field_name: str) -> int | None:
@@ -151,9 +153,10 @@ def run_model(
         truth = load_truth(photo.path)
         gray = metrics.gray_version(truth)
         seed_everything(seed)
+        params = guidance(spec, truth, seed) if spec is not None else {}
         with memory.measure():
             start = time.perf_counter()
-            output = _colorize(key if spec is not None else None, gray, device)
+            output = _colorize(key if spec is not None else None, gray, device, params)
             seconds = time.perf_counter() - start
         scores = metrics.score(output, truth)
         rows.append({"image": photo.name, "model": key, "width": truth.shape[1],
@@ -167,11 +170,35 @@ def run_model(
     return ModelRun(rows=rows, load_seconds=load_seconds, memory=result, samples=kept)
 
 
-def _colorize(model: str | None, gray: np.ndarray, device: str | None) -> np.ndarray:
+def guidance(spec: Any, truth: np.ndarray, seed: int) -> dict[str, Any]:
+    """What a guided model is given besides the gray photo, since it cannot run without: colour
+    hints from the truth (the scribbles), or the photo itself as its reference, mirrored and 20 %
+    cropped (colours from a reference photo). Nothing for the other models."""
+    if spec.needs_reference:
+        height, width = truth.shape[:2]
+        box = (width // 10, height // 10, width - width // 10, height - height // 10)
+        return {"reference": Image.fromarray(truth[:, ::-1, :3]).crop(box)}
+    return true_colour_hints(truth, seed) if spec.missing_required({}) else {}
+
+
+def true_colour_hints(truth: np.ndarray, seed: int) -> dict[str, Any]:
+    """The true colour at HINT_SHARE of the photo's pixels (at most MAX_HINTS), at places drawn
+    with the run's seed, as a person who knew the colours might give them."""
+    height, width = truth.shape[:2]
+    count = max(1, min(MAX_HINTS, round(HINT_SHARE * height * width)))
+    rng = np.random.default_rng(seed)
+    ys, xs = rng.integers(0, height, count), rng.integers(0, width, count)
+    return {"hints": [(int(x), int(y), tuple(int(c) for c in truth[y, x, :3]))
+                      for x, y in zip(xs, ys, strict=True)]}  # fmt: skip
+
+
+def _colorize(
+    model: str | None, gray: np.ndarray, device: str | None, params: dict[str, Any]
+) -> np.ndarray:
     """RGB output for a gray photo: the model's, or neutral (a = b = 0) without one."""
     import ml
 
     if model is None:
         return metrics.colorize_neutral(gray)
-    colorized = ml.colorize(Image.fromarray(gray, mode="L"), model=model, device=device)
+    colorized = ml.colorize(Image.fromarray(gray, mode="L"), model=model, device=device, **params)
     return np.asarray(colorized.convert("RGB"))

@@ -20,6 +20,7 @@ from torch import nn
 from ml.catalogue.zhang import TEMPERATURE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, rgb_to_lab
+from ml.registry import as_colour_points
 
 L_CENT = 50.0  # L is fed to the network as (L - L_CENT) / L_NORM
 L_NORM = 100.0
@@ -192,7 +193,7 @@ def hint_tensors(
     ab = torch.zeros(1, 2, size, size)
     mask = torch.zeros(1, 1, size, size)
     half = square // 2
-    for x, y, rgb in hints:
+    for x, y, rgb in as_colour_points(hints):
         col = int(np.clip(x * size / width, 0, size - 1))
         row = int(np.clip(y * size / height, 0, size - 1))
         lab = rgb_to_lab(np.array(rgb, dtype=np.float32) / 255.0)

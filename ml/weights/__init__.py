@@ -70,8 +70,11 @@ def weights_path(key: str) -> Path | None:
     return None
 
 
+NO_WEIGHTS = ""  # the weights key of a model that needs none (the scribbles' solver)
+
+
 def is_installed(key: str) -> bool:
-    return weights_path(key) is not None
+    return key == NO_WEIGHTS or weights_path(key) is not None
 
 
 def install_command(key: str) -> str:

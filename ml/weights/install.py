@@ -231,7 +231,9 @@ def _check_loads(entry: WeightFile, source: Path) -> None:
     specs = [spec for spec in all_specs() if spec.weights == entry.key]
     # A file that only completes another (BigColor's full checkpoint under its averaged weights)
     # is checked with the models of the file it completes; it loads on its own.
-    specs = specs or [spec for spec in all_specs() if entry.key in known(spec.weights).requires]
+    specs = specs or [
+        spec for spec in all_specs() if spec.weights and entry.key in known(spec.weights).requires
+    ]
     if not specs:
         raise WeightsFetchError(f"No model uses the weights {entry.key}.")
     for spec in specs:

@@ -221,3 +221,20 @@
   render();
   count.textContent = "";
 })();
+
+// The reference photo of "Colours from a reference photo": a thumbnail and a remove button.
+(function () {
+  const input = document.getElementById("reference");
+  if (!input) return;
+  const thumb = document.getElementById("reference-thumb");
+  const remove = document.getElementById("reference-remove");
+  function show() {
+    const file = input.files[0];
+    if (thumb.src) URL.revokeObjectURL(thumb.src);
+    thumb.hidden = remove.hidden = !file;
+    if (file) thumb.src = URL.createObjectURL(file);
+    else thumb.removeAttribute("src");
+  }
+  input.addEventListener("change", show);
+  remove.addEventListener("click", () => { input.value = ""; show(); });
+})();
