@@ -94,6 +94,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "selected_model": submission.default_model_key(),
         "any_installed": any(c.installed for c in choices),
         "installed_count": sum(c.installed for c in choices),
+        # "All models" runs those that need only the photo (not the reference-photo model).
+        "all_models_count": sum(c.installed and not c.spec.missing_required({}) for c in choices),
         "all_models": Batch.ALL_MODELS,
         "max_batch": settings.COLORIA_MAX_BATCH,
         "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,

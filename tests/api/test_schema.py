@@ -20,6 +20,7 @@ PATHS = {
     "/api/v1/jobs/{job_id}/result": {"get"},
     "/api/v1/jobs/{job_id}/original": {"get"},
     "/api/v1/jobs/{job_id}/retry": {"post"},
+    "/api/v1/jobs/{job_id}/refine": {"post"},
     "/api/v1/jobs/{job_id}/publish": {"post"},
     "/api/v1/jobs/{job_id}/unpublish": {"post"},
     "/api/v1/callback-secret": {"get"},
