@@ -3,6 +3,7 @@ validation on held-out photos, and data parallelism across processes and machine
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 import os
@@ -343,15 +344,18 @@ def save_samples(images: list[Image.Image], path: Path) -> None:
 
 
 class Throughput:
-    """Images per second over the recent steps, for the progress bar."""
+    """Images per second over the last `window` steps (for the progress bar and the log): a
+    mean since the start would hide a run that slows down, or hide that it sped up again."""
 
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.images = 0
+    def __init__(self, window: int = 50) -> None:
+        self.recent: collections.deque[tuple[float, int]] = collections.deque(maxlen=window + 1)
+        self.recent.append((time.perf_counter(), 0))
 
     def add(self, count: int) -> float:
-        self.images += count
-        return self.images / max(time.perf_counter() - self.started, 1e-9)
+        self.recent.append((time.perf_counter(), count))
+        (first, _), (last, _) = self.recent[0], self.recent[-1]
+        images = sum(count for _, count in list(self.recent)[1:])
+        return images / max(last - first, 1e-9)
 
 
 class ResumableRun:

@@ -315,3 +315,14 @@ def test_perceptual_vgg_is_imagenet_when_installed_and_a_seeded_substitute_other
     again, _ = perceptual.vgg16_features(None, batch_norm=False, seed=3)
     assert source.startswith("substitute: VGG16 with fixed random weights")
     assert torch.equal(first[0].weight, again[0].weight)
+
+
+def test_throughput_is_the_speed_of_the_recent_steps(monkeypatch):
+    from ml.train import common
+
+    clock = iter([0.0, 1.0, 2.0, 3.0, 13.0, 23.0, 33.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    speed = common.Throughput(window=3)
+    assert [speed.add(10) for _ in range(3)] == [10.0, 10.0, 10.0]  # 10 images a second
+    # The run slows to 1 image a second: within one window the figure says so.
+    assert [round(speed.add(10), 2) for _ in range(3)] == [2.5, 1.43, 1.0]
