@@ -56,7 +56,7 @@ register_weights(
 STRENGTH = ParamSpec(
     name="strength",
     kind="float",
-    default=0.4,
+    default=0.8,  # the strength its card's sweep chose (ml/shipped/coloria-lite.json)
     label="Colour strength",
     help="0 gives the safest, most muted colours (the average of what the model thinks likely); "
     "1 the boldest (its single likeliest colour), which is more often wrong.",

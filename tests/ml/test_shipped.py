@@ -95,3 +95,10 @@ def test_a_cards_stages_say_how_each_training_run_began():
         "from scratch", "fine-tuning those weights"
     ]  # fmt: skip
     assert fine_tuned.data["recipe"]["train"]["loss"] == "delta_e00"
+
+
+def test_coloria_lites_default_strength_is_the_one_its_card_chose():
+    (card,) = [card for card in SHIPPED_CARDS if card.model == "coloria-lite"]
+    (strength,) = [p for p in ml.get_spec("coloria-lite").params if p.name == "strength"]
+    assert strength.default == card.data["default_strength"]
+    assert card.data["recipe"]["train"]["val_strength"] == strength.default  # figures at it
