@@ -23,10 +23,14 @@ SHARES = (0.001, 0.01)
 
 
 def _photo(megapixels: float) -> Image.Image:
-    from ml.benchmark import pipeline_photo
-
+    """A 4:3 generated photo: smooth shapes with blocky texture, edges for the solver to follow."""
     width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
-    return pipeline_photo("photo", width, round(width * 3 / 4))
+    height = round(width * 3 / 4)
+    y, x = np.ogrid[:height, :width]
+    smooth = 128 + 60 * np.sin(x / (width / 7)) * np.cos(y / (height / 5))
+    blocks = np.random.default_rng(0).normal(0, 12, (height // 8 + 1, width // 8 + 1))
+    texture = np.kron(blocks, np.ones((8, 8)))[:height, :width]
+    return Image.fromarray(np.clip(smooth + texture, 0, 255).astype(np.uint8))
 
 
 def _strokes(width: int, height: int, count: int = 100) -> list[dict]:

@@ -344,18 +344,15 @@ def save_samples(images: list[Image.Image], path: Path) -> None:
 
 
 class Throughput:
-    """Images per second over the last `window` steps (for the progress bar and the log): a
-    mean since the start would hide a run that slows down, or hide that it sped up again."""
+    """Images per second over the last `window` steps (a mean since the start hides slowing)."""
 
     def __init__(self, window: int = 50) -> None:
-        self.recent: collections.deque[tuple[float, int]] = collections.deque(maxlen=window + 1)
-        self.recent.append((time.perf_counter(), 0))
+        self.recent = collections.deque([(time.perf_counter(), 0)], maxlen=window + 1)
 
     def add(self, count: int) -> float:
         self.recent.append((time.perf_counter(), count))
-        (first, _), (last, _) = self.recent[0], self.recent[-1]
         images = sum(count for _, count in list(self.recent)[1:])
-        return images / max(last - first, 1e-9)
+        return images / max(self.recent[-1][0] - self.recent[0][0], 1e-9)
 
 
 class ResumableRun:
@@ -383,8 +380,7 @@ class ResumableRun:
         seed_everything(self.seed + self.dist.rank)
 
     def backward(self, loss: Any, optimizer: Any) -> None:
-        """One optimiser step on `loss`, through the mixed-precision scaler (`self.scaler`, a
-        no-op one without AMP)."""
+        """One optimiser step on `loss`, through the mixed-precision scaler (no-op without AMP)."""
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
