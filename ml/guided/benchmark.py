@@ -122,9 +122,9 @@ def measure_reference(photos: Path, limit: int = 20, out=sys.stdout) -> dict[str
 def measure_quality(photos: Path, limit: int = 20, out=sys.stdout) -> dict[float, float]:
     """Mean ΔE00 with the true colour at each share of the working grid, and grey's."""
     from ml import metrics
-    from ml.color import Chroma, compose, gray_to_lightness, rgb_to_lab
+    from ml.color import Chroma, compose, rgb_to_lab
     from ml.guided.propagate import propagate
-    from ml.guided.scribbles import working_shape
+    from ml.guided.scribbles import working_lightness
 
     paths = sorted(p for p in photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     scores: dict[float, list[float]] = {share: [] for share in (0.0, *SHARES)}
@@ -132,12 +132,10 @@ def measure_quality(photos: Path, limit: int = 20, out=sys.stdout) -> dict[float
     for path in paths[:limit]:
         truth = np.asarray(Image.open(path).convert("RGB"))
         gray = metrics.gray_version(truth).astype(np.float32) / 255.0
-        rows, cols = working_shape(*gray.shape)
+        lightness = working_lightness(gray)
+        rows, cols = lightness.shape
         small = Image.fromarray(truth).resize((cols, rows), Image.Resampling.BOX)
         lab = rgb_to_lab(np.asarray(small, dtype=np.float32) / 255.0)
-        lightness = gray_to_lightness(
-            np.asarray(Image.fromarray(gray, mode="F").resize((cols, rows), Image.Resampling.BOX))
-        )
         scores[0.0].append(metrics.delta_e00(metrics.grey_baseline(truth), truth))
         for share in SHARES:
             known = rng.random((rows, cols)) < share

@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import binary_dilation, uniform_filter
 
-from ml.color import Chroma, ImageSource, gray_to_lightness, open_image, rgb_to_lab
+from ml.color import Chroma, ImageSource, open_image, rgb_to_lab
 from ml.guided.propagate import propagate
-from ml.guided.scribbles import working_shape
+from ml.guided.scribbles import working_lightness, working_shape
 
 SEGMENTS = 400  # superpixels per image
 NEIGHBOURS = 3  # reference superpixels blended per photo superpixel (softmax over distances)
@@ -92,9 +92,7 @@ def _describe(lightness: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def transfer(gray: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """ab (h, w, 2) at the working size for a gray photo, from a reference RGB (H, W, 3) in 0-1."""
-    rows, cols = working_shape(*gray.shape)
-    small = Image.fromarray(np.clip(gray, 0, 1).astype(np.float32), mode="F")
-    lightness = gray_to_lightness(np.asarray(small.resize((cols, rows), Image.Resampling.BOX)))
+    lightness = working_lightness(gray)
     reference_lab = rgb_to_lab(reference)
     # Luminance remapping: the reference's lightness with the photo's mean and deviation.
     ref_l = reference_lab[..., 0]

@@ -35,6 +35,13 @@ def working_shape(height: int, width: int, pixels: int = WORKING_PIXELS) -> tupl
     return max(1, math.floor(height * scale)), max(1, math.floor(width * scale))
 
 
+def working_lightness(gray: np.ndarray) -> np.ndarray:
+    """The photo's L* (0-100) on its working grid (box-averaged gray values)."""
+    rows, cols = working_shape(*gray.shape)
+    image = Image.fromarray(np.clip(gray, 0, 1).astype(np.float32), mode="F")
+    return gray_to_lightness(np.asarray(image.resize((cols, rows), Image.Resampling.BOX)))
+
+
 def rasterize(
     hints: list[Any], photo_shape: tuple[int, int], grid_shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -80,14 +87,8 @@ class ScribblesPredictor:
         hints = clean_hints(hints or [])
         if not hints and base is None:
             raise InvalidParameters("Colour scribbles need at least one stroke or point.")
-        rows, cols = working_shape(*gray.shape)
-        small = np.asarray(
-            Image.fromarray(np.clip(gray, 0, 1).astype(np.float32), mode="F").resize(
-                (cols, rows), Image.Resampling.BOX
-            ),
-            dtype=np.float32,
-        )
-        lightness = gray_to_lightness(small)
+        lightness = working_lightness(gray)
+        rows, cols = lightness.shape
         known, values = rasterize(hints, gray.shape, (rows, cols))
         prior = None if base is None else resize_bilinear(base, rows, cols)
         reach = REACH * math.sqrt(rows * cols)
