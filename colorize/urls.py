@@ -6,6 +6,7 @@ app_name = "colorize"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("samples/<slug:key>.jpg", views.sample_photo, name="sample"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch"),
     path("batches/<uuid:batch_id>/status", views.batch_status, name="batch-status"),
     path("batches/<uuid:batch_id>/compare/", views.batch_compare, name="compare"),

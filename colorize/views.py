@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from coloria_site.ratelimit import client_address
 from coloria_site.refusals import Refusal
 
+from . import samples
 from .models import Batch, Job
 from .selectors import access, downloads, model_pages
 from .services import expiry, running, sharing, storage, submission
@@ -85,54 +86,97 @@ def _common(request: HttpRequest) -> dict:
 # --- Upload --------------------------------------------------------------------------------------
 
 
+def _preselected(request: HttpRequest, choices: list[model_pages.ModelChoice]) -> str:
+    """The model the form starts with: one asked for in the link ("Try it on a photo" on a
+    model page: ?model=<key>) when it is installed, else the site's default."""
+    asked = request.GET.get("model", "")
+    if asked == Batch.ALL_MODELS or any(c.installed and c.spec.key == asked for c in choices):
+        return asked
+    return submission.default_model_key() or ""
+
+
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     choices = model_pages.upload_choices()
+    installed = [choice for choice in choices if choice.installed]
     context = {
         **_common(request),
-        "choices": choices,
-        "selected_model": submission.default_model_key(),
-        "any_installed": any(c.installed for c in choices),
-        "installed_count": sum(c.installed for c in choices),
+        "choices": installed,
+        "unavailable": [choice for choice in choices if not choice.installed],
+        "selected_model": _preselected(request, choices),
+        "any_installed": bool(installed),
+        "installed_count": len(installed),
         # "All models" runs those that need only the photo (not the reference-photo model).
-        "all_models_count": sum(c.installed and not c.spec.missing_required({}) for c in choices),
+        "all_models_count": sum(not c.spec.missing_required({}) for c in installed),
         "all_models": Batch.ALL_MODELS,
         "max_batch": settings.COLORIA_MAX_BATCH,
         "max_bytes": settings.COLORIA_MAX_UPLOAD_BYTES,
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
+        "max_pixels": settings.COLORIA_MAX_PIXELS,
         "accept": ",".join(submission.accepted_mime_types()),
         "formats_text": submission.accepted_formats_text(),
-        "imagenet_classes": model_pages.imagenet_class_labels(choices),
+        "imagenet_classes": model_pages.imagenet_class_labels(installed),
+        "samples": samples.SAMPLES,
+        "example": model_pages.home_example(),
     }
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
 
+    # The upload page's script sends the form itself and asks for JSON: a refusal then leaves
+    # every photo and setting the visitor chose in place (a reloaded page would clear them).
+    answers_json = request.headers.get("Accept") == "application/json"
     model_key = request.POST.get("model", "")
     params = _params_from(request.POST, model_key)
     context["selected_model"] = model_key
+    files = request.FILES.getlist("images")
+    if chosen_sample := samples.sample(request.POST.get("sample", "")):
+        files = [samples.sample_upload(chosen_sample.key)]
+    refused: list[str] = []
     try:
         batch = submission.job_submit(
-            files=request.FILES.getlist("images"),
+            files=files,
             model_key=model_key,
             params=params,
             owner=request.user,
             session_key=_session_key(request, create=True),
             client_address=client_address(request),
             reference=request.FILES.get("reference"),
+            refused=refused,
         )
     except Refusal as exc:
+        if answers_json:  # the page stays as it is, with the photos still chosen
+            response = JsonResponse({"error": exc.message}, status=_error_status(exc))
+            return _with_retry_after(response, exc)
         context["error"] = exc.message
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
+    if refused:  # the good photos went on; say which were left out, and why
+        messages.warning(request, "Not sent: " + " ".join(refused) + " The other photos were.")
     if not request.user.is_authenticated:  # signing in later keeps this work (colorize.signals)
         request.session[expiry.ANONYMOUS_SESSION] = batch.session_key
+    target = _batch_landing(batch)
+    return JsonResponse({"redirect": target}) if answers_json else redirect(target)
+
+
+def _batch_landing(batch: Batch) -> str:
+    """Where a submission goes next: the comparison, its one result, or its batch page."""
     if model_pages.is_comparison(batch):
-        return redirect("colorize:compare", batch_id=batch.id)
+        return reverse("colorize:compare", args=[batch.id])
     jobs = list(batch.jobs.all()[:2])
     if len(jobs) == 1:
-        return redirect("colorize:job", job_id=jobs[0].id)
-    return redirect("colorize:batch", batch_id=batch.id)
+        return reverse("colorize:job", args=[jobs[0].id])
+    return reverse("colorize:batch", args=[batch.id])
+
+
+@require_GET
+def sample_photo(request: HttpRequest, key: str) -> HttpResponse:
+    """A sample photo (grey JPEG), as the "try a sample photo" buttons show and send it."""
+    if samples.sample(key) is None:
+        raise Http404("No such sample photo.")
+    response = HttpResponse(samples.sample_jpeg(key), content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 # --- Batches -------------------------------------------------------------------------------------

@@ -32,6 +32,13 @@ class ParamSpec:
     internal: bool = False
     # A model that cannot run without it (scribbles need strokes); "all models" leaves it out.
     required: bool = False
+    # For the one "strength" setting of a model (a number between min and max): what the lowest
+    # and the highest value do, in words true for that model's weights ("muted", "vivid"). The
+    # site shows such a parameter as a slider with these words at its ends.
+    ends: tuple[str, str] = ()
+    # Which end ("min" or "max") gives the more colourful result with the weights this parameter
+    # is declared for, where that is its effect; tests measure it on the shipped weights.
+    colourful_end: str = ""
 
     def clean(self, value: Any) -> Any:
         """Coerce a value (often a string from a form) to this parameter's type, or raise."""
@@ -106,6 +113,19 @@ class ModelSpec:
     # Colours from a reference photo: the model needs one besides the photo (ml.colorize's
     # `reference`), and no other model takes one.
     needs_reference: bool = False
+    # For visitors: a short plain name ("DeOldify Stable") and the model's character in a few
+    # words ("natural, good with faces"), as the site's model picker shows them.
+    short_name: str = ""
+    character: str = ""
+
+    @property
+    def plain_name(self) -> str:
+        return self.short_name or self.name
+
+    @property
+    def strength(self) -> ParamSpec | None:
+        """The parameter that sets how strong or detailed the colour is, if the model has one."""
+        return next((param for param in self.params if param.ends), None)
 
     @property
     def param_names(self) -> set[str]:

@@ -43,14 +43,24 @@ class ColorModelSerializer(serializers.Serializer):
 
     key = serializers.CharField(source="spec.key", help_text="The `model` to send to submit.")
     name = serializers.CharField(source="spec.name")
+    short_name = serializers.CharField(source="spec.plain_name", help_text="For a picker.")
+    character = serializers.CharField(
+        source="spec.character", help_text="The model's colour in a few words."
+    )
     family = serializers.CharField(source="spec.family")
     hint = serializers.CharField(source="spec.hint")
     description = serializers.CharField(source="spec.description")
     official = serializers.BooleanField(source="spec.official")
     installed = serializers.BooleanField(help_text="Whether its weights are installed here.")
     unavailable_reason = serializers.CharField()
+    experimental = serializers.SerializerMethodField(
+        help_text="Its shipped weights do not yet beat leaving the photo grey (see its page)."
+    )
     is_default = serializers.SerializerMethodField()
     parameters = serializers.SerializerMethodField()
+
+    def get_experimental(self, choice: model_pages.ModelChoice) -> bool:
+        return choice.experimental is not None
 
     def get_is_default(self, choice: model_pages.ModelChoice) -> bool:
         return choice.spec.key == self.context.get("default_key")

@@ -12,6 +12,7 @@ from ml.cards import Card, card_for
 from ml.registry import Family, ModelSpec, get_family
 from ml.weights import install_command, is_installed
 
+from .. import samples
 from ..evaluations import ModelFigures, evaluation_figures
 from ..models import Batch, Job
 
@@ -25,18 +26,30 @@ class ModelChoice:
 
     @property
     def unavailable_reason(self) -> str:
-        if self.installed:
-            return ""
-        return f"weights not installed: {self.install_command}"
+        return "" if self.installed else "its weights are not installed on this server"
 
     @property
     def install_command(self) -> str:
+        """For staff only (the admin dashboard): visitors are never shown shell commands."""
         return install_command(self.spec.weights)
 
     @property
     def needs_strokes(self) -> bool:
         """Painted on a result (the scribbles), not chosen on the upload form."""
         return any(param.required for param in self.spec.params)
+
+    @property
+    def experimental(self) -> Card | None:
+        """The card of shipped weights that do not clear the quality bar (see experimental)."""
+        return experimental(self.spec.key)
+
+
+def experimental(model_key: str) -> Card | None:
+    """The card of a model whose shipped weights do worse than the quality bar (closer to the
+    truth than leaving the photo grey, with half its colourfulness), else None. The site may
+    preselect such a model when nothing better is installed, but always says so."""
+    card = card_for(model_key)
+    return card if card is not None and not card.clears_the_bar else None
 
 
 def spec_or_none(model_key: str) -> ModelSpec | None:
@@ -84,8 +97,9 @@ def model_choices() -> list[ModelChoice]:
 
 def upload_choices() -> list[ModelChoice]:
     """The models the upload form offers: those that need only a photo (the colour scribbles
-    are painted on a result, from its page)."""
-    return [choice for choice in model_choices() if not choice.needs_strokes]
+    are painted on a result, from its page), installed ones first."""
+    choices = [choice for choice in model_choices() if not choice.needs_strokes]
+    return sorted(choices, key=lambda choice: not choice.installed)  # stable: registry order
 
 
 def imagenet_class_labels(choices: list[ModelChoice]) -> list[str]:
@@ -197,3 +211,19 @@ def model_families(*, with_figures: bool = False) -> list[FamilyPage]:
 
 def model_family(key: str) -> FamilyPage | None:
     return next((f for f in model_families(with_figures=True) if f.key == key), None)
+
+
+@dataclass(frozen=True)
+class HomeExample:
+    sample: samples.Sample
+    static_path: str  # the colorized example under static/
+    model: ModelSpec
+
+
+def home_example() -> HomeExample | None:
+    """The before/after example at the top of the home page (see colorize.samples)."""
+    spec = spec_or_none(samples.EXAMPLE_MODEL)
+    found = samples.sample(samples.EXAMPLE_SAMPLE)
+    if spec is None or found is None:
+        return None
+    return HomeExample(found, samples.EXAMPLE_STATIC, spec)

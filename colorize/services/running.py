@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import ml
-from ml.errors import ColorizeError, InvalidParameters
+from ml.errors import ColorizeError, InvalidParameters, WeightsNotInstalled
 
 from .. import callbacks, worker
 from ..models import Job, Result
@@ -65,6 +65,13 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
             "job %s was cancelled, handed back or deleted while it ran; result dropped", job_id
         )
         return Job.objects.filter(pk=job_id).first()  # None when its owner deleted it
+    except WeightsNotInstalled as exc:
+        # Visitors read this on the result page: no shell command; the log tells the admin.
+        log.error("job %s: %s", job_id, exc)
+        spec_name = ml.get_spec(job.model_key).name
+        reason = f"{spec_name} is not installed on this site any more: try another model."
+        if not _fail(job, reason, token):
+            return job
     except ColorizeError as exc:
         if not _fail(job, str(exc), token):
             return job

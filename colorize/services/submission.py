@@ -24,7 +24,7 @@ from ml.cards import recommended_model, shipped_cards
 from ml.color import gray_image, mean_chroma, open_image, to_gray
 from ml.errors import ColorizeError
 from ml.registry import hint_points, params_as_json
-from ml.weights import install_command, is_installed
+from ml.weights import is_installed
 
 from .. import callbacks
 from ..models import Batch, Job, Upload
@@ -133,20 +133,24 @@ def available_model_keys() -> list[str]:
 
 
 def default_model_key() -> str | None:
-    """The model preselected on the upload form.
+    """The model preselected on the upload form, so that a visit starts without choosing.
 
     COLORIA_DEFAULT_MODEL when installed; else the shipped model with the best validation figures
     among those that clear the "better than grey" bar (ml.cards); else the first installed model
-    that is not a shipped model failing that bar. None when there is no such model: the visitor
-    then picks one, since a model that does worse than leaving the photo grey is never the default.
+    that is not a shipped model failing that bar (official weights); else the shipped model
+    closest to the true colours, which the site then labels experimental (never hidden). None
+    only when no model that needs just a photo is installed.
     """
     # A model that needs more than a photo (strokes, a reference) cannot start a visit.
     keys = [key for key in available_model_keys() if not ml.get_spec(key).missing_required({})]
     for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
         if preferred in keys:
             return preferred
-    failing = {card.model for card in shipped_cards() if not card.clears_the_bar}
-    return next((key for key in keys if key not in failing), None)
+    failing = {card.model: card for card in shipped_cards() if not card.clears_the_bar}
+    unproven = next((key for key in keys if key not in failing), None)
+    if unproven or not keys:
+        return unproven
+    return min(keys, key=lambda key: failing[key].validation.get("delta_e00", float("inf")))
 
 
 def _check_reference(model_keys: list[str], model_key: str, has_reference: bool) -> None:
@@ -183,9 +187,10 @@ def _models_for(model_key: str, image_count: int) -> list[str]:
     except ColorizeError:
         raise SubmissionError(f"Unknown model “{model_key}”.", field="model") from None
     if not is_installed(spec.weights):
+        # Visitors get no shell command: installing weights is the administrator's (README).
         raise SubmissionError(
-            f"{spec.name} is not available: its weights are not installed "
-            f"({install_command(spec.weights)}).",
+            f"{spec.name} is not installed on this site: choose another model (the site's "
+            "administrator can install it).",
             field="model",
         )
     return [model_key]
@@ -201,6 +206,7 @@ def job_submit(
     callback_url: str = "",
     client_address: str = "",
     reference: UploadedFile | None = None,
+    refused: list[str] | None = None,
 ) -> Batch:
     """Validate, store and queue a submission.
 
@@ -208,7 +214,9 @@ def job_submit(
     `callback_url` (REST clients) is called with each job's status when the job ends.
     `client_address` identifies an anonymous client for its daily quota (the web view passes it;
     without it the session is used). `reference` is a colour photo for the model that borrows
-    its colours (checked like the photos, stored with each of them).
+    its colours (checked like the photos, stored with each of them). With a `refused` list, an
+    unreadable photo among good ones does not sink the batch: it is left out and the reason,
+    naming it, is appended to that list (the site does this; the API refuses the whole request).
     """
     owner = owner if getattr(owner, "is_authenticated", False) else None
     refuse_suspended(owner)
@@ -219,7 +227,12 @@ def job_submit(
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
     job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
     quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
-    checked = _checked_images(files)
+    checked, problems = _checked_images(files)
+    if problems and (refused is None or not checked):
+        raise SubmissionError(" ".join(problems))
+    if problems:
+        refused.extend(problems)
+        job_count = job_count * len(checked) // len(files)  # the same runs for every photo
     reference_png = reference_copy(reference) if reference is not None else None
     for image in checked:
         for model_runs in runs.values():
@@ -298,17 +311,16 @@ def _runs_per_model(
     return runs
 
 
-def _checked_images(files: list[UploadedFile]) -> list[CheckedImage]:
-    """Every file checked; every refused one named at once, not one per attempt."""
+def _checked_images(files: list[UploadedFile]) -> tuple[list[CheckedImage], list[str]]:
+    """Every file checked: the readable ones, and why each other one is refused (all of them
+    named at once, not one per attempt)."""
     checked, problems = [], []
     for upload in files:
         try:
             checked.append(check_image(upload))
         except SubmissionError as exc:
             problems.append(exc.message)
-    if problems:
-        raise SubmissionError(" ".join(problems))
-    return checked
+    return checked, problems
 
 
 # A reference lends colours, which need little resolution: it is kept at most this large.

@@ -133,6 +133,8 @@ register_weights(
 register(
     ModelSpec(
         key="bigcolor",
+        short_name="BigColor",
+        character="rich, several versions",
         family="bigcolor",
         name="BigColor (official)",
         hint="BigColor: rich, varied colour from a generative prior; choose the class or compare "
@@ -164,6 +166,8 @@ register_weights(
 register(
     ModelSpec(
         key="bigcolor-coloria",
+        short_name="BigColor, Coloria-trained",
+        character="rich, several versions",
         family="bigcolor",
         name="BigColor (Coloria-trained)",
         hint="The BigColor network fine-tuned by Coloria's own pipeline",

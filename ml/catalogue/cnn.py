@@ -48,6 +48,8 @@ register_weights(
 register(
     ModelSpec(
         key="cnn-coloria",
+        short_name="The study's CNN",
+        character="gentle, very fast",
         family="cnn",
         name="CNN (Coloria-trained)",
         hint="The study's small U-Net: quick, gentle colours at 160 x 160",

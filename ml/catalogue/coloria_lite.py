@@ -68,10 +68,14 @@ STRENGTH = ParamSpec(
     "true colours.",
     min=0.0,
     max=1.0,
+    ends=("more colourful", "likeliest colour, muted"),
+    colourful_end="min",
 )
 register(
     ModelSpec(
         key="coloria-lite",
+        short_name="Coloria-Lite",
+        character="fast, built in",
         family="coloria-lite",
         name="Coloria-Lite (Coloria-trained)",
         hint="Coloria's own model: knows objects from ImageNet, quick on a CPU",

@@ -69,6 +69,7 @@ INPUT_SIZE = ParamSpec(
     "is faster; memory and time grow with its square.",
     min=256,
     max=1024,
+    ends=("faster", "finer detail"),
 )
 
 
@@ -105,6 +106,8 @@ _DDCOLOR_L = (
 register(
     ModelSpec(
         key="ddcolor-paper",
+        short_name="DDColor",
+        character="vivid, natural",
         family="ddcolor",
         name="DDColor (official, paper)",
         hint="DDColor: vivid, natural colour that stays inside object edges",
@@ -125,6 +128,8 @@ register(
 register(
     ModelSpec(
         key="ddcolor-modelscope",
+        short_name="DDColor, recommended",
+        character="the best on everyday photos",
         family="ddcolor",
         name="DDColor (official, ModelScope)",
         hint="DDColor's recommended weights: the best looking colour on everyday photos",
@@ -143,6 +148,8 @@ register(
 register(
     ModelSpec(
         key="ddcolor-artistic",
+        short_name="DDColor Artistic",
+        character="richer colour",
         family="ddcolor",
         name="DDColor (official, artistic)",
         hint="DDColor artistic: different, often richer colour with fewer colour blotches",
@@ -161,6 +168,8 @@ register(
 register(
     ModelSpec(
         key="ddcolor-tiny",
+        short_name="DDColor Tiny",
+        character="fast",
         family="ddcolor",
         name="DDColor Tiny (official, paper)",
         hint="DDColor-T: the same recipe at a quarter of the size, faster on a CPU",
@@ -188,6 +197,8 @@ register_weights(
 register(
     ModelSpec(
         key="ddcolor-tiny-coloria",
+        short_name="DDColor Tiny, Coloria-trained",
+        character="fast",
         family="ddcolor",
         name="DDColor Tiny (Coloria-trained)",
         hint="The DDColor-T network trained by Coloria's own pipeline",

@@ -81,6 +81,7 @@ RENDER_FACTOR = ParamSpec(
     "and is faster. Memory and time grow with its square.",
     min=7,
     max=45,
+    ends=("steadier, faster", "more detail"),
 )
 # DeOldify publishes no checksums: these files are verified by loading them into the network
 # (a truncated download or an HTML error page fails), and the SHA-256 is printed on install.
@@ -117,6 +118,8 @@ register_weights(
 register(
     ModelSpec(
         key="deoldify-artistic",
+        short_name="DeOldify Artistic",
+        character="vivid, detailed",
         family="deoldify-artistic",
         name="DeOldify Artistic (official)",
         hint="Artistic: vivid, bold, detailed colour; less steady on ordinary scenes",
@@ -137,6 +140,8 @@ register(
 register(
     ModelSpec(
         key="deoldify-stable",
+        short_name="DeOldify Stable",
+        character="natural, good with faces",
         family="deoldify-stable",
         name="DeOldify Stable (official)",
         hint="Stable: natural skin tones, portraits and landscapes; less saturated",
@@ -156,6 +161,8 @@ register(
 register(
     ModelSpec(
         key="deoldify-video",
+        short_name="DeOldify Video",
+        character="calm, steady",
         family="deoldify-stable",
         name="DeOldify Video (official)",
         hint="Stable's network tuned for steady colour from frame to frame; calm on photos too",
@@ -192,6 +199,8 @@ for _variant, _title, _config in (
             key=f"deoldify-{_variant}-coloria",
             family=f"deoldify-{_variant}",
             name=f"DeOldify {_title} (Coloria-trained)",
+            short_name=f"DeOldify {_title}, Coloria-trained",
+            character="vivid, detailed" if _variant == "artistic" else "natural, good with faces",
             hint=f"The {_title} network trained by Coloria's own NoGAN pipeline",
             description=(
                 f"The official {_title} architecture trained by Coloria, as the study trained "

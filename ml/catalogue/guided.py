@@ -63,6 +63,8 @@ REFINES = ParamSpec(
 register(
     ModelSpec(
         key="scribbles",
+        short_name="Your own colours",
+        character="paint strokes, colour follows the edges",
         family="guided",
         name="Colour scribbles",
         hint="Your own colours: paint strokes, Coloria follows the edges",
@@ -88,6 +90,8 @@ METHOD = ParamSpec(
 register(
     ModelSpec(
         key="reference",
+        short_name="From a reference photo",
+        character="borrows a colour photo's colours",
         family="guided",
         name="Colours from a reference photo",
         hint="Borrows the colours of a colour photo you give of the same kind of scene",

@@ -18,6 +18,8 @@
   const maxFiles = Number(form.dataset.maxFiles) || 5;
   const maxBytes = Number(form.dataset.maxBytes) || 20 * 1048576;
   const maxMb = form.dataset.maxMb || String(Math.round(maxBytes / 1048576));
+  const maxPixels = Number(form.dataset.maxPixels) || 40e6;
+  const colourWarning = document.getElementById("colour-warning");
   const allModels = form.dataset.allModels;
   // What the server accepts (colorize.services.submission.ACCEPTED_FORMATS), from the page.
   const TYPES = new Set((form.dataset.types || "").split(",").filter(Boolean));
@@ -29,6 +31,8 @@
 
   let files = [];
   const previews = new Map();
+  const inColour = new Set(); // chosen photos that are already in colour
+  let shownProblems = [];
 
   function limit() { return select && select.value === allModels ? 1 : maxFiles; }
   function megabytes(bytes) { return (bytes / 1048576).toFixed(1); }
@@ -36,6 +40,7 @@
   function isImage(file) { return TYPES.has(file.type) || (!file.type && EXTENSIONS.test(file.name)); }
 
   function showErrors(messages) {
+    shownProblems = messages;
     errors.replaceChildren(...messages.map((text) => {
       const item = document.createElement("li");
       item.textContent = text;
@@ -70,16 +75,89 @@
           : `${file.name} was not added: at most ${maxFiles} photos can be sent at once.`);
       } else {
         files.push(file);
+        inspect(file);
       }
     }
     sync();
     showErrors(problems);
   }
 
+  // --- What the browser can tell before sending: pixel count, and whether it is in colour ----
+  // A photo over the pixel limit is refused here rather than after its upload; a colour photo
+  // is sent only knowing that its colours will be replaced (colorizing works from its grey).
+  function inspect(file) {
+    if (typeof createImageBitmap !== "function") return;
+    createImageBitmap(file).then((bitmap) => {
+      if (!files.includes(file)) return;
+      if (bitmap.width * bitmap.height > maxPixels) {
+        files.splice(files.indexOf(file), 1);
+        sync();
+        showErrors([...shownProblems, `${file.name} is ${bitmap.width}×${bitmap.height} pixels; ` +
+          `the limit is ${Math.round(maxPixels / 1e6)} megapixels.`]);
+      } else if (isInColour(bitmap)) {
+        inColour.add(file);
+        render();
+      }
+      if (bitmap.close) bitmap.close();
+    }, () => { /* not decodable here (TIFF): the server checks it */ });
+  }
+
+  function isInColour(bitmap) {
+    // Chroma of a small copy: a colour photo has many clearly coloured pixels of varied hues;
+    // a toned print (sepia, cyanotype) is tinted but all of one hue, and is not "in colour".
+    const scale = Math.min(1, 96 / Math.max(bitmap.width, bitmap.height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+    canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let coloured = 0, total = 0, sumU = 0, sumV = 0, sumChroma = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      const [r, g, b] = [pixels[i], pixels[i + 1], pixels[i + 2]];
+      const u = -0.147 * r - 0.289 * g + 0.436 * b;
+      const v = 0.615 * r - 0.515 * g - 0.100 * b;
+      const chroma = Math.hypot(u, v);
+      total += 1;
+      if (chroma > 12) {
+        coloured += 1;
+        sumU += u; sumV += v; sumChroma += chroma;
+      }
+    }
+    if (coloured < 0.08 * total) return false;
+    const oneHue = Math.hypot(sumU, sumV) / sumChroma; // 1: every coloured pixel the same hue
+    return oneHue < 0.8;
+  }
+
+  function showColourWarning() {
+    const names = files.filter((file) => inColour.has(file)).map((file) => file.name);
+    colourWarning.hidden = names.length === 0;
+    if (!names.length) return;
+    const text = document.createElement("p");
+    text.textContent = names.length === 1 && files.length === 1
+      ? "This photo is already in colour: Coloria will replace its colours."
+      : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} already in colour: ` +
+        `Coloria will replace ${names.length === 1 ? "its" : "their"} colours.`;
+    const choice = document.createElement("p");
+    choice.className = "help";
+    choice.textContent = "Send anyway to see what a model makes of it, or ";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-secondary btn-small";
+    button.id = "remove-colour-photos";
+    button.textContent = names.length === 1 ? "remove it" : "remove them";
+    button.addEventListener("click", () => {
+      files.filter((file) => inColour.has(file)).forEach(remove);
+    });
+    choice.append(button);
+    colourWarning.replaceChildren(text, choice);
+  }
+
   function remove(file) {
     const index = files.indexOf(file);
     if (index < 0) return;
     files.splice(index, 1);
+    inColour.delete(file);
     const url = previews.get(file);
     if (url) URL.revokeObjectURL(url);
     previews.delete(file);
@@ -115,6 +193,12 @@
       size.textContent = `${megabytes(file.size)} MB`;
       name.append(size);
       item.append(image, name);
+      if (inColour.has(file)) {
+        const tag = document.createElement("span");
+        tag.className = "tag thumb-tag";
+        tag.textContent = "In colour";
+        item.append(tag);
+      }
       if (canAssign) {
         const button = document.createElement("button");
         button.type = "button";
@@ -129,6 +213,7 @@
     count.textContent = files.length
       ? `${files.length} photo${files.length === 1 ? "" : "s"} chosen.`
       : "No photo chosen.";
+    showColourWarning();
   }
 
   function sync() {
@@ -180,6 +265,9 @@
   function syncModel() {
     const option = select.selectedOptions[0];
     hint.textContent = option && option.dataset.hint ? option.dataset.hint : "";
+    document.querySelectorAll(".experimental-note").forEach((note) => {
+      note.hidden = note.dataset.model !== select.value;
+    });
     document.querySelectorAll(".model-params").forEach((fieldset) => {
       const chosen = fieldset.dataset.model === select.value;
       fieldset.hidden = !chosen;
@@ -196,10 +284,11 @@
   // --- Sending -----------------------------------------------------------------------------
   form.noValidate = true; // these checks replace the browser's bubbles, which cannot be styled
   form.addEventListener("submit", (event) => {
+    const sample = event.submitter && event.submitter.name === "sample" ? event.submitter : null;
     const current = canAssign ? files : Array.from(input.files);
-    const problem = current.length === 0 ? "Choose at least one photo."
+    const problem = !sample && current.length === 0 ? "Choose at least one photo."
       : select && !select.value ? "Choose a model to colorize with."
-      : countProblem();
+      : sample ? "" : countProblem();
     if (problem) {
       event.preventDefault();
       showErrors([problem]);
@@ -207,10 +296,45 @@
       errors.focus();
       return;
     }
-    submit.setAttribute("aria-busy", "true");
-    submit.textContent = current.length === 1 ? "Sending your photo…" : `Sending ${current.length} photos…`;
-    // Disabled after this tick, so the form is still sent; a second click does nothing.
-    setTimeout(() => { submit.disabled = true; }, 0);
+    const busy = sample || submit;
+    const label = busy.innerHTML;
+    busy.setAttribute("aria-busy", "true");
+    if (!sample) {
+      submit.textContent = current.length === 1 ? "Sending your photo…" : `Sending ${current.length} photos…`;
+    }
+    if (typeof fetch !== "function" || typeof FormData !== "function") {
+      setTimeout(() => { submit.disabled = true; }, 0); // still sent; a second click does nothing
+      return;
+    }
+    // Sent from here, so that a refusal leaves every photo and setting in place.
+    event.preventDefault();
+    const data = new FormData(form);
+    if (sample) {
+      data.delete("images"); // the sample replaces the chosen photos: do not upload them
+      data.set("sample", sample.value);
+    }
+    submit.disabled = true;
+    fetch(form.action || window.location.href, {
+      method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin",
+    }).then((response) => response.json().then((answer) => {
+      if (answer.redirect) {
+        window.location.assign(answer.redirect);
+        return;
+      }
+      throw new Error(answer.error || "Coloria could not take these photos.");
+    }, () => { throw new Error(`Coloria could not take these photos (error ${response.status}). Try again in a moment.`); }))
+      .catch((error) => {
+        const message = error instanceof TypeError
+          ? "Coloria could not be reached: check the connection and try again."
+          : error.message;
+        showErrors([message]);
+        errors.setAttribute("tabindex", "-1");
+        errors.focus();
+        submit.disabled = false;
+        busy.removeAttribute("aria-busy");
+        busy.innerHTML = label;
+        if (!sample) submit.textContent = "Colorize";
+      });
   });
   // Coming back with the browser's back button: the page may be restored as it was left.
   window.addEventListener("pageshow", () => {

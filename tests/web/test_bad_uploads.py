@@ -1,4 +1,5 @@
-"""Every kind of bad upload gets a clear 400 message, and nothing is stored."""
+"""Every kind of bad upload gets a clear 400 message, and nothing is stored; a bad photo among
+good ones is named, and the good ones go on."""
 
 from __future__ import annotations
 
@@ -37,14 +38,27 @@ def test_truncated_image(client, media_root):
 
 def test_every_refused_file_is_named_at_once(client, media_root):
     files = [
-        SimpleUploadedFile("good.png", encode(make_photo())),
         SimpleUploadedFile("notes.png", b"these are words, not pixels"),
         SimpleUploadedFile("empty.png", b""),
     ]
     response = post(client, files)
     assert_refused(response, "notes.png could not be read: it is not a valid image.", media_root)
     assert "empty.png is empty (0 bytes)." in response.content.decode()
-    assert "good.png" not in response.content.decode()
+
+
+def test_bad_files_among_good_ones_are_named_and_the_good_ones_go_on(client, media_root):
+    files = [
+        SimpleUploadedFile("good.png", encode(make_photo())),
+        SimpleUploadedFile("notes.png", b"these are words, not pixels"),
+        SimpleUploadedFile("empty.png", b""),
+    ]
+    response = post(client, files)
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.upload.original_name == "good.png" and response.url == f"/jobs/{job.id}/"
+    page = " ".join(client.get(response.url).content.decode().split())
+    assert "Not sent: notes.png could not be read: it is not a valid image." in page
+    assert "empty.png is empty (0 bytes). The other photos were." in page
 
 
 def test_zero_bytes(client, media_root):
@@ -74,10 +88,46 @@ def test_unsupported_format(client, media_root):
     assert_refused(response, "anim.gif is a GIF image, which is not supported.", media_root)
 
 
-def test_one_bad_file_refuses_the_whole_batch(client, media_root):
+def test_one_bad_file_does_not_sink_the_batch_and_is_charged_nothing(client, media_root):
+    from colorize.models import Usage
+
+    goods = [SimpleUploadedFile(f"good{i}.png", encode(make_photo(seed=i))) for i in range(2)]
+    bad = SimpleUploadedFile("bad.png", b"\x89PNG\r\n\x1a\n broken")
+    response = post(client, [*goods, bad])
+    assert response.status_code == 302 and response.url.startswith("/batches/")
+    assert sorted(Upload.objects.values_list("original_name", flat=True)) == [
+        "good0.png", "good1.png"
+    ]  # fmt: skip
+    assert sum(Usage.objects.values_list("jobs", flat=True)) == 2  # not 3
+
+
+def test_the_api_still_refuses_a_request_with_a_bad_file_and_names_it(
+    api_client, make_user, media_root
+):
     good = SimpleUploadedFile("good.png", encode(make_photo()))
     bad = SimpleUploadedFile("bad.png", b"\x89PNG\r\n\x1a\n broken")
-    assert_refused(post(client, [good, bad]), "bad.png could not be read", media_root)
+    api = api_client(make_user("ann"))
+    response = api.post("/api/v1/jobs", {"images": [good, bad], "model": "zhang-eccv16"})
+    assert response.status_code == 400 and "bad.png could not be read" in response.content.decode()
+    assert Batch.objects.count() == Upload.objects.count() == 0
+
+
+def test_the_upload_page_asks_for_json_and_keeps_its_photos_on_a_refusal(client, media_root):
+    bad = SimpleUploadedFile("bad.png", b"\x89PNG\r\n\x1a\n broken")
+    response = client.post(
+        reverse("colorize:home"),
+        {"images": [bad], "model": "zhang-eccv16"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "bad.png could not be read: it is not a valid image."}
+    good = SimpleUploadedFile("good.png", encode(make_photo()))
+    response = client.post(
+        reverse("colorize:home"),
+        {"images": [good], "model": "zhang-eccv16"},
+        headers={"accept": "application/json"},
+    )
+    assert response.json() == {"redirect": f"/jobs/{Job.objects.get().id}/"}
 
 
 def test_no_file(client, media_root):
@@ -104,7 +154,9 @@ def test_model_without_weights(client, media_root):
     response = post(
         client, [SimpleUploadedFile("p.png", encode(make_photo()))], model="zhang-siggraph17"
     )
-    assert_refused(response, "weights are not installed", media_root)
+    name = "Zhang SIGGRAPH17 (official, colour hints)"
+    assert_refused(response, f"{name} is not installed on this site", media_root)
+    assert "fetch_weights" not in response.content.decode()  # no shell command for visitors
 
 
 def test_a_form_from_a_stale_page_gets_the_sites_own_explanation(media_root):

@@ -19,8 +19,8 @@ def test_home_offers_the_render_factor_of_an_installed_deoldify(client, deoldify
     page = client.get(reverse("colorize:home")).content.decode()
     assert 'name="deoldify-artistic:render_factor"' in page
     assert "Render factor" in page and "7–45" in page
-    # Official Stable is not installed here: shown, disabled, with the command that installs it.
-    assert "python manage.py fetch_weights deoldify-stable" in page
+    # Official Stable is not installed here: not offered; visitors see no install command.
+    assert 'value="deoldify-stable"' not in page and "fetch_weights" not in page
 
 
 def test_a_photo_is_colorized_at_the_chosen_render_factor(

@@ -53,10 +53,13 @@ def test_home_has_the_upload_widgets_and_the_model_picker(client):
     page = text(client.get(reverse("colorize:home")))
     assert 'id="dropzone"' in page and 'id="images"' in page and "Choose photos" in page
     assert 'data-max-files="5"' in page and 'accept="image/jpeg' in page
-    # Every registry model, with its hint; SIGGRAPH17 is not installed: disabled, with the reason.
+    # Installed models, by their plain names and character, with their hints for the line below;
+    # SIGGRAPH17 is not installed: not offered, only counted, and no shell command for visitors.
+    assert ">Colorful (Zhang 2016) — saturated, fast</option>" in page
     assert "Colorful Image Colorization: fast, saturated" in page
-    assert re.search(r'<option value="zhang-siggraph17"[^>]*disabled', page)
-    assert "fetch_weights zhang-siggraph17" in page
+    assert 'value="zhang-siggraph17"' not in page
+    assert re.search(r"\d+ more models can be installed by the site’s administrator", page)
+    assert "fetch_weights" not in page and "manage.py" not in page
     assert 'value="all"' in page and "All models" in page
     # Per-model settings keep the `<model key>:<param>` contract.
     assert 'name="zhang-eccv16:temperature"' in page
@@ -88,7 +91,7 @@ def test_model_family_page_without_figures(client, settings, tmp_path):
     assert "Zhang ECCV16 (official)" in page and "Zhang SIGGRAPH17" in page
     assert "313" in page  # the registry's description
     assert "Official weights from the authors" in page
-    assert "Colour temperature" in page and "0.1–1.0" in page  # parameters from the registry
+    assert "Colour strength" in page and "0.1–1.0" in page  # parameters from the registry
     assert "Installed here" in page and "Not installed here" in page
     assert "No evaluation figures yet" in page
 
@@ -263,7 +266,7 @@ def test_result_page_has_slider_details_and_downloads(client, colorize_photos):
     assert 'id="result"' in page and 'role="slider"' in page and 'aria-valuenow="50"' in page
     assert "Colorized by Coloria" in page
     assert "grandma&lt;b&gt;.png" in page and "<b>" not in page
-    assert "Zhang ECCV16 (official)" in page and "Colour temperature: 1.0" in page
+    assert "Zhang ECCV16 (official)" in page and "Colour strength: 1.0" in page
     assert re.search(r"Processing time</dt> <dd>\d+\.\d s", page)
     assert "Download PNG" in page and "?format=jpeg&amp;download=1" in page
     assert reverse("colorize:batch-zip", args=[batch.id]) in page

@@ -26,11 +26,15 @@ def upload(client, data: bytes, name: str = "photo.png", model: str = "zhang-ecc
     )
 
 
-def test_home_lists_models_with_unavailable_ones_disabled(client):
+def test_home_offers_installed_models_and_counts_the_others(client, make_user):
     page = client.get(reverse("colorize:home")).content.decode()
-    assert "Zhang ECCV16 (official)" in page
-    # SIGGRAPH17 weights are not installed in the tests: shown, but disabled with the reason.
-    assert "fetch_weights zhang-siggraph17" in page
+    assert "Colorful (Zhang 2016)" in page
+    # SIGGRAPH17 weights are not installed in the tests: counted, and only staff see how.
+    assert 'value="zhang-siggraph17"' not in page and "can be installed by the site" in page
+    assert "fetch_weights" not in page
+    client.force_login(make_user("root", is_staff=True))
+    page = client.get(reverse("colorize:home")).content.decode()
+    assert "python manage.py fetch_weights zhang-siggraph17" in page
 
 
 def test_upload_runs_job_and_shows_result(client, sync_jobs, django_capture_on_commit_callbacks):
@@ -98,7 +102,9 @@ def test_missing_weights_fail_the_job_with_a_readable_error(
         callback()
     job = Job.objects.get()
     assert job.status == Job.Status.FAILED
-    assert "not installed" in job.error and "fetch_weights" in job.error
+    assert job.error == (
+        "Zhang ECCV16 (official) is not installed on this site any more: try another model."
+    )  # the command that installs it is in the log, for the administrator
     page = client.get(reverse("colorize:job", args=[job.id])).content.decode()
     assert "not installed" in page and "Try again" in page
 
