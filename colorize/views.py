@@ -323,7 +323,30 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "is_comparison": model_pages.is_comparison(job.batch),
         "expires_at": job.upload.expires_at,
         "can_publish": owner and job.owner_id is not None,
+        "experimental": model_pages.experimental(job.model_key),
+        **(_next_steps(job) if owner and succeeded else {}),
         **extra,
+    }
+
+
+def _next_steps(job: Job) -> dict:
+    """What the owner of a result can do next from its page: run it again at another strength,
+    try another model on the photo, step through the other results of the submission."""
+    strength = model_pages.strength_choices(job)
+    siblings = [sibling.id for sibling in access.batch_jobs(job.batch)]
+    at = siblings.index(job.id) if job.id in siblings else -1
+    return {
+        "strength": strength,
+        "other_models": [
+            choice
+            for choice in model_pages.upload_choices()
+            if choice.installed
+            and choice.spec.key != job.model_key
+            and not choice.spec.missing_required({})
+        ],
+        "previous_job": siblings[at - 1] if at > 0 else None,
+        "next_job": siblings[at + 1] if 0 <= at < len(siblings) - 1 else None,
+        "position": (at + 1, len(siblings)) if len(siblings) > 1 else None,
     }
 
 
@@ -364,6 +387,13 @@ def job_result(request: HttpRequest, job_id) -> HttpResponse:
     owner = access.is_owner(job, request.user, _session_key(request))
     found = downloads.result(job, owner=owner, image_format=_image_format(request))
     return found.response(attachment=request.GET.get("download") == "1")
+
+
+def job_side_by_side(request: HttpRequest, job_id) -> HttpResponse:
+    """Original | colorized in one JPEG, to download or post as one picture."""
+    job = _result_job(request, job_id)
+    owner = access.is_owner(job, request.user, _session_key(request))
+    return downloads.side_by_side(job, owner=owner).response(attachment=True)
 
 
 def job_reference(request: HttpRequest, job_id) -> HttpResponse:
@@ -414,6 +444,20 @@ def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
         response = _render_job_error(request, job, exc.message, status=_error_status(exc))
         return _with_retry_after(response, exc)
     return redirect("colorize:job", job_id=rerun.id)
+
+
+@require_POST
+def job_try_model(request: HttpRequest, job_id) -> HttpResponse:
+    """The same photo through another model (from the result page)."""
+    job = _own_job_or_404(request, job_id)
+    try:
+        other = running.job_try_model(
+            job=job, model_key=request.POST.get("model", ""), client_address=client_address(request)
+        )
+    except Refusal as exc:
+        response = _render_job_error(request, job, exc.message, status=_error_status(exc))
+        return _with_retry_after(response, exc)
+    return redirect("colorize:job", job_id=other.id)
 
 
 @require_POST
@@ -491,7 +535,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 def gallery(request: HttpRequest) -> HttpResponse:
     page = access.gallery_page(page=request.GET.get("page", 1))
-    return render(request, "colorize/gallery.html", {"page_obj": page})
+    return render(request, "colorize/gallery.html", {**_common(request), "page_obj": page})
 
 
 # --- Model pages and the explanations ------------------------------------------------------------
@@ -517,4 +561,5 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
 
 
 def about(request: HttpRequest) -> HttpResponse:
-    return render(request, "colorize/about.html", {"study": model_pages.STUDY_RESULTS})
+    context = {"study": model_pages.STUDY_RESULTS, "samples": samples.SAMPLES}
+    return render(request, "colorize/about.html", context)

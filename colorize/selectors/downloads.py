@@ -174,6 +174,34 @@ def reference(job: Job, *, owner: bool) -> Download:
     return Download(job.upload.reference, "image/png", name)
 
 
+# A side-by-side image holds two copies of the photo: it is scaled down to at most this many
+# pixels, so that a 40-megapixel scan makes a file people can still open and post.
+SIDE_BY_SIDE_PIXELS = 24_000_000
+
+
+def side_by_side(job: Job, *, owner: bool) -> Download:
+    """One JPEG with the original (as sent, upright, no metadata) on the left and the result on
+    the right, at the result's height; the thin gap between them is white."""
+    before = to_8bit(open_image(job.upload.image)).convert("RGB")
+    after = to_8bit(open_image(job.result.image)).convert("RGB")
+    if before.size != after.size:
+        before = before.resize(after.size, Image.Resampling.LANCZOS)
+    width, height = after.size
+    gap = max(4, width // 100)
+    scale = min(1.0, (SIDE_BY_SIDE_PIXELS / ((2 * width + gap) * height)) ** 0.5)
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        before = before.resize(size, Image.Resampling.LANCZOS)
+        after = after.resize(size, Image.Resampling.LANCZOS)
+        width, height = size
+        gap = max(4, width // 100)
+    both = Image.new("RGB", (2 * width + gap, height), "white")
+    both.paste(before, (0, 0))
+    both.paste(after, (width + gap, 0))
+    name = f"{download_stem(job, owner=owner)}-before-after-{job.model_key}.jpg"
+    return Download(_encode(both, "JPEG", quality=90, optimize=True), "image/jpeg", name)
+
+
 def thumbnail_of(job: Job, kind: str) -> bytes:
     """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
     return thumbnail(job.result.image if kind == "result" else job.upload.image)

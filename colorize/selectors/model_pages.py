@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import ml
 from ml import imagenet
 from ml.cards import Card, card_for
-from ml.registry import Family, ModelSpec, get_family
+from ml.registry import Family, ModelSpec, ParamSpec, get_family
 from ml.weights import install_command, is_installed
 
 from .. import samples
@@ -112,6 +112,32 @@ def imagenet_class_labels(choices: list[ModelChoice]) -> list[str]:
     if not takes_class:
         return []
     return [imagenet.class_label(index) for index in range(len(imagenet.class_names()))]
+
+
+@dataclass(frozen=True)
+class StrengthChoices:
+    """A result's strength setting, and the values one click away from it towards each end."""
+
+    param: ParamSpec
+    value: float
+    lower: float | None  # None at the low end already
+    higher: float | None
+
+
+def strength_choices(job: Job) -> StrengthChoices | None:
+    spec = spec_or_none(job.model_key)
+    param = spec.strength if spec else None
+    if param is None or param.min is None or param.max is None:
+        return None
+    value = (job.params or {}).get(param.name, param.default)
+    step = (param.max - param.min) / 3
+
+    def rounded(number: float) -> float:
+        return round(number) if param.kind == "int" else round(number, 2)
+
+    lower = rounded(max(param.min, value - step)) if value > param.min else None
+    higher = rounded(min(param.max, value + step)) if value < param.max else None
+    return StrengthChoices(param, value, lower, higher)
 
 
 def describe_params(job: Job) -> list[tuple[str, str]]:

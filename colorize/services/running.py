@@ -195,6 +195,25 @@ def _queue_again(
     return rerun
 
 
+def job_try_model(*, job: Job, model_key: str, client_address: str = "") -> Job:
+    """A new job on the same photo with another model, at its default settings ("try another
+    model on this photo"), in the same submission so that the two can be compared."""
+    from .submission import available_model_keys
+
+    try:
+        spec = ml.get_spec(model_key)
+    except ColorizeError:
+        raise SubmissionError(f"Unknown model “{model_key}”.", field="model") from None
+    if model_key not in available_model_keys():
+        raise SubmissionError(f"{spec.name} is not installed on this site.", field="model")
+    if spec.missing_required({}):
+        raise SubmissionError(
+            f"{spec.name} needs more than the photo: choose it on the upload page.", field="model"
+        )
+    cleaned = spec.clean_params({})
+    return _queue_again(job, model_key, cleaned, client_address=client_address)
+
+
 def job_refine(*, job: Job, hints: Any, client_address: str = "") -> Job:
     """A new job on the same photo that repaints the result of `job` with colour strokes (the
     scribbles model on top of it): what the strokes touch changes, the rest stays."""

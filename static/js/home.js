@@ -93,7 +93,7 @@
         files.splice(files.indexOf(file), 1);
         sync();
         showErrors([...shownProblems, `${file.name} is ${bitmap.width}×${bitmap.height} pixels; ` +
-          `the limit is ${Math.round(maxPixels / 1e6)} megapixels.`]);
+          `the limit is ${Number((maxPixels / 1e6).toPrecision(2))} megapixels.`]);
       } else if (isInColour(bitmap)) {
         inColour.add(file);
         render();

@@ -123,3 +123,62 @@ def test_coloria_lites_setting_moves_colour_the_way_its_help_says(sample, monkey
         return float(np.hypot(ab[..., 0], ab[..., 1]).mean())
 
     assert chroma(0.0) > chroma(1.0) + 3
+
+
+def _shipped_strength_models() -> list[str]:
+    return [
+        card.model for card in SHIPPED_CARDS
+        if (param := ml.get_spec(card.model).strength) is not None and param.colourful_end
+    ]  # fmt: skip
+
+
+def test_every_shipped_model_with_a_strength_setting_says_which_end_is_colourful():
+    assert {"coloria-lite", "zhang-eccv16-coloria"} <= set(_shipped_strength_models())
+
+
+@pytest.mark.parametrize("model", _shipped_strength_models())
+def test_a_strength_sliders_words_are_true_for_the_shipped_weights(model, monkeypatch):
+    """The words at the ends of the site's slider say which end is the more colourful: measured
+    (mean chroma) on scikit-image's sample photos with the weights Coloria ships."""
+    from PIL import Image
+    from skimage import data
+
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
+    param = ml.get_spec(model).strength
+    assert len(param.ends) == 2 and all(param.ends)
+
+    def chroma(photo, value: float) -> float:
+        out = np.asarray(ml.colorize(photo, model, **{param.name: value}, device="cpu"))
+        ab = rgb_to_lab(out.astype(np.float32) / 255)[..., 1:]
+        return float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+
+    for sample in ("astronaut", "chelsea", "coffee"):
+        photo = Image.fromarray(getattr(data, sample)()).convert("L")
+        low, high = chroma(photo, param.min), chroma(photo, param.max)
+        colourful, dull = (low, high) if param.colourful_end == "min" else (high, low)
+        assert colourful > dull + 0.5, (sample, low, high)
+
+
+@pytest.mark.django_db
+def test_a_fresh_install_preselects_its_best_shipped_model_and_says_it_is_experimental(
+    monkeypatch, settings, tmp_path, client
+):
+    """Only the shipped weights installed, none of which clears the bar: the one closest to the
+    true colours is still preselected (no visit starts with an error), marked experimental."""
+    monkeypatch.setattr(config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
+    ml.configure(weights_dir=tmp_path / "no-official-weights")
+    settings.COLORIA_DEFAULT_MODEL = ""
+    failing = [card for card in SHIPPED_CARDS if not card.clears_the_bar]
+    best = cards.recommended_model() or min(failing, key=lambda c: c.validation["delta_e00"]).model
+    assert submission.default_model_key() == best
+    page = " ".join(client.get("/").content.decode().split())
+    selected = page.split(f'<option value="{best}"', 1)[1].split(">", 1)[0]
+    assert "selected" in selected
+    note = page.split(f'experimental-note" data-model="{best}"', 1)
+    if cards.recommended_model():
+        assert len(note) == 1  # the default clears the bar: no such note for it
+        return
+    card = cards.card_for(best)
+    assert "not yet closer to the true colours" in note[1].split("</p>", 1)[0]
+    assert f"against grey’s {card.validation['grey_delta_e00']:.1f}" in note[1]
+    assert " hidden>" not in note[1].split("</p>", 1)[0][:40]  # shown for the preselected model

@@ -243,11 +243,16 @@ def test_server_repeats_the_checks_with_a_red_message(page, live_server, artifac
     # Named and typed like a PNG, so the browser lets it through; the server reads it.
     drop(page, [("fake.png", b"\x89PNG\r\n\x1a\n not really", "image/png")])
     page.click("#submit-button")
-    alert = page.locator("#server-error")
-    alert.wait_for()
+    alert = page.locator("#upload-errors")
+    wait_until(page, "!document.getElementById('upload-errors').hidden")
     assert "fake.png could not be read" in alert.inner_text()
     assert alert.evaluate("(el) => getComputedStyle(el).color") == "rgb(179, 38, 30)"
     assert alert.get_attribute("role") == "alert"
+    # Refused without leaving the page: the photo and the model chosen are still there.
+    assert page.url == live_server.url + "/"
+    assert page.locator("#thumbs .thumb").count() == 1
+    assert page.evaluate("document.getElementById('images').files.length") == 1
+    assert page.locator("#submit-button").is_enabled()
     shoot(page, artifacts, "home-server-error")
     # The one console error expected here: the browser logs the page's 400 status.
     assert page.problems == [
