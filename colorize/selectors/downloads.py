@@ -1,12 +1,12 @@
 """Every image Coloria serves, for the site and the API alike: originals, results, JPEG copies,
-thumbnails and zips.
+thumbnails, share links' before/after previews and zips.
 
 Privacy: an original is served byte for byte only to its owner. Anyone else (a published photo's
-visitors, staff) gets its web rendition: orientation applied, colour profile kept, every other
-piece of metadata gone (EXIF with its GPS position and camera serial number, XMP, IPTC, text
-chunks). The rendition also stands in for originals that browsers cannot show (TIFF), and, like
-every JPEG copy and thumbnail, scales 16-bit and floating-point photos to 8 bits instead of
-clipping them.
+visitors, a share link's, staff) gets its web rendition: orientation applied, colour profile
+kept, every other piece of metadata gone (EXIF with its GPS position and camera serial number,
+XMP, IPTC, text chunks). The rendition also stands in for originals that browsers cannot show
+(TIFF), and, like every JPEG copy and thumbnail, scales 16-bit and floating-point photos to 8
+bits instead of clipping them.
 """
 
 from __future__ import annotations
@@ -177,6 +177,25 @@ def reference(job: Job, *, owner: bool) -> Download:
 def thumbnail_of(job: Job, kind: str) -> bytes:
     """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
     return thumbnail(job.result.image if kind == "result" else job.upload.image)
+
+
+def before_after(job: Job, *, width: int = 1200, height: int = 630) -> bytes:
+    """A JPEG of the original beside its colorized result, at most `width` × `height` (the size
+    link previews show), for a share link's Open Graph image. Both halves are re-encoded pixels:
+    none of the original's metadata goes with them."""
+    halves = []
+    for file in (job.upload.image, job.result.image):
+        image = to_8bit(open_image(file, draft=width)).convert("RGB")
+        image.thumbnail((width // 2, height))
+        halves.append(image)
+    canvas = Image.new(
+        "RGB", (sum(h.width for h in halves), max(h.height for h in halves)), "white"
+    )
+    left = 0
+    for image in halves:
+        canvas.paste(image, (left, (canvas.height - image.height) // 2))
+        left += image.width
+    return _encode(canvas, "JPEG", quality=85, optimize=True)
 
 
 def batch_zip(jobs: list[Job]):
