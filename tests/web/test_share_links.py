@@ -155,6 +155,13 @@ def test_revoking_kills_the_link_at_once_and_sharing_again_makes_a_new_one(clien
     assert_gone(first, old)  # the old link stays dead
 
 
+def test_visitors_of_a_published_photo_get_no_share_controls(job):
+    sharing.job_publish(job=job)
+    page = text(Client().get(reverse("colorize:job", args=[job.id])))
+    assert "A colorized photo" in page
+    assert "Create a share link" not in page and "share-url" not in page
+
+
 def test_sharing_twice_keeps_the_link(job):
     token = sharing.job_share(job=job).share_token
     assert len(token) >= 32
