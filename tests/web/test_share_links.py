@@ -267,6 +267,18 @@ def test_an_anonymous_owner_revokes_and_others_cannot(client, colorize_photos):
     assert Client().get(path).status_code == 404
 
 
+def test_signing_in_keeps_an_anonymous_link_alive_past_the_expiry(client, colorize_photos, ann):
+    job = colorize_photos(session_key=client.session.session_key).jobs.get()
+    path = share_path(client, job)
+    # What signing in does with the work of the session it signs in from (colorize.signals).
+    assert expiry.claim_anonymous_work(user=ann, session_key=client.session.session_key) == 1
+    client.force_login(ann)
+    job.refresh_from_db()
+    assert job.owner == ann and job.upload.expires_at is None
+    assert Client().get(path).status_code == 200
+    assert "Turn off the link" in text(client.get(reverse("colorize:job", args=[job.id])))
+
+
 # --- Link previews and privacy -------------------------------------------------------------------
 
 
