@@ -129,6 +129,11 @@ class Job(models.Model):
     enqueue_count = models.PositiveSmallIntegerField(default=0)
     # Sharing: an owner may publish a succeeded job to the public gallery.
     published_at = models.DateTimeField(null=True, blank=True)
+    # ...or give it an unlisted link, /s/<share_token>/, that works for anyone who has it
+    # (colorize.services.sharing). Random and unguessable; revoking clears it, so the old link
+    # answers 404 at once and a new one never repeats it.
+    # NULL, not "", for "no link": unique allows any number of NULLs but only one "".
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # Moderation: a hidden job is out of the gallery and public view; its owner sees the reason.
     hidden_reason = models.CharField(max_length=500, blank=True)
     hidden_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import share_views, views
 
 app_name = "colorize"
 
@@ -25,6 +25,13 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/publish", views.job_publish, name="job-publish"),
     path("jobs/<uuid:job_id>/unpublish", views.job_unpublish, name="job-unpublish"),
     path("jobs/<uuid:job_id>/delete", views.job_delete, name="job-delete"),
+    path("jobs/<uuid:job_id>/share", views.job_share, name="job-share"),
+    path("jobs/<uuid:job_id>/unshare", views.job_unshare, name="job-unshare"),
+    # Unlisted share links: anyone with the token sees the photo (colorize.share_views).
+    path("s/<str:token>/", share_views.shared_page, name="shared"),
+    path("s/<str:token>/result.png", share_views.shared_result, name="shared-result"),
+    path("s/<str:token>/original", share_views.shared_original, name="shared-original"),
+    path("s/<str:token>/preview.jpg", share_views.shared_preview, name="shared-preview"),
     path("history/", views.history, name="history"),
     path("gallery/", views.gallery, name="gallery"),
     path("models/", views.models_index, name="models"),

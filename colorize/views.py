@@ -325,6 +325,9 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "can_publish": owner and job.owner_id is not None,
         "experimental": model_pages.experimental(job.model_key),
         **(_next_steps(job) if owner and succeeded else {}),
+        "share_url": request.build_absolute_uri(reverse("colorize:shared", args=[job.share_token]))
+        if owner and job.share_token
+        else "",
         **extra,
     }
 
@@ -501,6 +504,26 @@ def job_unpublish(request: HttpRequest, job_id) -> HttpResponse:
     sharing.job_unpublish(job=job)
     messages.success(request, "Withdrawn: the photo is no longer in the public gallery.")
     return redirect(_next_or(request, reverse("colorize:job", args=[job.id])))
+
+
+@require_POST
+def job_share(request: HttpRequest, job_id) -> HttpResponse:
+    """Give the job an unlisted share link (any owner, anonymous ones included)."""
+    job = _own_job_or_404(request, job_id)
+    try:
+        sharing.job_share(job=job)
+    except Refusal as exc:
+        return _render_job_error(request, job, exc.message)
+    messages.success(request, "Share link made: anyone who has it can see this photo.")
+    return redirect("colorize:job", job_id=job.id)
+
+
+@require_POST
+def job_unshare(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    sharing.job_unshare(job=job)
+    messages.success(request, "Share link turned off: it now leads nowhere.")
+    return redirect("colorize:job", job_id=job.id)
 
 
 @require_POST

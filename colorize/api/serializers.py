@@ -191,6 +191,15 @@ class CallbackSecretSerializer(serializers.Serializer):
     )
 
 
+class ShareLinkSerializer(serializers.Serializer):
+    share_url = serializers.URLField(
+        allow_null=True,
+        help_text="The job's unlisted share link: a web page anyone who has it may open, without "
+        "an account, showing the original (without its metadata) and the result. Null once "
+        "revoked.",
+    )
+
+
 def _parameter_fields() -> dict[str, Any]:
     """One optional field per model parameter in the registry, so that the schema lists them.
     Which parameters the chosen model takes is the service's check (others are refused)."""

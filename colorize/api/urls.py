@@ -18,6 +18,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/refine", views.JobRefineView.as_view(), name="job-refine"),
     path("jobs/<uuid:job_id>/publish", views.JobPublishView.as_view(), name="job-publish"),
     path("jobs/<uuid:job_id>/unpublish", views.JobUnpublishView.as_view(), name="job-unpublish"),
+    path("jobs/<uuid:job_id>/share", views.JobShareView.as_view(), name="job-share"),
     path("callback-secret", views.CallbackSecretView.as_view(), name="callback-secret"),
     path("schema", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -42,6 +43,7 @@ from .serializers import (
     JobSerializer,
     JobSubmitSerializer,
     RefineSerializer,
+    ShareLinkSerializer,
     SubmissionSerializer,
 )
 from .throttling import ScopeRateThrottle
@@ -479,3 +481,47 @@ class JobUnpublishView(JobActionView):
 
     def act(self, job: Job) -> Job:
         return sharing.job_unpublish(job=job)
+
+
+class JobShareView(ApiView):
+    """/jobs/{id}/share: the job's unlisted share link (the site's /s/<token>/ page)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Make a share link",
+        description="Gives a succeeded job an unlisted link that anyone who has it may open, "
+        "without an account: 201 with the new link, or 200 with the one it already has. 409 for "
+        "a job that has no result or that a moderator hid.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses={
+            201: ShareLinkSerializer,
+            200: ShareLinkSerializer,
+            **errors(401, 403, 404, 409, 429),
+        },
+    )
+    def post(self, request: Request, job_id: Any) -> Response:
+        job = _job_or_404(request, job_id, owner=True)
+        had_one = bool(job.share_token)
+        try:
+            job = sharing.job_share(job=job)
+        except Refusal as exc:
+            raise Conflict(exc.message) from None
+        share_url = request.build_absolute_uri(reverse("colorize:shared", args=[job.share_token]))
+        code = status.HTTP_200_OK if had_one else status.HTTP_201_CREATED
+        return Response(ShareLinkSerializer({"share_url": share_url}).data, status=code)
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Revoke the share link",
+        description="The job's share link answers 404 from now on; making one again gives a "
+        "new link. Answers `share_url: null`, also for a job that had none.",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses={200: ShareLinkSerializer, **errors(401, 403, 404, 429)},
+    )
+    def delete(self, request: Request, job_id: Any) -> Response:
+        sharing.job_unshare(job=_job_or_404(request, job_id, owner=True))
+        return Response(ShareLinkSerializer({"share_url": None}).data)

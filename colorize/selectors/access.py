@@ -1,5 +1,5 @@
-"""Who may see what: a job or batch for its viewer, owners' histories, the public gallery, and
-counts per owner."""
+"""Who may see what: a job or batch for its viewer, a job behind a share link, owners'
+histories, the public gallery, and counts per owner."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from ..models import Batch, Job, Upload
 from .model_pages import model_name, with_model_names
@@ -51,6 +52,31 @@ def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
     return (
         Job.objects.filter(_owned_by(user, session_key), pk=job_id)
         .select_related("upload", "result", "batch")
+        .first()
+    )
+
+
+# Share tokens are 32 characters (colorize.services.sharing); anything much longer is not one.
+MAX_SHARE_TOKEN = 64
+
+
+def shared_job(*, token: str) -> Job | None:
+    """The job behind an unlisted share link, for anyone who has it, else None (404).
+
+    Only while the link is not revoked, the result exists, no moderator hid it, and the photo
+    has not expired: an anonymous photo past its time is gone even before the purge runs."""
+    if not token or len(token) > MAX_SHARE_TOKEN:
+        return None
+    not_expired = Q(upload__expires_at__isnull=True) | Q(upload__expires_at__gt=timezone.now())
+    return (
+        Job.objects.filter(
+            not_expired,
+            share_token=token,
+            status=Job.Status.SUCCEEDED,
+            hidden_at__isnull=True,
+            result__isnull=False,
+        )
+        .select_related("upload", "result")
         .first()
     )
 

@@ -1,12 +1,12 @@
 """Every image Coloria serves, for the site and the API alike: originals, results, JPEG copies,
-thumbnails and zips.
+thumbnails, share links' before/after previews and zips.
 
 Privacy: an original is served byte for byte only to its owner. Anyone else (a published photo's
-visitors, staff) gets its web rendition: orientation applied, colour profile kept, every other
-piece of metadata gone (EXIF with its GPS position and camera serial number, XMP, IPTC, text
-chunks). The rendition also stands in for originals that browsers cannot show (TIFF), and, like
-every JPEG copy and thumbnail, scales 16-bit and floating-point photos to 8 bits instead of
-clipping them.
+visitors, a share link's, staff) gets its web rendition: orientation applied, colour profile
+kept, every other piece of metadata gone (EXIF with its GPS position and camera serial number,
+XMP, IPTC, text chunks). The rendition also stands in for originals that browsers cannot show
+(TIFF), and, like every JPEG copy and thumbnail, scales 16-bit and floating-point photos to 8
+bits instead of clipping them.
 """
 
 from __future__ import annotations
@@ -174,37 +174,54 @@ def reference(job: Job, *, owner: bool) -> Download:
     return Download(job.upload.reference, "image/png", name)
 
 
-# A side-by-side image holds two copies of the photo: it is scaled down to at most this many
+def thumbnail_of(job: Job, kind: str) -> bytes:
+    """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
+    return thumbnail(job.result.image if kind == "result" else job.upload.image)
+
+
+# A side-by-side download holds two copies of the photo: it is scaled down to at most this many
 # pixels, so that a 40-megapixel scan makes a file people can still open and post.
 SIDE_BY_SIDE_PIXELS = 24_000_000
 
 
-def side_by_side(job: Job, *, owner: bool) -> Download:
-    """One JPEG with the original (as sent, upright, no metadata) on the left and the result on
-    the right, at the result's height; the thin gap between them is white."""
-    before = to_8bit(open_image(job.upload.image)).convert("RGB")
-    after = to_8bit(open_image(job.result.image)).convert("RGB")
-    if before.size != after.size:
-        before = before.resize(after.size, Image.Resampling.LANCZOS)
+def _before_beside_after(
+    job: Job, *, max_pixels: float = float("inf"), box: tuple[int, int] | None = None,
+    gap: bool = True,
+) -> Image.Image:  # fmt: skip
+    """The original (upright, 8-bit) on the left of its result, both at the result's size,
+    scaled down to fit `max_pixels` and `box`; with `gap`, a thin white line between them.
+    Re-encoded pixels only: none of the original's metadata goes with them."""
+    draft = max(box) if box else None
+    after = to_8bit(open_image(job.result.image, draft=draft)).convert("RGB")
+    before = to_8bit(open_image(job.upload.image, draft=draft)).convert("RGB")
     width, height = after.size
-    gap = max(4, width // 100)
-    scale = min(1.0, (SIDE_BY_SIDE_PIXELS / ((2 * width + gap) * height)) ** 0.5)
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        before = before.resize(size, Image.Resampling.LANCZOS)
-        after = after.resize(size, Image.Resampling.LANCZOS)
-        width, height = size
-        gap = max(4, width // 100)
-    both = Image.new("RGB", (2 * width + gap, height), "white")
+    gap_px = max(4, width // 100) if gap else 0
+    scale = min(1.0, (max_pixels / ((2 * width + gap_px) * height)) ** 0.5)
+    if box:
+        scale = min(scale, box[0] / (2 * width + gap_px), box[1] / height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    before = before.resize(size, Image.Resampling.LANCZOS)
+    after = after.resize(size, Image.Resampling.LANCZOS) if size != after.size else after
+    gap_px = max(4, size[0] // 100) if gap else 0
+    both = Image.new("RGB", (2 * size[0] + gap_px, size[1]), "white")
     both.paste(before, (0, 0))
-    both.paste(after, (width + gap, 0))
+    both.paste(after, (size[0] + gap_px, 0))
+    return both
+
+
+def side_by_side(job: Job, *, owner: bool) -> Download:
+    """One JPEG with the original on the left and the result on the right, to download or post
+    as one picture."""
+    both = _before_beside_after(job, max_pixels=SIDE_BY_SIDE_PIXELS)
     name = f"{download_stem(job, owner=owner)}-before-after-{job.model_key}.jpg"
     return Download(_encode(both, "JPEG", quality=90, optimize=True), "image/jpeg", name)
 
 
-def thumbnail_of(job: Job, kind: str) -> bytes:
-    """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
-    return thumbnail(job.result.image if kind == "result" else job.upload.image)
+def before_after(job: Job, *, width: int = 1200, height: int = 630) -> bytes:
+    """A JPEG of the original beside its colorized result, at most `width` × `height` (the size
+    link previews show), for a share link's Open Graph image."""
+    both = _before_beside_after(job, box=(width, height), gap=False)
+    return _encode(both, "JPEG", quality=85, optimize=True)
 
 
 def batch_zip(jobs: list[Job]):

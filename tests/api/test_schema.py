@@ -23,6 +23,7 @@ PATHS = {
     "/api/v1/jobs/{job_id}/refine": {"post"},
     "/api/v1/jobs/{job_id}/publish": {"post"},
     "/api/v1/jobs/{job_id}/unpublish": {"post"},
+    "/api/v1/jobs/{job_id}/share": {"post", "delete"},
     "/api/v1/callback-secret": {"get"},
 }
 
@@ -113,6 +114,8 @@ def test_responses_match_the_schema(
     check(api.get(job["url"]), 200, "Job")
     check(api.get(f"{API}/jobs"), 200, "PaginatedJobList")
     check(api.post(f"{job['url']}/publish"), 200, "Job")
+    assert check(api.post(f"{job['url']}/share"), 201, "ShareLink")["share_url"]
+    assert check(api.delete(f"{job['url']}/share"), 200, "ShareLink") == {"share_url": None}
     check(api.post(f"{job['url']}/retry"), 409, "Error")
     check(api.post(f"{API}/jobs", {"model": "x"}), 400, "ValidationError")
     check(api_client().get(f"{API}/jobs"), 401, "Error")
