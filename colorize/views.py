@@ -430,17 +430,24 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
+    status = request.GET.get("status", "")
+    status = status if status in access.HISTORY_STATUSES else ""
     page = access.history_page(
-        user=request.user, model_key=model_key, page=request.GET.get("page", 1)
+        user=request.user, model_key=model_key, status=status, page=request.GET.get("page", 1)
     )
+    # The filters travel with the page links (deleting returns to the full address).
+    filters = {name: value for name, value in (("model", model_key), ("status", status)) if value}
     return render(
         request,
         "colorize/history.html",
         {
             "page_obj": page,
             "model_key": model_key,
-            "query": urlencode({"model": model_key}) if model_key else "",
+            "status": status,
+            "filtered": bool(filters),
+            "query": urlencode(filters),
             "models": access.history_models(user=request.user),
+            "statuses": [(key, label) for key, (label, _) in access.HISTORY_STATUSES.items()],
         },
     )
 
