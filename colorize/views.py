@@ -103,6 +103,13 @@ def home(request: HttpRequest) -> HttpResponse:
         "accept": ",".join(submission.accepted_mime_types()),
         "formats_text": submission.accepted_formats_text(),
         "imagenet_classes": model_pages.imagenet_class_labels(choices),
+        # Work to find again: an anonymous visitor's photos until they are deleted; a signed-in
+        # user's latest few, with a link to the history for the rest.
+        "recent": access.recent_jobs(
+            user=request.user,
+            session_key=_session_key(request),
+            limit=4 if request.user.is_authenticated else settings.COLORIA_MAX_BATCH * 3,
+        ),
     }
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
