@@ -172,6 +172,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
         "batch": batch,
         "jobs": jobs,
         "progress": progress,
+        "photos": len({job.upload_id for job in jobs}),
         "refresh": not progress.is_finished,
         "expires_at": access.batch_expires_at(batch),
         "is_all_models": batch.model_key == Batch.ALL_MODELS,

@@ -6,6 +6,7 @@ Load with `{% load wording %}`: `{{ batch.created_at|ago }}`, `{{ upload.expires
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from django import template
@@ -50,8 +51,11 @@ def time_until(moment: datetime | None, now: datetime | None = None) -> str:
         return "any moment now"
     if seconds < MINUTE:
         return "in less than a minute"
-    if seconds < HOUR:
-        return f"in {_count(int(seconds // MINUTE), 'minute')}"
+    # Rounded up: a photo due in 9 min 59 s is "in 10 minutes", as its page promised (the
+    # clean-up runs once a minute, so it goes at most a minute after its time anyway).
+    minutes = math.ceil(seconds / MINUTE)
+    if minutes < 60:
+        return f"in {_count(minutes, 'minute')}"
     if seconds < DAY:
         return f"in {_count(int(seconds // HOUR), 'hour')}"
     return f"in {_count(int(seconds // DAY), 'day')}"
