@@ -118,6 +118,13 @@ def home(request: HttpRequest) -> HttpResponse:
         "imagenet_classes": model_pages.imagenet_class_labels(installed),
         "samples": samples.SAMPLES,
         "example": model_pages.home_example(),
+        # Work to find again: an anonymous visitor's photos until they are deleted; a signed-in
+        # user's latest few, with a link to the history for the rest.
+        "recent": access.recent_jobs(
+            user=request.user,
+            session_key=_session_key(request),
+            limit=4 if request.user.is_authenticated else settings.COLORIA_MAX_BATCH * 3,
+        ),
     }
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
@@ -209,6 +216,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
         "batch": batch,
         "jobs": jobs,
         "progress": progress,
+        "photos": len({job.upload_id for job in jobs}),
         "refresh": not progress.is_finished,
         "expires_at": access.batch_expires_at(batch),
         "is_all_models": batch.model_key == Batch.ALL_MODELS,
@@ -541,17 +549,24 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
 @login_required
 def history(request: HttpRequest) -> HttpResponse:
     model_key = request.GET.get("model", "")
+    status = request.GET.get("status", "")
+    status = status if status in access.HISTORY_STATUSES else ""
     page = access.history_page(
-        user=request.user, model_key=model_key, page=request.GET.get("page", 1)
+        user=request.user, model_key=model_key, status=status, page=request.GET.get("page", 1)
     )
+    # The filters travel with the page links (deleting returns to the full address).
+    filters = {name: value for name, value in (("model", model_key), ("status", status)) if value}
     return render(
         request,
         "colorize/history.html",
         {
             "page_obj": page,
             "model_key": model_key,
-            "query": urlencode({"model": model_key}) if model_key else "",
+            "status": status,
+            "filtered": bool(filters),
+            "query": urlencode(filters),
             "models": access.history_models(user=request.user),
+            "statuses": [(key, label) for key, (label, _) in access.HISTORY_STATUSES.items()],
         },
     )
 

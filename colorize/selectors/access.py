@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from ..models import Batch, Job, Upload
@@ -93,10 +93,12 @@ def batch_for_viewer(*, batch_id: Any, user: Any, session_key: str) -> Batch | N
     return Batch.objects.filter(_visible_to(user, session_key), pk=batch_id).first()
 
 
+# A submission's jobs in the order they were sent: photo by photo, then model by model.
+BATCH_ORDER = ("upload__created_at", "upload_id", "queued_at", "model_key")
+
+
 def batch_jobs(batch: Batch) -> QuerySet[Job]:
-    return batch.jobs.select_related("upload", "result").order_by(
-        "upload__created_at", "upload_id", "queued_at", "model_key"
-    )
+    return batch.jobs.select_related("upload", "result").order_by(*BATCH_ORDER)
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,70 @@ def batch_expires_at(batch: Batch):
     )
 
 
-def history_page(*, user: Any, model_key: str = "", page: Any = 1, per_page: int = 12) -> Page:
-    """A signed-in user's jobs, newest first, optionally of one model."""
-    jobs = Job.objects.filter(owner=user).select_related("upload", "result")
+# The history's status filter: its value in the address, its label, the job statuses it keeps.
+HISTORY_STATUSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "done": ("Done", (Job.Status.SUCCEEDED,)),
+    "failed": ("Failed", (Job.Status.FAILED,)),
+    "in-progress": ("In progress", (Job.Status.QUEUED, Job.Status.RUNNING)),
+}
+
+
+@dataclass(frozen=True)
+class HistoryGroup:
+    """One submission in a user's history, with those of its jobs that match the filters."""
+
+    batch: Batch
+    jobs: list[Job]
+
+    @property
+    def photos(self) -> int:
+        return len({job.upload_id for job in self.jobs})
+
+    @property
+    def results(self) -> int:
+        """More than `photos` when one photo went through several models, or was run again."""
+        return len(self.jobs)
+
+
+def history_page(
+    *, user: Any, model_key: str = "", status: str = "", page: Any = 1, per_page: int = 8
+) -> Page:
+    """A signed-in user's submissions, the most recently active first, as `HistoryGroup`s.
+
+    Pages hold whole submissions, so that one is never split across two pages. A submission is
+    listed when any of its jobs matches the filters (a model key, a `HISTORY_STATUSES` key; an
+    unknown status filters nothing), and shows only the jobs that match."""
+    jobs = Job.objects.filter(owner=user)
     if model_key:
         jobs = jobs.filter(model_key=model_key)
-    found = Paginator(jobs.order_by("-queued_at"), per_page).get_page(page)
-    found.object_list = with_model_names(list(found.object_list))
+    if status in HISTORY_STATUSES:
+        jobs = jobs.filter(status__in=HISTORY_STATUSES[status][1])
+    # Ordered by their newest job: a photo run again comes back to the top with its submission.
+    batches = (
+        jobs.values("batch_id").annotate(latest=Max("queued_at")).order_by("-latest", "batch_id")
+    )
+    found = Paginator(batches, per_page).get_page(page)
+    ids = [row["batch_id"] for row in found.object_list]
+    by_id = Batch.objects.in_bulk(ids)
+    grouped: dict[Any, list[Job]] = {batch_id: [] for batch_id in ids}
+    shown = jobs.filter(batch_id__in=ids).select_related("upload", "result").order_by(*BATCH_ORDER)
+    for job in with_model_names(list(shown)):
+        grouped[job.batch_id].append(job)
+    found.object_list = [HistoryGroup(batch=by_id[i], jobs=grouped[i]) for i in ids]
     return found
+
+
+def recent_jobs(*, user: Any, session_key: str, limit: int) -> list[Job]:
+    """The viewer's latest jobs for the home page, newest first: a signed-in user's, or those an
+    anonymous visitor's browser session sent that are not yet past their deletion time (the
+    clean-up runs every minute, so an expired one may still be stored: it is not shown)."""
+    jobs = Job.objects.filter(_owned_by(user, session_key))
+    if not getattr(user, "is_authenticated", False):
+        jobs = jobs.filter(
+            Q(upload__expires_at__isnull=True) | Q(upload__expires_at__gt=timezone.now())
+        )
+    found = jobs.select_related("upload", "result").order_by("-queued_at")[:limit]
+    return with_model_names(list(found))
 
 
 def history_models(*, user: Any) -> list[tuple[str, str]]:

@@ -36,6 +36,11 @@
 
   function limit() { return select && select.value === allModels ? 1 : maxFiles; }
   function megabytes(bytes) { return (bytes / 1048576).toFixed(1); }
+  // As people read sizes: "340 KB" below 1 MB, "2.4 MB" above (never "0.3 MB").
+  function fileSize(bytes) {
+    const kilobytes = Math.max(1, Math.round(bytes / 1024));
+    return kilobytes < 1024 ? `${kilobytes} KB` : `${megabytes(bytes)} MB`;
+  }
   function key(file) { return [file.name, file.size, file.lastModified].join("|"); }
   function isImage(file) { return TYPES.has(file.type) || (!file.type && EXTENSIONS.test(file.name)); }
 
@@ -190,7 +195,7 @@
       name.append(file.name + " ");
       const size = document.createElement("span");
       size.className = "thumb-size";
-      size.textContent = `${megabytes(file.size)} MB`;
+      size.textContent = fileSize(file.size);
       name.append(size);
       item.append(image, name);
       if (inColour.has(file)) {

@@ -31,7 +31,8 @@ def test_profile_shows_the_account_and_its_usage(client, make_user, colorize_pho
     page = text(client.get(reverse("accounts:profile")))
     assert "ann@example.com" in page
     assert "2 (2 done)" in page
-    assert "2 of 200 jobs used (198 left)" in page
+    assert "2 of 200 colorizations used (198 left)" in page
+    assert "One colorization is one photo through one model" in page and " jobs" not in page
     for name in ("accounts:password-change", "accounts:tokens", "accounts:delete"):
         assert reverse(name) in page
 

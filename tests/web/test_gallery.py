@@ -88,7 +88,7 @@ def test_gallery_lists_published_pairs_only(client, colorize_photos, ann, publis
 
 
 def test_gallery_is_empty_politely(client):
-    assert "Nothing has been shared yet" in text(client.get(reverse("colorize:gallery")))
+    assert "Nothing shared yet" in text(client.get(reverse("colorize:gallery")))
 
 
 def test_a_published_result_is_public_and_read_only(published):
@@ -96,7 +96,14 @@ def test_a_published_result_is_public_and_read_only(published):
     page = text(stranger.get(reverse("colorize:job", args=[published.id])))
     assert "A colorized photo" in page and 'id="result"' in page
     assert "secret-family-name" not in page
-    for absent in ("Delete", "Withdraw", "Publish to the gallery", "This submission", ".zip"):
+    for absent in (
+        "Delete",
+        "Withdraw",
+        "Publish to the gallery",
+        "This submission",
+        "Back to your photos",
+        ".zip",
+    ):
         assert absent not in page, absent
     for name in ("colorize:job-result", "colorize:job-original", "colorize:job-status"):
         assert stranger.get(reverse(name, args=[published.id])).status_code == 200, name

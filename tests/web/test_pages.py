@@ -93,7 +93,7 @@ def test_model_family_page_without_figures(client, settings, tmp_path):
     assert "Official weights from the authors" in page
     assert "Colour strength" in page and "0.1–1.0" in page  # parameters from the registry
     assert "Installed here" in page and "Not installed here" in page
-    assert "No evaluation figures yet" in page
+    assert "Not measured on this site yet" in page
 
 
 def write_latest(tmp_path, data) -> None:
@@ -132,7 +132,7 @@ def test_model_family_page_shows_the_latest_evaluation(client, settings, tmp_pat
     assert "0.43 s" in page and "812 MB" in page
     assert "-0.75" in page
     # SIGGRAPH17 has no figures in the file.
-    assert "No evaluation figures yet" in page
+    assert "Not measured on this site yet" in page
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_model_page_survives_a_damaged_evaluation_file(client, settings, tmp_pat
     write_latest(tmp_path, content)
     response = client.get(reverse("colorize:model-family", args=["zhang"]))
     assert response.status_code == 200
-    assert "No evaluation figures yet" in text(response)
+    assert "Not measured on this site yet" in text(response)
 
 
 def test_evaluation_figures_skip_bad_values_but_keep_good_ones(tmp_path):
