@@ -55,7 +55,7 @@ def test_a_fresh_install_goes_from_photo_to_result_without_the_picker(
     assert not note.is_visible()
     page.select_option("#model", chosen)
     assert note.is_visible()
-    shoot(page, artifacts, "home")
+    shoot(page, artifacts, "home-fresh-install")
 
     drop(page, [("street.png", encode(make_photo(200, 140, seed=4)), "image/png")])
     page.click("#submit-button")
@@ -64,6 +64,14 @@ def test_a_fresh_install_goes_from_photo_to_result_without_the_picker(
     job = Job.objects.get()
     assert job.model_key == "coloria-lite" and job.status == Job.Status.SUCCEEDED
     assert "Experimental colours" in page.inner_text(".experimental-note")
+
+    # A model page's "Try it on a photo" opens the form with that model chosen.
+    page.goto(live_server.url + "/models/cnn/")
+    shoot(page, artifacts, "model-page")
+    page.click("a.try-model")
+    page.wait_for_url("**/?model=cnn-coloria")
+    assert page.input_value("#model") == "cnn-coloria"
+    assert page.locator('.experimental-note[data-model="cnn-coloria"]').is_visible()
 
 
 def test_a_sample_photo_in_one_click(page, live_server, settings):
