@@ -366,4 +366,24 @@
   }
   input.addEventListener("change", show);
   remove.addEventListener("click", () => { input.value = ""; show(); });
+  // A photo dropped on the reference's own zone is the reference, not one more photo to colour.
+  const zone = document.getElementById("reference-drop");
+  if (!zone || typeof DataTransfer !== "function") return;
+  ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    zone.classList.add("is-dragover");
+  }));
+  zone.addEventListener("dragleave", () => zone.classList.remove("is-dragover"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    zone.classList.remove("is-dragover");
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (!file) return;
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    show();
+  });
 })();

@@ -150,3 +150,19 @@ def test_run_again_at_another_strength_from_the_result_page(page, live_server, s
     rerun = Job.objects.exclude(pk=first.pk).get()
     assert rerun.params["temperature"] == 0.7 and rerun.status == Job.Status.SUCCEEDED
     wait_until(page, "document.querySelector('#result').naturalWidth > 0")
+
+
+def test_a_reference_photo_is_dropped_on_its_own_zone(page, live_server, settings):
+    settings.COLORIA_SYNC_JOBS = True
+    page.goto(live_server.url + "/")
+    page.select_option("#model", "reference")
+    drop(page, [("beach.png", encode(hue_wheel()), "image/png")], selector="#reference-drop")
+    assert page.locator("#reference-thumb").is_visible()
+    assert page.evaluate("document.getElementById('reference').files[0].name") == "beach.png"
+    assert page.locator("#thumbs .thumb").count() == 0  # not one more photo to colour
+    drop(page, [("old.png", encode(make_photo(120, 90)), "image/png")])
+    page.click("#submit-button")
+    page.wait_for_url("**/jobs/*/")
+    job = Job.objects.get()
+    assert job.model_key == "reference" and job.upload.reference
+    assert job.status == Job.Status.SUCCEEDED, job.error
