@@ -1,0 +1,207 @@
+"""Phones and small screens in a real browser (Chromium through Playwright, strict CSP): the
+folded menu, touch wording on the upload form, the compare page's slider first, tables that fit,
+sentences that flow, the in-page confirmations that replaced confirm(), the admin job list at
+1366 px."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorize.models import Job
+from tests.web import test_browser_site as site
+from tests.web.test_browser_site import CSP, shoot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# The site tests' fixtures, shared: the page under a strict CSP that fails on console errors,
+# and the screenshot folder.
+page = site.page
+artifacts = site.artifacts
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def touch_page(browser_page, live_server, media_root):
+    """A phone: a touch screen (coarse pointer, no hover), 390×844, the same strict CSP and
+    the same watch for console errors as the `page` fixture."""
+    context = browser_page.context.browser.new_context(
+        has_touch=True, is_mobile=True, viewport=PHONE, device_scale_factor=2
+    )
+    phone = context.new_page()
+    problems: list[str] = []
+
+    def with_csp(route):
+        if route.request.resource_type != "document" or route.request.method != "GET":
+            route.continue_()
+            return
+        response = route.fetch()
+        route.fulfill(
+            response=response, headers={**response.headers, "content-security-policy": CSP}
+        )
+
+    phone.route(f"{live_server.url}/**", with_csp)
+    phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    phone.on("pageerror", lambda error: problems.append(str(error)))
+    yield phone
+    context.close()
+    assert not [p for p in problems if "favicon" not in p], problems
+
+
+def overflowing(page) -> list[str]:
+    """Visible elements whose right edge lies beyond the viewport, and the page's scroll width
+    if it is wider than the viewport."""
+    return page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            const found = [];
+            for (const el of document.querySelectorAll("body *")) {
+                const box = el.getBoundingClientRect();
+                if (box.width && box.height && box.right > width + 0.5) {
+                    found.push(`${el.tagName.toLowerCase()}.${el.className}: ${box.right}`);
+                }
+            }
+            if (document.documentElement.scrollWidth > width) {
+                found.push(`scrollWidth ${document.documentElement.scrollWidth} > ${width}`);
+            }
+            return found;
+        }"""
+    )
+
+
+# --- 1. The menu button --------------------------------------------------------------------------
+
+
+def test_phones_get_a_menu_button_and_a_one_row_header(page, live_server, make_user):
+    sign_in(page, live_server, make_user("ann", is_staff=True))
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + "/models/")
+    header = page.locator(".site-header")
+    button = page.locator("button.menu-button")
+    nav = page.locator("#site-nav")
+    assert header.bounding_box()["height"] <= 64
+    assert button.is_visible() and button.inner_text().strip() == "Menu"
+    assert button.get_attribute("aria-expanded") == "false"
+    assert button.get_attribute("aria-controls") == "site-nav"
+    assert not nav.is_visible()
+
+    button.click()
+    assert button.get_attribute("aria-expanded") == "true"
+    assert nav.is_visible()
+    for name in ("Colorize", "Gallery", "Models", "My photos", "Account", "Admin", "Sign out"):
+        entry = nav.get_by_text(name, exact=True)
+        assert entry.is_visible(), name
+        box = entry.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], name
+    # The keyboard lands on the first link; Escape folds the menu and returns to the button.
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Colorize"
+    page.keyboard.press("Escape")
+    assert button.get_attribute("aria-expanded") == "false"
+    assert not nav.is_visible()
+    assert page.evaluate("document.activeElement.className") == "menu-button"
+
+    # A second click folds it too, and a tap outside.
+    button.click()
+    button.click()
+    assert not nav.is_visible()
+    button.click()
+    page.click("h1")
+    assert button.get_attribute("aria-expanded") == "false"
+
+    # The links work from the open menu.
+    button.click()
+    nav.get_by_text("Gallery", exact=True).click()
+    page.wait_for_url("**/gallery/")
+
+
+def test_desktops_keep_the_links_in_view_and_no_menu_button(page, live_server):
+    page.goto(live_server.url + "/")
+    assert not page.locator("button.menu-button").is_visible()
+    nav = page.locator("#site-nav")
+    assert nav.is_visible()
+    assert nav.get_by_text("Sign up", exact=True).is_visible()
+    assert page.locator(".site-header").bounding_box()["height"] <= 80
+
+
+def test_without_javascript_the_links_are_there_on_a_phone(browser_page, live_server):
+    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=PHONE)
+    phone = context.new_page()
+    try:
+        phone.goto(live_server.url + "/")
+        assert not phone.locator("button.menu-button").is_visible()
+        for name in ("Colorize", "Gallery", "Models", "About", "Sign in", "Sign up"):
+            entry = phone.locator("#site-nav").get_by_text(name, exact=True)
+            assert entry.is_visible(), name
+            box = entry.bounding_box()
+            assert box["x"] + box["width"] <= PHONE["width"], name
+    finally:
+        context.close()
+
+
+# --- 8. In-page confirmations, no confirm() ------------------------------------------------------
+
+
+def test_deleting_a_result_asks_in_the_page_not_in_a_popup(
+    page, live_server, make_user, colorize_photos, artifacts
+):
+    ann = make_user("ann")
+    job = colorize_photos(owner=ann, name="wedding.png", size=(160, 120)).jobs.get()
+    sign_in(page, live_server, ann)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    page.goto(f"{live_server.url}/jobs/{job.id}/")
+    form = page.locator("form.danger-zone")
+    delete = form.locator("button:not([data-confirm-yes])", has_text="Delete")
+
+    delete.click()
+    box = form.locator(".confirm-box")
+    assert box.is_visible()
+    assert "Delete this result and its files? This cannot be undone." in box.inner_text()
+    assert box.get_attribute("role") == "group"
+    question_id = box.locator(".confirm-question").get_attribute("id")
+    assert box.get_attribute("aria-labelledby") == question_id
+    # Focus moves into it, on Cancel (a second Enter cannot delete by accident).
+    assert page.evaluate("document.activeElement.textContent") == "Cancel"
+    assert not delete.is_visible()  # the question takes the button's place
+    shoot(page, artifacts, "result-confirm")
+
+    form.locator("[data-confirm-cancel]").click()
+    assert box.count() == 0
+    assert delete.is_visible()
+    assert page.evaluate("document.activeElement.textContent") == "Delete"
+    assert Job.objects.filter(pk=job.pk).exists()
+
+    # Escape cancels too.
+    delete.click()
+    page.keyboard.press("Escape")
+    assert box.count() == 0
+    assert Job.objects.filter(pk=job.pk).exists()
+
+    delete.click()
+    form.locator("[data-confirm-yes]").click()
+    page.wait_for_url(lambda url: f"/jobs/{job.id}/" not in url)
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert dialogs == []
+
+
+def test_revoking_a_token_and_deleting_the_account_ask_in_the_page(page, live_server, make_user):
+    from accounts.models import ApiToken
+
+    ann = make_user("ann")
+    sign_in(page, live_server, ann)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    page.goto(live_server.url + "/accounts/tokens/")
+    page.fill("input[name=name]", "laptop")
+    page.click("text=Create token")
+    page.locator("button:not([data-confirm-yes])", has_text="Revoke").click()
+    assert "Revoke “laptop”?" in page.inner_text(".confirm-box")
+    page.locator("[data-confirm-yes]").click()
+    page.wait_for_selector("text=revoked")
+    assert not ApiToken.objects.get(name="laptop").is_active
+
+    page.goto(live_server.url + "/accounts/delete/")
+    page.locator("button:not([data-confirm-yes])", has_text="Delete my account").click()
+    assert page.locator(".confirm-box").is_visible()
+    assert page.locator("[data-confirm-yes]").inner_text() == "Delete my account for good"
+    assert dialogs == []
