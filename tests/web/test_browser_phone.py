@@ -205,3 +205,36 @@ def test_revoking_a_token_and_deleting_the_account_ask_in_the_page(page, live_se
     assert page.locator(".confirm-box").is_visible()
     assert page.locator("[data-confirm-yes]").inner_text() == "Delete my account for good"
     assert dialogs == []
+
+
+# --- 5. Sentences with a link flow as text -------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/models/", "/accounts/tokens/"])
+def test_a_subtitle_with_a_link_flows_as_one_sentence(page, live_server, make_user, path):
+    sign_in(page, live_server, make_user("ann"))
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(live_server.url + path)
+        shares_a_line = page.evaluate(
+            """() => {
+                const sub = document.querySelector(".page-head .page-sub");
+                const link = sub.querySelector("a");
+                const rects = (node) => {
+                    const range = document.createRange();
+                    range.selectNodeContents(node);
+                    return [...range.getClientRects()].filter((r) => r.width > 0);
+                };
+                const linkRects = [...link.getClientRects()];
+                const before = rects(link.previousSibling).at(-1);
+                const after = rects(link.nextSibling)[0];
+                const same = (a, b) => a && b && Math.abs(a.top - b.top) < 3;
+                return {
+                    display: getComputedStyle(sub).display,
+                    withBefore: same(before, linkRects[0]),
+                    withAfter: same(after, linkRects.at(-1)),
+                };
+            }"""
+        )
+        assert shares_a_line["display"] == "block", (width, shares_a_line)
+        assert shares_a_line["withBefore"] or shares_a_line["withAfter"], (width, shares_a_line)
