@@ -238,3 +238,51 @@ def test_a_subtitle_with_a_link_flows_as_one_sentence(page, live_server, make_us
         )
         assert shares_a_line["display"] == "block", (width, shares_a_line)
         assert shares_a_line["withBefore"] or shares_a_line["withAfter"], (width, shares_a_line)
+
+
+# --- 4. Tables that fit a phone ------------------------------------------------------------------
+
+
+def test_tables_and_pages_fit_a_phone(page, live_server, make_user, artifacts):
+    ann = make_user("ann")
+    sign_in(page, live_server, ann)
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + "/accounts/tokens/")
+    for name in ("laptop", "a-rather-long-token-name-for-the-backup-server"):
+        page.fill("input[name=name]", name)
+        page.click("text=Create token")
+        page.wait_for_selector(f"text=Token “{name}” created")
+    page.locator("button:not([data-confirm-yes])", has_text="Revoke").first.click()
+    page.locator("[data-confirm-yes]").click()
+    page.wait_for_selector("text=revoked")
+    found = overflowing(page)
+    assert not found, found
+    revoke = page.locator("button", has_text="Revoke")
+    box = revoke.bounding_box()
+    assert revoke.is_visible() and box["x"] + box["width"] <= PHONE["width"]
+    # Each value still says what it is, with its column's heading beside it.
+    labels = page.evaluate(
+        """() => [...document.querySelectorAll("tbody tr:first-child td")]
+            .map((td) => getComputedStyle(td, "::before").content)"""
+    )
+    assert labels[:4] == ['"Name"', '"Key starts"', '"Created"', '"Last used"'], labels
+    shoot(page, artifacts, "tokens")
+    page.set_viewport_size(PHONE)
+    # The open question fits too.
+    revoke.click()
+    found = overflowing(page)
+    assert not found, found
+
+    for path in (
+        "/accounts/profile/",
+        "/models/",
+        "/models/zhang/",
+        "/models/coloria-lite/",
+        "/models/cnn/",
+        "/models/bigcolor/",
+        "/about/",
+        "/how-it-works/",
+    ):
+        page.goto(live_server.url + path)
+        found = overflowing(page)
+        assert not found, (path, found)
