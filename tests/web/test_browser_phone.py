@@ -9,6 +9,7 @@ import pytest
 
 from colorize.models import Job
 from tests.web import test_browser_site as site
+from tests.web.helpers import wait_until
 from tests.web.test_browser_site import CSP, shoot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -286,3 +287,37 @@ def test_tables_and_pages_fit_a_phone(page, live_server, make_user, artifacts):
         page.goto(live_server.url + path)
         found = overflowing(page)
         assert not found, (path, found)
+
+
+# --- 3. The compare page on a phone --------------------------------------------------------------
+
+
+def compare_all_models(page, live_server, tmp_path) -> None:
+    """Send one photo to "All models" as a visitor (the page then has its expiry note too)."""
+    page.goto(live_server.url + "/")
+    page.select_option("#model", "all")
+    page.set_input_files("#images", str(site.photo_file(tmp_path, "street.png", size=(240, 160))))
+    page.click("#submit-button")
+    page.wait_for_url("**/compare/")
+    wait_until(page, "document.querySelector('#compare-right').naturalWidth > 0")
+
+
+def test_the_compare_slider_comes_first_on_a_phone(
+    page, live_server, tmp_path, settings, hint_model, artifacts
+):
+    settings.COLORIA_SYNC_JOBS = True
+    page.set_viewport_size(PHONE)
+    compare_all_models(page, live_server, tmp_path)
+    slider = page.locator(".ba").bounding_box()
+    assert slider["y"] < 300, slider
+    assert slider["y"] + slider["height"] <= PHONE["height"]  # the whole picture on screen
+    # The pickers and the note on keeping photos follow it.
+    assert page.locator("#left-side").bounding_box()["y"] > slider["y"] + slider["height"]
+    assert page.locator(".expiry-note").bounding_box()["y"] > slider["y"]
+    found = overflowing(page)
+    assert not found, found
+    shoot(page, artifacts, "compare-first")
+
+    # On a desktop the pickers stay above the slider.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.locator("#left-side").bounding_box()["y"] < page.locator(".ba").bounding_box()["y"]
