@@ -321,3 +321,74 @@ def test_the_compare_slider_comes_first_on_a_phone(
     # On a desktop the pickers stay above the slider.
     page.set_viewport_size({"width": 1280, "height": 900})
     assert page.locator("#left-side").bounding_box()["y"] < page.locator(".ba").bounding_box()["y"]
+
+
+# --- 2. Touch screens: their wording, the camera ------------------------------------------------
+
+
+def test_a_touch_screen_chooses_or_takes_photos_into_one_list(
+    touch_page, live_server, tmp_path, settings, artifacts
+):
+    page = touch_page
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    page.goto(live_server.url + "/")
+    zone = page.locator("#dropzone")
+    assert zone.locator(".dropzone-title").inner_text().strip() == "Choose photos or take one"
+    assert not zone.get_by_text("Drop photos here").is_visible()
+    assert not zone.locator(".dropzone-or").is_visible()
+    # The main input keeps the gallery open to choose from: no `capture` on it.
+    assert page.get_attribute("#images", "capture") is None
+    assert page.get_attribute("#images", "multiple") is not None
+    camera_button = page.locator("#camera-button")
+    assert camera_button.is_visible() and camera_button.inner_text() == "Take a photo"
+    assert page.get_attribute("#camera", "capture") == "environment"
+    assert page.get_attribute("#camera", "accept") == "image/*"
+    assert page.get_attribute("#camera", "name") is None  # sent through the main input only
+    site.assert_accessible_basics(page)
+
+    # A photo from the camera and one chosen from the phone: one list, both sent.
+    with page.expect_file_chooser() as chooser:
+        camera_button.click()
+    assert chooser.value.element.get_attribute("id") == "camera"
+    chooser.value.set_files(str(site.photo_file(tmp_path, "camera.jpg", seed=1)))
+    page.set_input_files("#images", str(site.photo_file(tmp_path, "chosen.png", seed=2)))
+    assert page.locator("#thumbs .thumb").count() == 2
+    assert page.evaluate("document.getElementById('images').files.length") == 2
+    assert page.evaluate("document.getElementById('camera').files.length") == 0
+    found = overflowing(page)
+    assert not found, found
+    page.screenshot(path=str(artifacts / "home-touch-phone.png"))
+    page.click("#submit-button")
+    page.wait_for_url("**/batches/*/")
+    names = sorted(job.upload.original_name for job in Job.objects.select_related("upload"))
+    assert names == ["camera.jpg", "chosen.png"]
+
+
+def test_a_mouse_keeps_the_drop_wording_and_no_camera_button(page, live_server):
+    page.goto(live_server.url + "/")
+    zone = page.locator("#dropzone")
+    assert zone.get_by_text("Drop photos here").is_visible()
+    assert zone.locator(".dropzone-or").is_visible()
+    assert not zone.get_by_text("Choose photos or take one").is_visible()
+    assert not page.locator("#camera-button").is_visible()
+
+
+def test_a_touch_screen_is_not_told_about_arrow_keys(
+    touch_page, live_server, make_user, colorize_photos
+):
+    ann = make_user("ann")
+    job = colorize_photos(owner=ann, name="dog.png", size=(160, 120)).jobs.get()
+    sign_in(touch_page, live_server, ann)
+    touch_page.goto(f"{live_server.url}/jobs/{job.id}/")
+    caption = touch_page.locator(".ba-figure figcaption .muted")
+    assert caption.inner_text().strip() == "Drag the divider."
+    assert "arrow keys" not in touch_page.locator("main").inner_text()
+
+
+def test_a_mouse_is_told_about_arrow_keys(page, live_server, make_user, colorize_photos):
+    ann = make_user("ann")
+    job = colorize_photos(owner=ann, name="dog.png", size=(160, 120)).jobs.get()
+    sign_in(page, live_server, ann)
+    page.goto(f"{live_server.url}/jobs/{job.id}/")
+    caption = page.locator(".ba-figure figcaption .muted")
+    assert caption.inner_text().strip() == "Drag the divider, or focus it and use the arrow keys."
