@@ -392,3 +392,56 @@ def test_a_mouse_is_told_about_arrow_keys(page, live_server, make_user, colorize
     page.goto(f"{live_server.url}/jobs/{job.id}/")
     caption = page.locator(".ba-figure figcaption .muted")
     assert caption.inner_text().strip() == "Drag the divider, or focus it and use the arrow keys."
+
+
+# --- 7. The admin's job list fits a laptop ------------------------------------------------------
+
+
+def test_the_admin_job_list_fits_1366_px(
+    page, live_server, make_user, colorize_photos, hint_model, artifacts
+):
+    from colorize.services import moderation, sharing
+
+    moderator = make_user("moderator-with-a-long-name", is_staff=True)
+    ann = make_user("annabelle.featherstonehaugh-longname")
+    batch = colorize_photos(owner=ann, model="all", name="a-photo-with-a-long-file-name.png")
+    first, second = batch.jobs.order_by("model_key")
+    sharing.job_publish(job=first)
+    moderation.job_hide(
+        job=first,
+        moderator=moderator,
+        reason="Shows a private address in the background that its owner may not have noticed",
+    )
+    Job.objects.filter(pk=second.pk).update(
+        status=Job.Status.FAILED,
+        error="The model ran out of memory on a photo this large: try a smaller copy of it, "
+        "or another model that needs less memory.",
+    )
+    colorize_photos(owner=None, session_key="x" * 32, name="visitor.png")
+
+    sign_in(page, live_server, moderator)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(live_server.url + "/admin/colorize/job/")
+    assert page.locator("#result_list tbody tr").count() == 3
+    widths = page.evaluate(
+        """() => {
+            const results = document.querySelector("#changelist .results");
+            return {
+                page: document.documentElement.scrollWidth,
+                results: results.scrollWidth,
+                resultsBox: results.clientWidth,
+                columns: [...document.querySelectorAll("#result_list thead th")].map(
+                    (th) => `${th.className}: ${Math.round(th.getBoundingClientRect().width)}`
+                ),
+            };
+        }"""
+    )
+    page.screenshot(path=str(artifacts / "admin-jobs-1366.png"), full_page=True)
+    assert widths["page"] <= 1366, widths
+    # Every column in view: the list does not hide its last columns behind a sideways scroll.
+    assert widths["results"] <= widths["resultsBox"], widths
+    # Still there, in short: the id, the owner, the error, the reason, the date.
+    table = page.inner_text("#result_list")
+    assert str(second.id)[:8] in table
+    assert "annabelle.featherstonehaugh-longname" in table
+    assert "ran out of memory" in table and "private address" in table
