@@ -5,6 +5,8 @@ sentences that flow, the in-page confirmations that replaced confirm(), the admi
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from colorize.models import Job
@@ -244,7 +246,31 @@ def test_a_subtitle_with_a_link_flows_as_one_sentence(page, live_server, make_us
 # --- 4. Tables that fit a phone ------------------------------------------------------------------
 
 
-def test_tables_and_pages_fit_a_phone(page, live_server, make_user, artifacts):
+def test_tables_and_pages_fit_a_phone(page, live_server, make_user, artifacts, settings, tmp_path):
+    # Evaluation figures for one model, so that its page shows its figures table too.
+    settings.COLORIA_DATA_DIR = tmp_path
+    stats = {"mean": 11.234, "median": 11.0, "ci_low": 10.5, "ci_high": 12.01, "n": 40}
+    (tmp_path / "evaluations").mkdir()
+    (tmp_path / "evaluations" / "latest.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "models": {
+                    "zhang-eccv16": {
+                        "name": "Zhang ECCV16 (official)",
+                        "evaluated_at": "2026-11-20T10:00:00Z",
+                        "n_images": 40,
+                        "device": "cpu",
+                        "metrics": {"delta_e00": stats, "psnr": {"mean": 23.5}},
+                        "vs_grey": {"delta_e00": {"mean": -0.75}},
+                        "grey_baseline": {"delta_e00": {"mean": 11.98}},
+                        "timing": {"seconds_per_image_mean": 0.4321, "load_seconds": 1.2},
+                        "memory": {"peak_rss_mb": 812.0, "cuda_peak_mb": None},
+                    }
+                },
+            }
+        )
+    )
     ann = make_user("ann")
     sign_in(page, live_server, ann)
     page.set_viewport_size(PHONE)
@@ -274,6 +300,10 @@ def test_tables_and_pages_fit_a_phone(page, live_server, make_user, artifacts):
     found = overflowing(page)
     assert not found, found
 
+    page.goto(live_server.url + "/models/zhang/")
+    assert page.locator("table.figures").count() == 1
+    shoot(page, artifacts, "model-zhang-figures")
+    page.set_viewport_size(PHONE)
     for path in (
         "/accounts/profile/",
         "/models/",
