@@ -21,5 +21,10 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/share", views.JobShareView.as_view(), name="job-share"),
     path("callback-secret", views.CallbackSecretView.as_view(), name="callback-secret"),
     path("schema", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "docs",
+        # Swagger UI with a header leading back to the site (templates/api/docs.html).
+        SpectacularSwaggerView.as_view(url_name="api:schema", template_name="api/docs.html"),
+        name="docs",
+    ),
 ]

@@ -14,6 +14,8 @@
   const hint = document.getElementById("model-hint");
   const submit = document.getElementById("submit-button");
   const chooseButton = document.getElementById("choose-button");
+  const camera = document.getElementById("camera");
+  const cameraButton = document.getElementById("camera-button");
 
   const maxFiles = Number(form.dataset.maxFiles) || 5;
   const maxBytes = Number(form.dataset.maxBytes) || 20 * 1048576;
@@ -243,6 +245,16 @@
 
   if (canAssign) {
     form.classList.add("enhanced");
+    // "Take a photo" (shown on touch screens): a second input that opens the camera, its photo
+    // joining the same list. Not `capture` on the main input: phones would then offer only the
+    // camera, never the photos already on them.
+    if (camera && cameraButton) {
+      camera.hidden = cameraButton.hidden = false;
+      camera.addEventListener("change", () => {
+        add(Array.from(camera.files));
+        camera.value = "";
+      });
+    }
     ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
       event.preventDefault();
       if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";

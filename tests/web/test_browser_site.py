@@ -409,6 +409,8 @@ def test_every_menu_entry_is_in_view_on_a_phone(page, live_server, make_user, ar
     page.set_viewport_size({"width": 375, "height": 740})
 
     def menu_entries_in_view() -> list[str]:
+        # The links are folded behind the Menu button on phones.
+        page.click("button.menu-button")
         entries = page.locator("header nav a, header nav button")
         assert entries.count() >= 7
         for index in range(entries.count()):
@@ -455,13 +457,21 @@ def test_main_pages_look_right_at_phone_and_desktop_widths(
     assert page.locator(".history-grid .tile").count() == 3
     assert_accessible_basics(page)
     shoot(page, artifacts, "history")
-    # Deleting asks first; declining keeps the photo.
-    page.once("dialog", lambda dialog: dialog.dismiss())
-    page.locator(".history-grid .tile button").first.click()
+    # Deleting asks first, in the page (no pop-up); cancelling keeps the photo.
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    first = page.locator(".history-grid .tile").first
+    first.locator("button", has_text="Delete").click()
+    question = first.locator(".confirm-box")
+    assert "Delete this photo and its files?" in question.inner_text()
+    first.locator("[data-confirm-cancel]").click()
+    assert question.count() == 0
     assert page.locator(".history-grid .tile").count() == 3
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator(".history-grid .tile button").first.click()
+    first.locator("button", has_text="Delete").click()
+    shoot(page, artifacts, "history-confirm")
+    first.locator("[data-confirm-yes]").click()
     page.wait_for_selector("text=Deleted, with its files.")
+    assert dialogs == []
     assert page.locator(".history-grid .tile").count() == 2
 
     # Keyboard users reach the main content first through the skip link.
