@@ -1,12 +1,12 @@
 from django.urls import path
 
-from . import share_views, views
+from . import page_views, share_views, views
 
 app_name = "colorize"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("samples/<slug:key>.jpg", views.sample_photo, name="sample"),
+    path("samples/<slug:key>.jpg", page_views.sample_photo, name="sample"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch"),
     path("batches/<uuid:batch_id>/status", views.batch_status, name="batch-status"),
     path("batches/<uuid:batch_id>/compare/", views.batch_compare, name="compare"),
@@ -32,10 +32,10 @@ urlpatterns = [
     path("s/<str:token>/result.png", share_views.shared_result, name="shared-result"),
     path("s/<str:token>/original", share_views.shared_original, name="shared-original"),
     path("s/<str:token>/preview.jpg", share_views.shared_preview, name="shared-preview"),
-    path("history/", views.history, name="history"),
-    path("gallery/", views.gallery, name="gallery"),
-    path("models/", views.models_index, name="models"),
-    path("models/<slug:family>/", views.model_family, name="model-family"),
-    path("how-it-works/", views.how_it_works, name="how-it-works"),
-    path("about/", views.about, name="about"),
+    path("history/", page_views.history, name="history"),
+    path("gallery/", page_views.gallery, name="gallery"),
+    path("models/", page_views.models_index, name="models"),
+    path("models/<slug:family>/", page_views.model_family, name="model-family"),
+    path("how-it-works/", page_views.how_it_works, name="how-it-works"),
+    path("about/", page_views.about, name="about"),
 ]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -76,7 +74,7 @@ def _params_from(data, model_key: str) -> dict[str, str]:
     return params
 
 
-def _common(request: HttpRequest) -> dict:
+def site_context(request: HttpRequest) -> dict:
     return {
         "ttl_minutes": settings.COLORIA_ANONYMOUS_TTL_MINUTES,
         "anonymous": not request.user.is_authenticated,
@@ -95,12 +93,13 @@ def _preselected(request: HttpRequest, choices: list[model_pages.ModelChoice]) -
     return submission.default_model_key() or ""
 
 
-@require_http_methods(["GET", "POST"])
-def home(request: HttpRequest) -> HttpResponse:
+def _upload_context(request: HttpRequest) -> dict:
+    """What the upload form shows: the installed models (the rest counted), the limits, the
+    sample photos and example, and the visitor's recent photos."""
     choices = model_pages.upload_choices()
     installed = [choice for choice in choices if choice.installed]
-    context = {
-        **_common(request),
+    return {
+        **site_context(request),
         "choices": installed,
         "unavailable": [choice for choice in choices if not choice.installed],
         "selected_model": _preselected(request, choices),
@@ -126,6 +125,11 @@ def home(request: HttpRequest) -> HttpResponse:
             limit=4 if request.user.is_authenticated else settings.COLORIA_MAX_BATCH * 3,
         ),
     }
+
+
+@require_http_methods(["GET", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    context = _upload_context(request)
     if request.method == "GET":
         return render(request, "colorize/home.html", context)
 
@@ -176,16 +180,6 @@ def _batch_landing(batch: Batch) -> str:
     return reverse("colorize:batch", args=[batch.id])
 
 
-@require_GET
-def sample_photo(request: HttpRequest, key: str) -> HttpResponse:
-    """A sample photo (grey JPEG), as the "try a sample photo" buttons show and send it."""
-    if samples.sample(key) is None:
-        raise Http404("No such sample photo.")
-    response = HttpResponse(samples.sample_jpeg(key), content_type="image/jpeg")
-    response["Cache-Control"] = "public, max-age=86400"
-    return response
-
-
 # --- Batches -------------------------------------------------------------------------------------
 
 
@@ -212,7 +206,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
     jobs = model_pages.with_model_names(list(access.batch_jobs(batch)))
     progress = access.progress_of(jobs)
     return {
-        **_common(request),
+        **site_context(request),
         "batch": batch,
         "jobs": jobs,
         "progress": progress,
@@ -317,7 +311,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     )
     succeeded = job.status == Job.Status.SUCCEEDED
     return {
-        **_common(request),
+        **site_context(request),
         "job": job,
         "spec": spec,
         "owner": owner,
@@ -541,63 +535,3 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
     messages.success(request, "Deleted, with its files.")
     default = reverse("colorize:history" if request.user.is_authenticated else "colorize:home")
     return redirect(_next_or(request, default))
-
-
-# --- History and gallery -------------------------------------------------------------------------
-
-
-@login_required
-def history(request: HttpRequest) -> HttpResponse:
-    model_key = request.GET.get("model", "")
-    status = request.GET.get("status", "")
-    status = status if status in access.HISTORY_STATUSES else ""
-    page = access.history_page(
-        user=request.user, model_key=model_key, status=status, page=request.GET.get("page", 1)
-    )
-    # The filters travel with the page links (deleting returns to the full address).
-    filters = {name: value for name, value in (("model", model_key), ("status", status)) if value}
-    return render(
-        request,
-        "colorize/history.html",
-        {
-            "page_obj": page,
-            "model_key": model_key,
-            "status": status,
-            "filtered": bool(filters),
-            "query": urlencode(filters),
-            "models": access.history_models(user=request.user),
-            "statuses": [(key, label) for key, (label, _) in access.HISTORY_STATUSES.items()],
-        },
-    )
-
-
-def gallery(request: HttpRequest) -> HttpResponse:
-    page = access.gallery_page(page=request.GET.get("page", 1))
-    return render(request, "colorize/gallery.html", {**_common(request), "page_obj": page})
-
-
-# --- Model pages and the explanations ------------------------------------------------------------
-
-
-def models_index(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "colorize/models.html",
-        {"families": model_pages.model_families(), "study": model_pages.STUDY_RESULTS},
-    )
-
-
-def model_family(request: HttpRequest, family: str) -> HttpResponse:
-    found = model_pages.model_family(family)
-    if found is None:
-        raise Http404("No such model family.")
-    return render(request, "colorize/model_family.html", {"family": found})
-
-
-def how_it_works(request: HttpRequest) -> HttpResponse:
-    return render(request, "colorize/how_it_works.html", _common(request))
-
-
-def about(request: HttpRequest) -> HttpResponse:
-    context = {"study": model_pages.STUDY_RESULTS, "samples": samples.SAMPLES}
-    return render(request, "colorize/about.html", context)

@@ -227,12 +227,8 @@ def job_submit(
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
     job_count = len(files) * sum(len(model_runs) for model_runs in runs.values())
     quota_check(owner=owner, client=client, jobs=job_count)  # before reading every file
-    checked, problems = _checked_images(files)
-    if problems and (refused is None or not checked):
-        raise SubmissionError(" ".join(problems))
-    if problems:
-        refused.extend(problems)
-        job_count = job_count * len(checked) // len(files)  # the same runs for every photo
+    checked = _readable_images(files, refused)
+    job_count = job_count * len(checked) // len(files)  # the same runs for every photo
     reference_png = reference_copy(reference) if reference is not None else None
     for image in checked:
         for model_runs in runs.values():
@@ -311,16 +307,21 @@ def _runs_per_model(
     return runs
 
 
-def _checked_images(files: list[UploadedFile]) -> tuple[list[CheckedImage], list[str]]:
-    """Every file checked: the readable ones, and why each other one is refused (all of them
-    named at once, not one per attempt)."""
+def _readable_images(files: list[UploadedFile], refused: list[str] | None) -> list[CheckedImage]:
+    """Every file checked, every refused one named at once (not one per attempt). Without a
+    `refused` list, or when nothing is readable, any refusal refuses them all; with one, the
+    reasons are appended to it and the readable photos go on."""
     checked, problems = [], []
     for upload in files:
         try:
             checked.append(check_image(upload))
         except SubmissionError as exc:
             problems.append(exc.message)
-    return checked, problems
+    if problems and (refused is None or not checked):
+        raise SubmissionError(" ".join(problems))
+    if refused is not None:
+        refused.extend(problems)
+    return checked
 
 
 # A reference lends colours, which need little resolution: it is kept at most this large.
