@@ -339,3 +339,35 @@ def test_a_deletion_that_fails_is_logged_and_the_rows_still_go(
     assert not Job.objects.exists() and not Upload.objects.exists()
     assert "could not delete" in caplog.text
     assert bucket.object_keys() == keys  # left behind, and said so in the log
+
+
+def test_a_reference_photo_is_kept_in_the_bucket_and_read_from_it(
+    bucket, api_client, make_user, settings, client, django_capture_on_commit_callbacks
+):
+    from tests.ml.test_reference import _scene
+
+    settings.COLORIA_SYNC_JOBS = True
+    ann = make_user("ann")
+    api = api_client(ann)
+    photo = Image.fromarray(_scene()).convert("L")
+    reference = SimpleUploadedFile("holiday.jpg", encode(Image.fromarray(_scene(seed=1)), "JPEG"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/jobs",
+            {
+                "images": [SimpleUploadedFile("house.png", encode(photo))],
+                "model": "reference",
+                "reference": reference,
+            },
+        )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    assert job.status == Job.Status.SUCCEEDED, job.error  # the worker read it from the bucket
+    name = job.upload.reference.name
+    assert name.startswith("references/") and f"{PREFIX}/{name}" in bucket.object_keys()
+    client.force_login(ann)
+    shown = client.get(reverse("colorize:job-reference", args=[job.id]))
+    assert shown.status_code == 200 and body(shown) == bucket.read(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(f"/api/v1/jobs/{job.id}").status_code == 204
+    assert bucket.object_keys() == set()
