@@ -5,16 +5,13 @@ nothing written to the local MEDIA_ROOT."""
 from __future__ import annotations
 
 import io
-import logging
 import os
 import runpy
-import socket
 import time
 import uuid
 import zipfile
 from pathlib import Path
 
-import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -24,6 +21,7 @@ from colorize.models import Job, Result, Upload
 from colorize.selectors import dashboard
 from colorize.services import expiry
 from tests.conftest import encode, make_photo
+from tests.s3 import Bucket, environment, free_port, local_s3_server
 from tests.web.helpers import assert_is_colorization_of
 
 pytestmark = [pytest.mark.s3, pytest.mark.django_db]
@@ -32,69 +30,32 @@ ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "site-a"  # the objects go under a prefix, as in a bucket shared with other things
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    """moto's S3 server in this process (a thread), on a free port of 127.0.0.1."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request else
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with local_s3_server() as endpoint:
+        yield endpoint
 
 
 def s3_environment(endpoint: str, bucket: str) -> dict[str, str]:
-    """What an operator sets (README, "Photos in a bucket")."""
-    return {
-        "COLORIA_S3_BUCKET": bucket,
-        "COLORIA_S3_ENDPOINT_URL": endpoint,
-        "COLORIA_S3_REGION": "us-east-1",
-        "COLORIA_S3_ACCESS_KEY_ID": "coloria-test",
-        "COLORIA_S3_SECRET_ACCESS_KEY": "coloria-test-secret",
-        "COLORIA_S3_PREFIX": f"/{PREFIX}/",
-    }
+    # A prefix as an operator might write it, slashes and all.
+    return environment(endpoint, bucket, prefix=f"/{PREFIX}/")
 
 
-def settings_with(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> dict:
+def settings_with(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> dict:
     """coloria_site/settings.py evaluated afresh with these variables: the real settings code."""
     with monkeypatch.context() as patch:
         for name in [n for n in os.environ if n.startswith("COLORIA_S3_")]:
             patch.delenv(name)
-        for name, value in environment.items():
+        for name, value in variables.items():
             patch.setenv(name, value)
         return runpy.run_path(str(ROOT / "coloria_site" / "settings.py"))
-
-
-class Bucket:
-    def __init__(self, endpoint: str, name: str) -> None:
-        self.name = name
-        self.client = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="coloria-test", aws_secret_access_key="coloria-test-secret",
-        )  # fmt: skip
-        self.client.create_bucket(Bucket=name)
-
-    def object_keys(self) -> set[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
-        return {item["Key"] for page in pages for item in page.get("Contents", [])}
-
-    def read(self, name: str) -> bytes:
-        return self.client.get_object(Bucket=self.name, Key=f"{PREFIX}/{name}")["Body"].read()
 
 
 @pytest.fixture
 def bucket(s3_endpoint, settings, monkeypatch, media_root):
     """A new empty bucket, and the site's STORAGES["default"] pointed at it by the settings'
     own code; MEDIA_ROOT is an empty folder that must stay empty."""
-    store = Bucket(s3_endpoint, f"coloria-{uuid.uuid4().hex[:12]}")
+    store = Bucket(s3_endpoint, f"coloria-{uuid.uuid4().hex[:12]}", prefix=PREFIX)
     evaluated = settings_with(monkeypatch, s3_environment(s3_endpoint, store.name))
     # Setting STORAGES sends setting_changed: Django drops its cached storages, and FileFields
     # (which hold the lazy default_storage) use the bucket from the next access on.
@@ -264,7 +225,7 @@ def test_the_dashboard_renders_when_the_bucket_is_unreachable(settings, make_use
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": "nowhere", "endpoint_url": f"http://127.0.0.1:{_free_port()}",
+                "bucket_name": "nowhere", "endpoint_url": f"http://127.0.0.1:{free_port()}",
                 "region_name": "us-east-1", "access_key": "x", "secret_key": "y",
             },
         },
@@ -332,7 +293,7 @@ def test_a_deletion_that_fails_is_logged_and_the_rows_still_go(
     keys = bucket.object_keys()
     # The bucket cannot be reached from now on (botocore's errors are no OSError).
     default = settings.STORAGES["default"]
-    options = {**default["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{_free_port()}"}
+    options = {**default["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{free_port()}"}
     settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
     with django_capture_on_commit_callbacks(execute=True):
         storage.job_delete(job=job)
