@@ -80,7 +80,9 @@ def _bucket_usage(storage: Any) -> MediaUsage:
     prefix = f"{storage.location.strip('/')}/" if storage.location.strip("/") else ""
     try:
         pages = storage.connection.meta.client.get_paginator("list_objects_v2").paginate(
-            Bucket=storage.bucket_name, Prefix=prefix
+            Bucket=storage.bucket_name,
+            Prefix=prefix,
+            PaginationConfig={"PageSize": min(1000, BUCKET_LIST_LIMIT)},
         )
         for page in pages:
             for item in page.get("Contents", []):

@@ -219,6 +219,18 @@ def test_the_dashboard_measures_the_bucket(bucket, colorize_photos, make_user, c
     assert "Free on that disk" not in html
 
 
+def test_the_dashboard_says_at_least_when_the_bucket_holds_more_than_it_lists(
+    bucket, colorize_photos, make_user, client, monkeypatch
+):
+    colorize_photos(owner=make_user("ann"), count=2)  # 4 objects
+    monkeypatch.setattr(dashboard, "BUCKET_LIST_LIMIT", 2)
+    usage = dashboard.media_usage()
+    assert not usage.complete and usage.files == 2
+    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    html = " ".join(client.get(reverse("admin:colorize_dashboard")).content.decode().split())
+    assert "at least" in html and "in 2 files" in html
+
+
 def test_the_dashboard_renders_when_the_bucket_is_unreachable(settings, make_user, client):
     settings.STORAGES = {
         **settings.STORAGES,
