@@ -126,6 +126,45 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("COLORIA_STATIC_ROOT", DATA_DIR / "static")
 
+# --- Photo storage (#22): uploads and results, STORAGES["default"] ---------------------------
+# Originals, renditions, reference photos and results go through Django's storage API: the
+# local disk under MEDIA_ROOT by default, or an S3-compatible bucket (django-storages, boto3)
+# when COLORIA_S3_BUCKET is set, so that web servers and workers on other machines share them.
+# Objects are private (no ACL granting anyone else) and their URLs never reach browsers (no
+# querystring auth): every download goes through Coloria's permission-checked views, which read
+# them with storage.open.
+COLORIA_S3_BUCKET = env_str("COLORIA_S3_BUCKET")
+if COLORIA_S3_BUCKET:
+    PHOTO_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": COLORIA_S3_BUCKET,
+            # Empty means AWS itself; MinIO, Ceph, R2, Garage... give their address.
+            "endpoint_url": env_str("COLORIA_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("COLORIA_S3_REGION") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+            "access_key": env_str("COLORIA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("COLORIA_S3_SECRET_ACCESS_KEY") or None,
+            # A folder inside the bucket, for a bucket shared with other things.
+            "location": env_str("COLORIA_S3_PREFIX").strip("/"),
+            # No ACL header: objects are private to the bucket's owner by default, and buckets
+            # with ACLs disabled (AWS's default since 2023) refuse any ACL but the owner's.
+            "default_acl": None,
+            "querystring_auth": False,
+            # Names are random (colorize.models); never replace an object that exists.
+            "file_overwrite": False,
+        },
+    }
+else:
+    PHOTO_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Only the "default" entry is set here; "staticfiles" is Django's unless set elsewhere.
+STORAGES = {
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **globals().get("STORAGES", {}),
+    "default": PHOTO_STORAGE,
+}
+# --- end of photo storage -------------------------------------------------------------------
+
 # --- Colorization -----------------------------------------------------------------------------
 COLORIA_WEIGHTS_DIR = env_path("COLORIA_WEIGHTS_DIR", BASE_DIR / "weights")
 COLORIA_DEVICE = env_choice("COLORIA_DEVICE", "auto", ("auto", "cpu", "cuda"))

@@ -10,11 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..models import Job
+from ..models import Job, Upload
 from .model_pages import model_name
 
 log = logging.getLogger(__name__)
@@ -27,15 +27,34 @@ class MediaUsage:
     other_bytes: int
     files: int
     disk_free_bytes: int | None
+    # Where the photos are: "disk" (MEDIA_ROOT), "bucket" (S3), or "elsewhere" (not measured).
+    where: str = "disk"
+    # False when the bucket held more objects than one dashboard look lists: figures are a floor.
+    complete: bool = True
 
     @property
     def total_bytes(self) -> int:
         return self.originals_bytes + self.results_bytes + self.other_bytes
 
 
+# A bucket is listed a thousand objects per request: stop after this many so that the dashboard
+# stays quick on a large site (its figures then say "at least").
+BUCKET_LIST_LIMIT = 20_000
+_KINDS = ("originals", "results")
+
+
 def media_usage() -> MediaUsage:
-    """Bytes under MEDIA_ROOT: originals, results, anything else; and the disk's free space."""
-    root = Path(settings.MEDIA_ROOT)
+    """Bytes stored for photos: originals, results, anything else (renditions, references); on a
+    disk also its free space. Measured where the photos are: MEDIA_ROOT, or the S3 bucket."""
+    storage = Upload.image.field.storage
+    if isinstance(storage, FileSystemStorage):
+        return _disk_usage(Path(storage.location))
+    if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
+        return _bucket_usage(storage)
+    return MediaUsage(0, 0, 0, 0, None, where="elsewhere", complete=False)
+
+
+def _disk_usage(root: Path) -> MediaUsage:
     sizes = {"originals": 0, "results": 0, "other": 0}
     files = 0
     for folder, _, names in os.walk(root):
@@ -52,6 +71,30 @@ def media_usage() -> MediaUsage:
     except OSError:
         free = None
     return MediaUsage(sizes["originals"], sizes["results"], sizes["other"], files, free)
+
+
+def _bucket_usage(storage: Any) -> MediaUsage:
+    """Sizes from the bucket's listing itself (no request per object), up to the limit."""
+    sizes = {"originals": 0, "results": 0, "other": 0}
+    files = 0
+    prefix = f"{storage.location.strip('/')}/" if storage.location.strip("/") else ""
+    try:
+        pages = storage.connection.meta.client.get_paginator("list_objects_v2").paginate(
+            Bucket=storage.bucket_name,
+            Prefix=prefix,
+            PaginationConfig={"PageSize": min(1000, BUCKET_LIST_LIMIT)},
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                folder = item["Key"][len(prefix) :].split("/", 1)[0]
+                sizes[folder if folder in _KINDS else "other"] += item["Size"]
+                files += 1
+            if files >= BUCKET_LIST_LIMIT and page.get("IsTruncated"):
+                return MediaUsage(*sizes.values(), files, None, where="bucket", complete=False)
+    except Exception:  # the dashboard must render even when the bucket cannot be reached
+        log.warning("could not list the photo bucket", exc_info=True)
+        return MediaUsage(0, 0, 0, 0, None, where="bucket", complete=False)
+    return MediaUsage(*sizes.values(), files, None, where="bucket")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def delete_files_on_commit(names: list[tuple[Any, str]]) -> None:
         for storage, name in names:
             try:
                 storage.delete(name)
-            except OSError:
+            except Exception:  # a disk's OSError, a bucket's botocore errors: log, go on
                 log.warning("could not delete %s", name, exc_info=True)
 
     transaction.on_commit(delete)

@@ -252,7 +252,10 @@ def job_submit(
                         transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
     except Exception:
         for name in stored:  # the rows rolled back; do not leave their files behind
-            Upload.image.field.storage.delete(name)
+            try:
+                Upload.image.field.storage.delete(name)
+            except Exception:  # a bucket's error must not hide the submission's own
+                log.warning("could not delete %s", name, exc_info=True)
         raise
     return batch
 
