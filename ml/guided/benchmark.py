@@ -85,8 +85,9 @@ def measure_reference(photos: Path, limit: int = 20, out=sys.stdout) -> dict[str
     from ml.registry import get_spec
 
     spec = get_spec("reference")
-    paths = sorted(p for p in photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    paths = paths[:limit]
+    every = sorted(p for p in photos.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    paths = every[:limit]
+    alike = _most_alike(paths, every)
     rows: dict[str, list[tuple[float, float]]] = {}
     seconds = []
     for index, path in enumerate(paths):
@@ -101,6 +102,10 @@ def measure_reference(photos: Path, limit: int = 20, out=sys.stdout) -> dict[str
         runs["self, global (Reinhard)"] = ml.colorize(gray, "reference", reference=own,
                                                       method="global")  # fmt: skip
         runs["another photo, matched"] = ml.colorize(gray, "reference", reference=other)
+        scene = Image.open(alike[index]).convert("RGB")
+        runs["same kind of scene, matched"] = ml.colorize(gray, "reference", reference=scene)
+        runs["same kind, global (Reinhard)"] = ml.colorize(gray, "reference", reference=scene,
+                                                           method="global")  # fmt: skip
         for name, output in runs.items():
             output = np.asarray(output)
             rows.setdefault(name, []).append(
@@ -117,6 +122,32 @@ def measure_reference(photos: Path, limit: int = 20, out=sys.stdout) -> dict[str
         colour = float(np.mean([v[1] for v in values]))
         print(f"  {name:<26} {means[name]:6.2f} ({colour:.1f})", file=out)
     return means
+
+
+def _most_alike(paths: list[Path], candidates: list[Path]) -> list[Path]:
+    """For each photo, the other candidate most alike in ImageNet features (cosine similarity of
+    EfficientNet-Lite0's pooled last features): a stand-in for "a photo of the same kind of
+    scene" that a visitor would choose as the reference."""
+    import torch
+
+    from ml.models.efficientnet_lite import pretrained
+
+    network = pretrained("lite0", head=False)  # it scales [0, 1] RGB the ImageNet way itself
+
+    def embedding(path: Path) -> torch.Tensor:
+        image = Image.open(path).convert("RGB").resize((224, 224), Image.Resampling.BILINEAR)
+        pixels = torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)
+        with torch.inference_mode():
+            deepest = network.features(pixels[None])[-1]
+        return torch.nn.functional.normalize(deepest.mean(dim=(2, 3))[0], dim=0)
+
+    vectors = torch.stack([embedding(path) for path in candidates])
+    chosen = []
+    for path in paths:
+        similarity = vectors @ vectors[candidates.index(path)]
+        similarity[candidates.index(path)] = -2  # never the photo itself
+        chosen.append(candidates[int(similarity.argmax())])
+    return chosen
 
 
 def measure_quality(photos: Path, limit: int = 20, out=sys.stdout) -> dict[float, float]:
