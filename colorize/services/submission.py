@@ -253,9 +253,7 @@ def job_submit(
                             model_key=key, params=jsonable(run_params),
                             callback_url=callback_url if owner else "",  # accounts only
                         )  # fmt: skip
-                        transaction.on_commit(
-                            lambda job_id=job.id, key=key: enqueue_job(job_id, key)
-                        )
+                        transaction.on_commit(lambda job=job: enqueue_job(job.id, job.model_key))
     except Exception:
         for name in stored:  # the rows rolled back; do not leave their files behind
             Upload.image.field.storage.delete(name)
