@@ -5,6 +5,9 @@ one process, in a scratch data directory (its own SQLite database and media).
     scripts/worker-rss                                   # 100 jobs, the shipped models in turn
     scripts/worker-rss --jobs 100 --cache-mb 60          # the same within a 60 MB model budget
     scripts/worker-rss --models coloria-lite --jobs 100  # one model
+    scripts/worker-rss --random-weights --models zhang-eccv16 zhang-siggraph17 coloria-lite
+                                       # models without installed weights: random ones (as
+                                       # python -m ml.benchmark does; time and memory are the same)
 
 Prints one line per checkpoint: jobs done, resident memory now (MB), the peak so far and the
 models loaded with their sizes (ml.runtime's cache).
@@ -42,14 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--models", nargs="+", default=list(SHIPPED), help="run in turn")
-    parser.add_argument("--cache-mb", type=float, default=0, help="COLORIA_MODEL_CACHE_MB")
-    parser.add_argument("--ttl", type=float, default=0, help="COLORIA_MODEL_TTL")
+    parser.add_argument("--cache-mb", type=int, default=0, help="COLORIA_MODEL_CACHE_MB")
+    parser.add_argument("--ttl", type=int, default=0, help="COLORIA_MODEL_TTL")
+    parser.add_argument(
+        "--random-weights", action="store_true",
+        help="random weights in the official layout for models whose weights are not installed",
+    )  # fmt: skip
     parser.add_argument("--size", nargs=2, type=int, default=(1024, 768), metavar=("W", "H"))
     args = parser.parse_args(argv)
 
     scratch = tempfile.mkdtemp(prefix="coloria-worker-rss-")
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("REDIS_URL", None)
+    if args.random_weights:
+        os.environ["COLORIA_WEIGHTS_DIR"] = _random_weights(args.models, Path(scratch) / "weights")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="coloria_site.settings", COLORIA_DATA_DIR=scratch,
         COLORIA_SYNC_JOBS="false", COLORIA_DAILY_JOBS_PER_ANONYMOUS="0",
@@ -104,6 +113,25 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)  # fmt: skip
     get_broker().purge_queue()
     return 0
+
+
+def _random_weights(models: list[str], directory: Path) -> str:
+    """A weights directory with the installed weights, and random ones for the others."""
+    sys.path.insert(0, str(ROOT))
+    from ml import benchmark
+    from ml.registry import get_spec
+    from ml.weights import is_installed, known, weights_path
+
+    directory.mkdir(parents=True)
+    for model in models:
+        spec = get_spec(model)
+        if not spec.weights:
+            continue
+        if is_installed(spec.weights):
+            (directory / known(spec.weights).filename).symlink_to(weights_path(spec.weights))
+        else:
+            benchmark._random_weights(model, directory)
+    return str(directory)
 
 
 if __name__ == "__main__":
