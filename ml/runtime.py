@@ -19,6 +19,7 @@ workers cannot use a CUDA context made by their parent).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -193,13 +194,21 @@ def _unload(key: Key, why: str) -> None:
 
 
 def _collect(unloaded: int) -> None:
-    """Hand the memory of unloaded models back: Python's cycles, and PyTorch's CUDA cache."""
+    """Hand the memory of unloaded models back: Python's cycles, PyTorch's CUDA cache, and the C
+    heap's free pages to the system (glibc keeps them otherwise, and the process stays big)."""
     if not unloaded:
         return
     gc.collect()
     torch = sys.modules.get("torch")  # never import it here: a process without it has no CUDA
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    # Not glibc (macOS, musl): that allocator decides alone.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def release_idle(*, wait: bool = True) -> int:
