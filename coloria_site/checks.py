@@ -41,3 +41,24 @@ def refuse_to_serve_without_secret_key() -> None:
     problem = secret_key_problem()
     if problem:
         raise ImproperlyConfigured(problem)
+
+
+def worker_queue_problem() -> str | None:
+    """A qcluster process serves one queue: with the GPU queue split off, a worker must say
+    which of the two it serves."""
+    if settings.COLORIA_GPU_QUEUE and set(settings.COLORIA_WORKER_QUEUES) == {"cpu", "gpu"}:
+        return (
+            "COLORIA_GPU_QUEUE is on, so jobs wait in two queues, and one qcluster process serves "
+            "one: set COLORIA_WORKER_QUEUES=cpu or COLORIA_WORKER_QUEUES=gpu for this worker (run "
+            "one of each on a machine that should serve both), or turn COLORIA_GPU_QUEUE off."
+        )
+    return None
+
+
+@checks.register()
+def check_worker_queues(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """qcluster refuses to start when it could not serve every queue it is told to."""
+    problem = worker_queue_problem()
+    if not problem or sys.argv[1:2] != ["qcluster"]:
+        return []
+    return [checks.Error(problem, id="coloria.Q001")]

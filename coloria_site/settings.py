@@ -197,9 +197,32 @@ COLORIA_WORKER_LOST_SECONDS = env_int("COLORIA_WORKER_LOST_SECONDS", 60, minimum
 COLORIA_STOP_GRACE_SECONDS = env_int("COLORIA_STOP_GRACE_SECONDS", 20, minimum=0)
 COLORIA_JOB_MAX_ATTEMPTS = env_int("COLORIA_JOB_MAX_ATTEMPTS", 2, minimum=1)
 
+# Queues. Every job goes to the queue named COLORIA_QUEUE_NAME unless COLORIA_GPU_QUEUE is on:
+# then the jobs of models that need a GPU to be practical (ml's ModelSpec.needs_gpu) go to
+# "<COLORIA_QUEUE_NAME>-gpu" (colorize.queues). A qcluster process serves one queue: the one
+# COLORIA_WORKER_QUEUES names ("cpu" or "gpu"); its default "cpu,gpu" means every job, which one
+# process can do only while the queues are not split (coloria_site.checks says so at start).
+COLORIA_QUEUE_NAME = env_str("COLORIA_QUEUE_NAME", "coloria")
+COLORIA_GPU_QUEUE = env_bool("COLORIA_GPU_QUEUE", False)
+COLORIA_WORKER_QUEUES = tuple(
+    dict.fromkeys(q.lower() for q in env_list("COLORIA_WORKER_QUEUES", ["cpu", "gpu"]))
+)
+if not COLORIA_WORKER_QUEUES or set(COLORIA_WORKER_QUEUES) - {"cpu", "gpu"}:
+    raise ImproperlyConfigured(
+        "COLORIA_WORKER_QUEUES names the queues a worker serves: cpu, gpu or cpu,gpu, not "
+        f"{','.join(COLORIA_WORKER_QUEUES)!r}"
+    )
+COLORIA_GPU_QUEUE_NAME = f"{COLORIA_QUEUE_NAME}-gpu"
+# Models stay loaded in a worker while they fit in COLORIA_MODEL_CACHE_MB (0: no limit; least
+# recently used ones are unloaded first) and were used within COLORIA_MODEL_TTL seconds (0: for
+# ever). Sizes are the models' weights in memory (parameters and buffers).
+COLORIA_MODEL_CACHE_MB = env_int("COLORIA_MODEL_CACHE_MB", 0, minimum=0)
+COLORIA_MODEL_TTL = env_int("COLORIA_MODEL_TTL", 0, minimum=0)
+
 Q_CLUSTER = {
-    # Workers only take tasks of clusters with their name: tests use their own.
-    "name": env_str("COLORIA_QUEUE_NAME", "coloria"),
+    # Workers only take tasks of clusters with their name: tests use their own. The name is also
+    # the salt of the tasks' signatures and the prefix of the workers' stats: one per site.
+    "name": COLORIA_QUEUE_NAME,
     "workers": env_int("COLORIA_WORKERS", 1, minimum=1),
     "timeout": COLORIA_JOB_TIMEOUT,
     "retry": COLORIA_JOB_TIMEOUT + 120,
@@ -214,7 +237,13 @@ Q_CLUSTER = {
     "catch_up": False,
     "sync": COLORIA_SYNC_JOBS,
     "poll": 0.5,
+    # Lets `qcluster --name <queue>` (django-q2 reads it into Q_CLUSTER_NAME) serve any queue.
+    "ALT_CLUSTERS": {},
 }
+if COLORIA_GPU_QUEUE and COLORIA_WORKER_QUEUES == ("gpu",):
+    # The GPU machine's worker takes the GPU queue. Scheduled tasks (the sweep, expiry) are run
+    # by the workers of the main queue only (django-q2 runs a schedule without a cluster there).
+    Q_CLUSTER["cluster_name"] = COLORIA_GPU_QUEUE_NAME
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

@@ -16,5 +16,10 @@ class ColorizeConfig(AppConfig):
             worker,  # worker processes: heartbeats, graceful stop
         )
 
-        # Point the framework-free ml package at this site's weights and device settings.
-        ml.configure(weights_dir=settings.COLORIA_WEIGHTS_DIR, device=settings.COLORIA_DEVICE)
+        # Point the framework-free ml package at this site's weights, device and model cache.
+        ml.configure(
+            weights_dir=settings.COLORIA_WEIGHTS_DIR,
+            device=settings.COLORIA_DEVICE,
+            model_cache_mb=settings.COLORIA_MODEL_CACHE_MB,
+            model_ttl=settings.COLORIA_MODEL_TTL,
+        )

@@ -9,6 +9,9 @@ from .services import expiry, quotas, recovery, running
 
 
 def run_job(job_id: str) -> str | None:
+    from ml import runtime
+
+    runtime.release_idle()  # models unused for COLORIA_MODEL_TTL go before the next loads
     job = running.job_run(job_id=job_id)
     if worker.stopping():  # SIGTERM came while the job ran, and it is done: leave now
         raise SystemExit(0)

@@ -74,6 +74,7 @@ def _heartbeat() -> None:
     sweep (every worker may be busy with long jobs), and the sweep's updates are conditional, so
     many workers sweeping at once do each thing once."""
     from colorize.services.recovery import beat, sweep
+    from ml import runtime
 
     interval = settings.COLORIA_HEARTBEAT_SECONDS
     sweep_every = max(1, settings.COLORIA_WORKER_LOST_SECONDS // 2)
@@ -91,6 +92,12 @@ def _heartbeat() -> None:
                 sweep()
         except Exception:  # a database hiccup must not kill the thread: try again next time
             log.warning("heartbeat or sweep failed", exc_info=True)
+        try:
+            # An idle worker hands back the models unused for COLORIA_MODEL_TTL without waiting
+            # for a job (and never waits on a model being loaded).
+            runtime.release_idle(wait=False)
+        except Exception:
+            log.warning("releasing idle models failed", exc_info=True)
 
 
 def _sweep_once() -> None:

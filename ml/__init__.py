@@ -58,31 +58,32 @@ def colorize(
     cleaned = spec.clean_params(params)
     source = open_image(image)
     gray = to_gray(source)
-    predictor = runtime.load_predictor(spec, device)
-    if base is not None:
-        if "refines" not in spec.param_names:
-            raise InvalidParameters(f"{spec.name} cannot refine a result.")
-        cleaned["base"] = base_chroma(base)
-    if (reference is not None) != spec.needs_reference:
-        raise InvalidParameters(
-            f"{spec.name} needs a reference photo."
-            if spec.needs_reference
-            else f"{spec.name} does not take a reference photo."
-        )
-    if reference is not None:
-        cleaned["reference"] = open_image(reference)
-    try:
-        chroma = predictor.predict(gray, **cleaned)
-    except MemoryError as exc:
-        raise OutOfMemory(f"{spec.name} ran out of memory on this image.") from exc
-    except RuntimeError as exc:
-        # CUDA says "out of memory"; PyTorch's CPU allocator "can't allocate memory".
-        message = str(exc).lower()
-        if "out of memory" in message or "can't allocate memory" in message:
-            raise OutOfMemory(
-                f"{spec.name} ran out of memory on this image; try a smaller image."
-            ) from exc
-        raise
+    # Held until it has predicted: the model cache never unloads a model in use (ml.runtime).
+    with runtime.in_use(spec, device) as predictor:
+        if base is not None:
+            if "refines" not in spec.param_names:
+                raise InvalidParameters(f"{spec.name} cannot refine a result.")
+            cleaned["base"] = base_chroma(base)
+        if (reference is not None) != spec.needs_reference:
+            raise InvalidParameters(
+                f"{spec.name} needs a reference photo."
+                if spec.needs_reference
+                else f"{spec.name} does not take a reference photo."
+            )
+        if reference is not None:
+            cleaned["reference"] = open_image(reference)
+        try:
+            chroma = predictor.predict(gray, **cleaned)
+        except MemoryError as exc:
+            raise OutOfMemory(f"{spec.name} ran out of memory on this image.") from exc
+        except RuntimeError as exc:
+            # CUDA says "out of memory"; PyTorch's CPU allocator "can't allocate memory".
+            message = str(exc).lower()
+            if "out of memory" in message or "can't allocate memory" in message:
+                raise OutOfMemory(
+                    f"{spec.name} ran out of memory on this image; try a smaller image."
+                ) from exc
+            raise
     colorized = compose(gray, chroma)
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out

@@ -9,7 +9,8 @@ Each (model, setting) runs in a fresh process so that its peak resident memory i
 default the networks get random weights in the official layout (time and memory do not depend
 on the values), so the figures can be measured on a machine without the official files;
 `--installed` uses the installed weights instead. Prints one table, with each time also given as
-a ratio to the first setting measured in the same run.
+a ratio to the first setting measured in the same run, and as photos an hour for one worker
+process (one photo at a time, the model loaded).
 """
 
 from __future__ import annotations
@@ -224,15 +225,15 @@ def _print_row(rows: list[dict], out) -> None:
     if row is first:
         print(f"\n{row['model']} (load {row['load_seconds']:.1f} s)", file=out)
         print(
-            f"  {'render factor':>13} {'side px':>8} {'s / photo':>10} {'x first':>8} "
-            f"{'peak RSS MB':>12} {'CUDA peak MB':>13}",
+            f"  {'render factor':>13} {'side px':>8} {'s / photo':>10} {'photos / h':>10} "
+            f"{'x first':>8} {'peak RSS MB':>12} {'CUDA peak MB':>13}",
             file=out,
         )
     cuda = f"{row['cuda_peak_mb']:.0f}" if row["cuda_peak_mb"] is not None else "-"
     factor = row["render_factor"]
     side = factor * 16 if factor else "model's"
     print(
-        f"  {factor or '-':>13} {side:>8} {row['seconds']:>10.2f} "
+        f"  {factor or '-':>13} {side:>8} {row['seconds']:>10.2f} {3600 / row['seconds']:>10.0f} "
         f"{row['seconds'] / first['seconds']:>8.2f} {row['peak_rss_mb']:>12.0f} {cuda:>13}",
         file=out,
         flush=True,

@@ -117,6 +117,15 @@ class ModelSpec:
     # words ("natural, good with faces"), as the site's model picker shows them.
     short_name: str = ""
     character: str = ""
+    # Too slow or too big to be practical without a GPU (seconds per photo on a CPU, or weights
+    # of several hundred megabytes): a site that splits its queues sends such a model's jobs to
+    # the workers of its GPU machines.
+    needs_gpu: bool = False
+
+    @property
+    def queue(self) -> str:
+        """The kind of worker this model's jobs go to: "gpu" or "cpu"."""
+        return "gpu" if self.needs_gpu else "cpu"
 
     @property
     def plain_name(self) -> str:

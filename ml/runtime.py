@@ -1,14 +1,34 @@
 """Loading models once per process and running them on the right device.
 
-A worker process keeps every model it has loaded in `_LOADED`, so a model's weights are read once
-and reused for every job. Nothing here runs at import time: CUDA is first touched inside the
-process that colorizes (forked workers cannot use a CUDA context made by their parent).
+A worker process keeps the models it has loaded in `_LOADED`, so a model's weights are read once
+and reused for every job, within a budget (ml.config's `model_cache_mb` and `model_ttl`, from
+COLORIA_MODEL_CACHE_MB and COLORIA_MODEL_TTL): when loading one more would go over the budget,
+the least recently used models are unloaded first, and a model unused for `model_ttl` seconds is
+released (checked on every load and by `release_idle`, which workers call between jobs). A
+model's size is the memory of its weights: the bytes of a PyTorch module's parameters and buffers,
+four bytes per parameter of a Keras model, else how much the process grew while loading it.
+
+A model in use (`in_use`, which `ml.colorize` holds around a prediction) is never unloaded: a
+model may load another during its prediction (BigColor's classifier, the reference model's
+features), and a worker's heartbeat thread may release idle models meanwhile.
+
+Nothing here runs at import time: CUDA is first touched inside the process that colorizes (forked
+workers cannot use a CUDA context made by their parent).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import logging
+import os
+import sys
 import threading
-from collections.abc import Callable
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +40,8 @@ from ml.errors import WeightsNotInstalled
 from ml.registry import ModelSpec, load_code
 from ml.weights import install_command, weights_path
 
+log = logging.getLogger(__name__)
+
 
 class Predictor(Protocol):
     """What a model family provides: load weights once, then predict chroma for gray images."""
@@ -29,10 +51,26 @@ class Predictor(Protocol):
     def predict(self, gray: np.ndarray, **params: Any) -> Chroma: ...
 
 
+Key = tuple[str, ...]
+
+
+@dataclass
+class _Entry:
+    value: Any
+    size: int  # bytes of memory its weights take
+    used: float  # clock() when last asked for
+
+
 # Everything a process has loaded: predictors by (model, device, file), and other networks the
-# models use (the ImageNet classifier) by their own keys. One cache, emptied by unload_all.
-_LOADED: dict[tuple[str, ...], Any] = {}
+# models use (the ImageNet classifier) by their own keys. Least recently used first. One cache,
+# emptied by unload_all.
+_LOADED: OrderedDict[Key, _Entry] = OrderedDict()
+_IN_USE: Counter[Key] = Counter()
+# What each key weighed when last loaded: room is made before it loads again.
+_SIZES: dict[Key, int] = {}
 _LOCK = threading.RLock()
+# Seconds, for the time-to-live (tests replace it).
+clock: Callable[[], float] = time.monotonic
 
 
 def resolve_device(preference: str | None = None) -> str:
@@ -47,6 +85,18 @@ def resolve_device(preference: str | None = None) -> str:
 
 def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
     """The loaded model for a spec, loading it on first use (thread-safe)."""
+    return cached(*_predictor_loader(spec, device))
+
+
+@contextlib.contextmanager
+def in_use(spec: ModelSpec, device: str | None = None) -> Iterator[Predictor]:
+    """The loaded model for a spec, never unloaded until the block ends."""
+    with hold(*_predictor_loader(spec, device)) as predictor:
+        yield predictor
+
+
+def _predictor_loader(spec: ModelSpec, device: str | None) -> tuple[Key, Callable[[], Any]]:
+    """The cache key of a spec's predictor, and how to load it."""
     path = weights_path(spec.weights) if spec.weights else None
     if path is None and spec.weights:
         raise WeightsNotInstalled(
@@ -54,21 +104,196 @@ def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
             f"Install them with: {install_command(spec.weights)}"
         )
     device = resolve_device(device)
-    return cached(
-        (spec.key, device, str(path)),
-        lambda: load_code(spec.predictor)(path, device, **spec.options),
+    return (spec.key, device, str(path)), (
+        lambda: load_code(spec.predictor)(path, device, **spec.options)
     )
 
 
-def cached(key: tuple[str, ...], load: Callable[[], Any]) -> Any:
-    """What `load()` returns, loaded once per process under `key` (thread-safe)."""
+def cached(key: Key, load: Callable[[], Any]) -> Any:
+    """What `load()` returns, loaded once per process under `key` and kept within the budget
+    (thread-safe)."""
     with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = load()
-        return _LOADED[key]
+        return _get(key, load)
+
+
+@contextlib.contextmanager
+def hold(key: Key, load: Callable[[], Any]) -> Iterator[Any]:
+    """`cached(key, load)`, kept loaded (neither evicted nor expired) until the block ends."""
+    with _LOCK:
+        value = _get(key, load)
+        _IN_USE[key] += 1
+    try:
+        yield value
+    finally:
+        with _LOCK:
+            _IN_USE[key] -= 1
+            if _IN_USE[key] <= 0:
+                del _IN_USE[key]
+            entry = _LOADED.get(key)
+            if entry is not None:  # its idle time starts when it is put down
+                entry.used = clock()
+
+
+def _get(key: Key, load: Callable[[], Any]) -> Any:
+    now = clock()
+    freed = _expire(now)
+    entry = _LOADED.get(key)
+    if entry is None:
+        if key in _SIZES:  # make room first: the old and the new never need memory together
+            freed += _make_room(_SIZES[key])
+        _collect(freed)
+        freed = 0
+        before = _rss()
+        value = load()
+        size = measure(value) or max(_rss() - before, 0)
+        _SIZES[key] = size
+        freed += _make_room(size)
+        entry = _LOADED[key] = _Entry(value, size, now)
+        log.info("loaded %s (%.0f MB)", "/".join(key), size / 2**20)
+    else:
+        _LOADED.move_to_end(key)
+        entry.used = now
+    _collect(freed)
+    return entry.value
+
+
+def _budget() -> int | None:
+    megabytes = config.settings.model_cache_mb
+    return int(megabytes * 2**20) if megabytes > 0 else None
+
+
+def _make_room(size: int) -> int:
+    """Unload least recently used models not in use until `size` more bytes fit the budget;
+    how many were unloaded."""
+    budget = _budget()
+    if budget is None:
+        return 0
+    unloaded = 0
+    for key in list(_LOADED):
+        if sum(entry.size for entry in _LOADED.values()) + size <= budget:
+            break
+        if key not in _IN_USE:
+            _unload(key, "over the model cache budget")
+            unloaded += 1
+    return unloaded
+
+
+def _expire(now: float) -> int:
+    ttl = config.settings.model_ttl
+    if ttl <= 0:
+        return 0
+    idle = [k for k, e in _LOADED.items() if now - e.used >= ttl and k not in _IN_USE]
+    for key in idle:
+        _unload(key, f"unused for {ttl:g} s")
+    return len(idle)
+
+
+def _unload(key: Key, why: str) -> None:
+    entry = _LOADED.pop(key)
+    log.info("unloaded %s (%.0f MB): %s", "/".join(key), entry.size / 2**20, why)
+
+
+def _collect(unloaded: int) -> None:
+    """Hand the memory of unloaded models back: Python's cycles, PyTorch's CUDA cache, and the C
+    heap's free pages to the system (glibc keeps them otherwise, and the process stays big)."""
+    if not unloaded:
+        return
+    gc.collect()
+    torch = sys.modules.get("torch")  # never import it here: a process without it has no CUDA
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    # Not glibc (macOS, musl): that allocator decides alone.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def release_idle(*, wait: bool = True) -> int:
+    """Unload the models unused for the time-to-live; how many. Cheap: workers call it between
+    jobs and from their heartbeat. `wait=False` gives up at once while a model is loading."""
+    if not _LOCK.acquire(blocking=wait):
+        return 0
+    try:
+        freed = _expire(clock())
+        _collect(freed)
+        return freed
+    finally:
+        _LOCK.release()
+
+
+def loaded() -> dict[Key, int]:
+    """What is loaded now, least recently used first, with each one's size in bytes."""
+    with _LOCK:
+        return {key: entry.size for key, entry in _LOADED.items()}
 
 
 def unload_all() -> None:
     """Forget everything loaded (tests; or to free memory)."""
     with _LOCK:
+        freed = len(_LOADED)
         _LOADED.clear()
+        _SIZES.clear()
+        _collect(freed)
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+
+def measure(value: Any) -> int:
+    """Bytes of the weights a loaded model holds: the parameters and buffers of the PyTorch
+    modules and tensors, the parameters of the Keras models (float32) and the NumPy arrays among
+    its attributes (a predictor wraps its networks); 0 when none is found."""
+    return _Sizer().bytes_of(value, depth=0)
+
+
+class _Sizer:
+    def __init__(self) -> None:
+        self.seen: set[int] = set()  # objects looked at
+        self.storages: set[tuple[int, str]] = set()  # tensor memory counted (tied weights: once)
+
+    def bytes_of(self, value: Any, depth: int) -> int:
+        if depth > 4 or id(value) in self.seen or isinstance(value, _SKIPPED):
+            return 0
+        self.seen.add(id(value))
+        if hasattr(value, "named_parameters") and hasattr(value, "buffers"):  # torch.nn.Module
+            return sum(self.tensor(t) for t in (*value.parameters(), *value.buffers()))
+        if hasattr(value, "untyped_storage") and hasattr(value, "element_size"):  # a Tensor
+            return self.tensor(value)
+        if callable(getattr(value, "count_params", None)):  # a Keras model
+            try:
+                return int(value.count_params()) * 4
+            except ValueError:  # not built yet: no weights
+                return 0
+        if isinstance(value, np.ndarray):
+            return int(value.nbytes)
+        if isinstance(value, dict):
+            return sum(self.bytes_of(v, depth + 1) for v in value.values())
+        if isinstance(value, list | tuple | set | frozenset):
+            return sum(self.bytes_of(v, depth + 1) for v in value)
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict):  # a predictor: the networks are its attributes
+            return sum(self.bytes_of(v, depth + 1) for v in attributes.values())
+        return 0
+
+    def tensor(self, tensor: Any) -> int:
+        storage = tensor.untyped_storage()
+        ident = (storage.data_ptr(), tensor.device.type)
+        if ident[0] and ident in self.storages:
+            return 0
+        self.storages.add(ident)
+        return int(storage.nbytes())
+
+
+_SKIPPED = (type(None), str, bytes, int, float, bool, type, type(os), Path)
+
+
+def _rss() -> int:
+    """This process's resident memory in bytes (Linux), else 0."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

@@ -125,7 +125,9 @@ def _broker_queue_size() -> int | None:
     try:
         from django_q.brokers import get_broker
 
-        return int(get_broker().queue_size())
+        from colorize import queues
+
+        return sum(int(get_broker(name).queue_size()) for name in queues.cluster_names())
     except Exception:  # the dashboard must render even when the broker is down
         log.warning("could not read the queue broker's size", exc_info=True)
         return None

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import callbacks
+from .. import callbacks, queues
 from ..models import Job
 from .expiry import batch_refresh_expiry
 from .submission import enqueue_job
@@ -89,7 +89,7 @@ def recover(job: Job, *, now: Any = None, by_owner: bool = False) -> str:
         if not still_lost.update(status=Job.Status.QUEUED, run_token=None, worker="", error=""):
             return ""
         log.warning("job %s lost its worker %s; queued again", job.pk, job.worker)
-        enqueue_job(job.pk)
+        enqueue_job(job.pk, job.model_key)
         return "queued"
     count = "twice" if job.attempts == 2 else f"{job.attempts} times"
     failed = still_lost.update(
@@ -140,35 +140,38 @@ def _reenqueue_lost(now: Any) -> int:
         | Q(enqueued_at__lt=now - lost_after())
     )
     count = 0
-    for job in waiting.only("pk", "enqueued_at", "enqueue_count"):
+    for job in waiting.only("pk", "model_key", "enqueued_at", "enqueue_count"):
         if held is not None and str(job.pk) in held:
             continue
         backoff = lost_after() * 2 ** min(max(job.enqueue_count - 1, 0), 6)
         if job.enqueued_at is not None and now - job.enqueued_at < backoff:
             continue
-        enqueue_job(job.pk)
+        enqueue_job(job.pk, job.model_key)
         count += 1
     return count
 
 
 def broker_job_ids() -> set[str] | None:
-    """The ids of the jobs whose tasks the broker holds for a worker to take, or None for a broker
-    that cannot be listed. (Tasks a worker took ahead are not there.)"""
+    """The ids of the jobs whose tasks the broker holds for a worker to take, in any of the
+    site's queues (CPU and GPU), or None for a broker that cannot be listed. (Tasks a worker took
+    ahead are not there.)"""
     from django_q.brokers import get_broker
     from django_q.brokers.orm import ORM
     from django_q.brokers.redis_broker import Redis
     from django_q.signing import SignedPackage
 
-    broker = get_broker()
-    if isinstance(broker, ORM):
-        from django_q.models import OrmQ
+    packages: list[Any] = []
+    for name in queues.cluster_names():
+        broker = get_broker(name)
+        if isinstance(broker, ORM):
+            from django_q.models import OrmQ
 
-        visible = OrmQ.objects.filter(key=broker.list_key, lock__lte=timezone.now())
-        packages = visible.values_list("payload", flat=True)
-    elif isinstance(broker, Redis):
-        packages = broker.connection.lrange(broker.list_key, 0, -1)
-    else:
-        return None
+            visible = OrmQ.objects.filter(key=broker.list_key, lock__lte=timezone.now())
+            packages.extend(visible.values_list("payload", flat=True))
+        elif isinstance(broker, Redis):
+            packages.extend(broker.connection.lrange(broker.list_key, 0, -1))
+        else:
+            return None
     ids = set()
     for package in packages:
         try:

@@ -191,7 +191,7 @@ def _queue_again(
             params=jsonable(cleaned),
         )
         batch_refresh_expiry(batch_id=job.batch_id)  # running again: not deleted meanwhile
-        transaction.on_commit(lambda: enqueue_job(rerun.id))
+        transaction.on_commit(lambda: enqueue_job(rerun.id, rerun.model_key))
     return rerun
 
 
@@ -248,6 +248,6 @@ def job_retry(*, job: Job) -> Job:
     )
     if updated:
         batch_refresh_expiry(batch_id=job.batch_id)
-        transaction.on_commit(lambda: enqueue_job(job.pk))
+        transaction.on_commit(lambda: enqueue_job(job.pk, job.model_key))
     job.refresh_from_db()
     return job

@@ -26,7 +26,7 @@ from ml.errors import ColorizeError
 from ml.registry import hint_points, params_as_json
 from ml.weights import is_installed
 
-from .. import callbacks
+from .. import callbacks, queues
 from ..models import Batch, Job, Upload
 from .errors import SubmissionError
 from .quotas import quota_charge, quota_check, quota_client
@@ -249,7 +249,7 @@ def job_submit(
                             model_key=key, params=jsonable(run_params),
                             callback_url=callback_url if owner else "",  # accounts only
                         )  # fmt: skip
-                        transaction.on_commit(lambda job_id=job.id: enqueue_job(job_id))
+                        transaction.on_commit(lambda job=job: enqueue_job(job.id, job.model_key))
     except Exception:
         for name in stored:  # the rows rolled back; do not leave their files behind
             try:
@@ -383,20 +383,24 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return params_as_json(params)
 
 
-def enqueue_job(job_id: uuid.UUID) -> None:
-    """Hand a job to the django-q2 queue (or run it at once when COLORIA_SYNC_JOBS is set),
-    noting when, for the sweeper (colorize.services.recovery)."""
+def enqueue_job(job_id: uuid.UUID, model_key: str | None = None) -> None:
+    """Hand a job to the django-q2 queue of its model's kind of worker (colorize.queues), or run
+    it at once when COLORIA_SYNC_JOBS is set, noting when, for the sweeper
+    (colorize.services.recovery). `model_key` saves a query when the caller knows it."""
     from django_q.tasks import async_task
 
     Job.objects.filter(pk=job_id).update(
         enqueued_at=timezone.now(), enqueue_count=F("enqueue_count") + 1
     )
+    if model_key is None:
+        model_key = Job.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
     async_task(
         "colorize.tasks.run_job",
         str(job_id),
         task_name=f"colorize-{job_id}",
         hook="colorize.tasks.job_task_finished",
         sync=settings.COLORIA_SYNC_JOBS,
+        cluster=queues.cluster_for_model(model_key or ""),
     )
 
 

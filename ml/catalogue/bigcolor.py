@@ -152,6 +152,7 @@ register(
         official=True,
         params=BIGCOLOR_PARAMS,
         options={"base_weights": "bigcolor"},
+        needs_gpu=True,  # a BigGAN-256 generator, with every candidate a full run
     )
 )
 register_weights(
@@ -180,6 +181,7 @@ register(
         predictor="ml.models.bigcolor:BigColorPredictor",
         weights="bigcolor-coloria",
         params=BIGCOLOR_PARAMS,
+        needs_gpu=True,
     )
 )
 

@@ -123,6 +123,7 @@ register(
         official=True,
         params=(INPUT_SIZE,),
         options={"variant": "large"},
+        needs_gpu=True,  # DDColor-L: 228 million parameters, over 900 MB in fp32
     )
 )
 register(
@@ -143,6 +144,7 @@ register(
         official=True,
         params=(INPUT_SIZE,),
         options={"variant": "large"},
+        needs_gpu=True,  # DDColor-L: 228 million parameters, over 900 MB in fp32
     )
 )
 register(
@@ -163,6 +165,7 @@ register(
         official=True,
         params=(INPUT_SIZE,),
         options={"variant": "large"},
+        needs_gpu=True,  # DDColor-L: 228 million parameters, over 900 MB in fp32
     )
 )
 register(

@@ -156,6 +156,7 @@ register(
         official=True,
         params=(RENDER_FACTOR,),
         options={"variant": "stable"},
+        needs_gpu=True,  # ResNet-101 U-Net, about 870 MB in fp32
     )
 )
 register(
@@ -175,6 +176,7 @@ register(
         official=True,
         params=(RENDER_FACTOR,),
         options={"variant": "video"},
+        needs_gpu=True,  # Stable's network
     )
 )
 
@@ -212,5 +214,7 @@ for _variant, _title, _config in (
             weights=f"deoldify-{_variant}-coloria",
             params=(RENDER_FACTOR,),
             options={"variant": _variant},
+            # Artistic (ResNet-34, 255 MB in fp32) is practical on a CPU; Stable is not.
+            needs_gpu=_variant == "stable",
         )
     )
