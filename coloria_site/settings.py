@@ -349,6 +349,10 @@ if COLORIA_ACCEL_REDIRECT_PREFIX and not COLORIA_ACCEL_REDIRECT_PREFIX.startswit
     raise ImproperlyConfigured("COLORIA_ACCEL_REDIRECT_PREFIX must start with /, e.g. /protected/")
 # Thumbnails of published photos may be kept this long by browsers and shared caches.
 COLORIA_PUBLIC_CACHE_SECONDS = env_int("COLORIA_PUBLIC_CACHE_SECONDS", 3600, minimum=0)
+if DATABASE_URL:
+    # Behind pgbouncer's transaction pooling: 0 (the pool keeps the connections, not Django).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("COLORIA_DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a kept connection the server closed
 # /readyz: ready while at least one worker was seen within this many seconds.
 COLORIA_READY_WORKER_SECONDS = env_int("COLORIA_READY_WORKER_SECONDS", 60, minimum=1)
 if not REDIS_URL:
