@@ -419,14 +419,7 @@ def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
         raise Http404("No such image.")
     job = _result_job(request, job_id) if kind == "result" else _job_or_404(request, job_id)
     response = HttpResponse(downloads.thumbnail_of(job, kind), content_type="image/jpeg")
-    # A published photo's thumbnails are the gallery's: the same for everyone, so shared caches
-    # (a CDN, the proxy) may keep them; every other thumbnail is its viewer's alone.
-    public = access.is_public(job) and settings.COLORIA_PUBLIC_CACHE_SECONDS
-    response["Cache-Control"] = (
-        f"public, max-age={settings.COLORIA_PUBLIC_CACHE_SECONDS}"
-        if public
-        else downloads.CACHE_PRIVATE
-    )
+    response["Cache-Control"] = downloads.thumbnail_cache_control(job)
     return response
 
 

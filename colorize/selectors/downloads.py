@@ -28,6 +28,7 @@ from django.utils.http import content_disposition_header
 from PIL import Image, ImageOps
 
 from ..models import Job, Upload
+from .access import is_public
 
 # What browsers show in an <img> as it is; other originals are shown through their rendition.
 WEB_FORMATS = {"JPEG", "PNG", "WEBP", "BMP"}
@@ -192,6 +193,13 @@ def reference(job: Job, *, owner: bool) -> Download:
         raise Http404("This job has no reference photo.")
     name = f"{download_stem(job, owner=owner)}-reference.png"
     return Download(job.upload.reference, "image/png", name)
+
+
+def thumbnail_cache_control(job: Job) -> str:
+    """A published photo's thumbnails are the gallery's, the same for everyone: shared caches (a
+    CDN, the proxy) may keep them for COLORIA_PUBLIC_CACHE_SECONDS. Every other is private."""
+    seconds = settings.COLORIA_PUBLIC_CACHE_SECONDS
+    return f"public, max-age={seconds}" if seconds and is_public(job) else CACHE_PRIVATE
 
 
 def thumbnail_of(job: Job, kind: str) -> bytes:
