@@ -382,3 +382,53 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("COLORIA_LOG_LEVEL", "INFO")},
 }
+
+# --- Production serving (#22: scripts/serve, health, X-Accel-Redirect) ----------------------
+# Kept in one block at the end: it only adds to what is defined above.
+# /healthz and /readyz are answered before any other middleware (coloria_site.health): a load
+# balancer's probe comes over plain HTTP, often with the machine's address as its Host.
+MIDDLEWARE.insert(0, "coloria_site.health.HealthCheckMiddleware")
+# Static files from the web process itself (no separate file server needed), right after
+# SecurityMiddleware so that they skip sessions, CSRF and the rest.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+# scripts/serve collects the static files (compressed, with content hashes in their names, which
+# WhiteNoise serves with far-future cache headers) and turns this on. Without it (runserver, the
+# tests) files come straight from static/ and {% static %} needs no manifest.
+COLORIA_STATIC_MANIFEST = env_bool("COLORIA_STATIC_MANIFEST", False)
+STORAGES = globals().get("STORAGES") or {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+}
+STORAGES["staticfiles"] = {
+    "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    if COLORIA_STATIC_MANIFEST
+    else "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+WHITENOISE_USE_FINDERS = not COLORIA_STATIC_MANIFEST
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
+WHITENOISE_AUTOREFRESH = DEBUG
+# Behind nginx: private downloads (originals, results) answer with an empty body and
+# `X-Accel-Redirect: <prefix><file's storage name>` once the permission check passed, and nginx
+# sends the file from an `internal` location (README, Production). Local file storage only.
+COLORIA_ACCEL_REDIRECT_PREFIX = env_str("COLORIA_ACCEL_REDIRECT_PREFIX", "")
+if COLORIA_ACCEL_REDIRECT_PREFIX and not COLORIA_ACCEL_REDIRECT_PREFIX.startswith("/"):
+    raise ImproperlyConfigured("COLORIA_ACCEL_REDIRECT_PREFIX must start with /, e.g. /protected/")
+# Thumbnails of published photos may be kept this long by browsers and shared caches.
+COLORIA_PUBLIC_CACHE_SECONDS = env_int("COLORIA_PUBLIC_CACHE_SECONDS", 3600, minimum=0)
+if DATABASE_URL:
+    # Behind pgbouncer's transaction pooling: 0 (the pool keeps the connections, not Django).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("COLORIA_DB_CONN_MAX_AGE", 60, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a kept connection the server closed
+# /readyz: ready while at least one worker was seen within this many seconds.
+COLORIA_READY_WORKER_SECONDS = env_int("COLORIA_READY_WORKER_SECONDS", 60, minimum=1)
+if not REDIS_URL:
+    # django-q2 keeps each cluster's status in a cache; the ORM broker's default (local memory)
+    # is per process, so the web process could never see a worker. A file cache in the data
+    # directory is shared by the processes of one instance (and, like its database, by no other).
+    CACHES["django-q"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache" / "django-q"),
+    }
+    Q_CLUSTER["cache"] = "django-q"

@@ -413,7 +413,7 @@ def job_thumbnail(request: HttpRequest, job_id, kind: str) -> HttpResponse:
         raise Http404("No such image.")
     job = _result_job(request, job_id) if kind == "result" else _job_or_404(request, job_id)
     response = HttpResponse(downloads.thumbnail_of(job, kind), content_type="image/jpeg")
-    response["Cache-Control"] = downloads.CACHE_PRIVATE
+    response["Cache-Control"] = downloads.thumbnail_cache_control(job)
     return response
 
 

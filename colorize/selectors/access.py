@@ -36,6 +36,11 @@ def _visible_to(user: Any, session_key: str) -> Q:
 PUBLIC_JOBS = Q(published_at__isnull=False, hidden_at__isnull=True, status=Job.Status.SUCCEEDED)
 
 
+def is_public(job: Job) -> bool:
+    """Whether everyone may see this job (the same rule as PUBLIC_JOBS, on a loaded job)."""
+    return job.is_published and not job.is_hidden and job.status == Job.Status.SUCCEEDED
+
+
 def job_for_viewer(*, job_id: Any, user: Any, session_key: str) -> Job | None:
     """The job if this viewer may see it, else None (callers answer 404: no existence leak).
 

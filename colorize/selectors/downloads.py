@@ -17,14 +17,18 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse
 from django.utils.http import content_disposition_header
 from PIL import Image, ImageOps
 
 from ..models import Job, Upload
+from .access import is_public
 
 # What browsers show in an <img> as it is; other originals are shown through their rendition.
 WEB_FORMATS = {"JPEG", "PNG", "WEBP", "BMP"}
@@ -127,6 +131,12 @@ class Download:
             response = HttpResponse(self.content, content_type=self.content_type)
             # Django's helper writes non-ASCII names as filename*= (RFC 6266).
             response["Content-Disposition"] = content_disposition_header(attachment, self.filename)
+        elif accel_path(self.content):
+            # Behind nginx: the permission check passed (the caller found the job for this
+            # viewer); nginx sends the file from its internal location, this process does not.
+            response = HttpResponse(b"", content_type=self.content_type)
+            response["Content-Disposition"] = content_disposition_header(attachment, self.filename)
+            response["X-Accel-Redirect"] = accel_path(self.content)
         else:
             response = FileResponse(
                 self.content.open("rb"),
@@ -137,6 +147,17 @@ class Download:
         response["Cache-Control"] = CACHE_PRIVATE
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def accel_path(file: Any) -> str:
+    """The X-Accel-Redirect target of a stored file (COLORIA_ACCEL_REDIRECT_PREFIX + its name,
+    quoted), or "" when hand-offs are off or the file is not on the local disk that nginx sees
+    (object storage serves its files through the storage itself)."""
+    prefix = settings.COLORIA_ACCEL_REDIRECT_PREFIX
+    storage = getattr(file, "storage", None)
+    if not prefix or not isinstance(storage, FileSystemStorage) or not file.name:
+        return ""
+    return prefix.rstrip("/") + "/" + quote(file.name.lstrip("/"))
 
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
@@ -172,6 +193,13 @@ def reference(job: Job, *, owner: bool) -> Download:
         raise Http404("This job has no reference photo.")
     name = f"{download_stem(job, owner=owner)}-reference.png"
     return Download(job.upload.reference, "image/png", name)
+
+
+def thumbnail_cache_control(job: Job) -> str:
+    """A published photo's thumbnails are the gallery's, the same for everyone: shared caches (a
+    CDN, the proxy) may keep them for COLORIA_PUBLIC_CACHE_SECONDS. Every other is private."""
+    seconds = settings.COLORIA_PUBLIC_CACHE_SECONDS
+    return f"public, max-age={seconds}" if seconds and is_public(job) else CACHE_PRIVATE
 
 
 def thumbnail_of(job: Job, kind: str) -> bytes:

@@ -282,6 +282,8 @@
   function syncModel() {
     const option = select.selectedOptions[0];
     hint.textContent = option && option.dataset.hint ? option.dataset.hint : "";
+    const sampleModel = document.getElementById("sample-model");
+    if (sampleModel) sampleModel.value = select.value; // a sample goes to the chosen model too
     document.querySelectorAll(".experimental-note").forEach((note) => {
       note.hidden = note.dataset.model !== select.value;
     });
@@ -301,11 +303,10 @@
   // --- Sending -----------------------------------------------------------------------------
   form.noValidate = true; // these checks replace the browser's bubbles, which cannot be styled
   form.addEventListener("submit", (event) => {
-    const sample = event.submitter && event.submitter.name === "sample" ? event.submitter : null;
     const current = canAssign ? files : Array.from(input.files);
-    const problem = !sample && current.length === 0 ? "Choose at least one photo."
+    const problem = current.length === 0 ? "Choose at least one photo."
       : select && !select.value ? "Choose a model to colorize with."
-      : sample ? "" : countProblem();
+      : countProblem();
     if (problem) {
       event.preventDefault();
       showErrors([problem]);
@@ -313,12 +314,8 @@
       errors.focus();
       return;
     }
-    const busy = sample || submit;
-    const label = busy.innerHTML;
-    busy.setAttribute("aria-busy", "true");
-    if (!sample) {
-      submit.textContent = current.length === 1 ? "Sending your photo…" : `Sending ${current.length} photos…`;
-    }
+    submit.setAttribute("aria-busy", "true");
+    submit.textContent = current.length === 1 ? "Sending your photo…" : `Sending ${current.length} photos…`;
     if (typeof fetch !== "function" || typeof FormData !== "function") {
       setTimeout(() => { submit.disabled = true; }, 0); // still sent; a second click does nothing
       return;
@@ -326,10 +323,6 @@
     // Sent from here, so that a refusal leaves every photo and setting in place.
     event.preventDefault();
     const data = new FormData(form);
-    if (sample) {
-      data.delete("images"); // the sample replaces the chosen photos: do not upload them
-      data.set("sample", sample.value);
-    }
     submit.disabled = true;
     fetch(form.action || window.location.href, {
       method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin",
@@ -348,9 +341,8 @@
         errors.setAttribute("tabindex", "-1");
         errors.focus();
         submit.disabled = false;
-        busy.removeAttribute("aria-busy");
-        busy.innerHTML = label;
-        if (!sample) submit.textContent = "Colorize";
+        submit.removeAttribute("aria-busy");
+        submit.textContent = "Colorize";
       });
   });
   // Coming back with the browser's back button: the page may be restored as it was left.

@@ -106,7 +106,7 @@ def test_the_form_takes_a_reference_and_the_result_shows_it(
     page.click("#reference-remove")
     assert page.locator("#reference-thumb").is_hidden()
     page.set_input_files("#reference", str(reference))
-    page.click("button[type=submit]")
+    page.click("#submit-button")
     page.wait_for_selector("#reference-photo")
     wait_until(page, "document.querySelector('#reference-photo').naturalWidth > 0")
     job = Job.objects.get()

@@ -20,8 +20,8 @@ def test_home_offers_class_seed_and_candidates(client, bigcolor_model):
     assert '<option value="979: valley">' in page and page.count("<option value=") >= 1000
     assert 'name="bigcolor:seed"' in page and 'name="bigcolor:candidates"' in page
     assert 'name="bigcolor:candidate"' not in page  # set by Coloria, not by people
-    # The own-trained variant is not installed: shown with the command that installs it.
-    assert "import_weights bigcolor-coloria.pth --model bigcolor-coloria" in page
+    # The own-trained variant is not installed: not offered, and no install command for visitors.
+    assert 'value="bigcolor-coloria"' not in page and "import_weights" not in page
 
 
 def test_candidates_run_as_jobs_shown_side_by_side(

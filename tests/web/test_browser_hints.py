@@ -21,7 +21,7 @@ def test_clicking_the_result_adds_a_hint_and_reruns(
     page.goto(live_server.url + "/")
     page.set_input_files("#images", str(path))
     page.select_option("#model", hint_model)
-    page.click("button[type=submit]")
+    page.click("#submit-button")
     page.wait_for_selector("#result")
     wait_until(page, "document.querySelector('#result').naturalWidth > 0")
 

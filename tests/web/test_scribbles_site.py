@@ -65,7 +65,7 @@ def test_painting_a_stroke_on_a_result_and_applying_it_shows_the_repainted_resul
     page.goto(live_server.url + "/")
     page.set_input_files("#images", str(path))
     page.select_option("#model", "zhang-eccv16")
-    page.click("button[type=submit]")
+    page.click("#submit-button")
     page.wait_for_selector("#scribble-canvas")
     wait_until(page, "document.querySelector('#scribble-canvas').width > 0")
     assert page.locator("#scribble-apply").is_disabled()

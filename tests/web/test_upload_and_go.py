@@ -52,7 +52,12 @@ def test_a_sample_photo_is_colorized_without_bringing_one(
     settings.COLORIA_SYNC_JOBS = True
     page = squashed(client.get("/"))
     for sample in samples.SAMPLES:
-        assert f'name="sample" value="{sample.key}"' in page
+        assert f'form="sample-form" name="sample" value="{sample.key}"' in page
+    # The sample buttons belong to their own form: Enter in the upload form sends its photos.
+    upload_form = page.split('id="upload-form"', 1)[1].split("</form>", 1)[0]
+    assert re.findall(r"<button[^>]*type=\"submit\"(?![^>]*form=)[^>]*>", upload_form) == [
+        '<button type="submit" class="btn btn-primary btn-large" id="submit-button">'
+    ]
     shown = client.get(reverse("colorize:sample", args=["cat"]))
     assert shown["Content-Type"] == "image/jpeg"
     sent = Image.open(io.BytesIO(shown.content))

@@ -72,7 +72,7 @@ def test_browser_upload_is_colorized_by_a_real_worker(worker, live_server, brows
     page.goto(live_server.url + "/")
     page.set_input_files("#images", str(path))
     page.select_option("#model", "zhang-eccv16")
-    page.click("button[type=submit]")
+    page.click("#submit-button")
     page.wait_for_url("**/jobs/*/")
 
     # The job page refreshes itself until the worker has finished.
