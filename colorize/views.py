@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -318,6 +319,8 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "is_staff": request.user.is_authenticated and request.user.is_staff,
         "params": model_pages.describe_params(job),
         "takes_hints": owner and takes_hints and succeeded,
+        # A click on the picture moves the divider, except where it places a colour point.
+        "drag_anywhere": not (owner and takes_hints and succeeded),
         "can_refine": owner and succeeded,
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
@@ -436,47 +439,47 @@ def _render_job_error(
     )
 
 
-@require_POST
-def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
-    job = _own_job_or_404(request, job_id)
+def _to_new_job(request: HttpRequest, job: Job, start: Callable[[], Job]) -> HttpResponse:
+    """Queue a new job from a result's page (`start` calls the service): its page, or the
+    result's page again with the reason it was refused."""
     try:
-        rerun = running.job_rerun(
-            job=job,
-            params=_params_from(request.POST, job.model_key),
-            client_address=client_address(request),
-        )
+        new_job = start()
     except Refusal as exc:
         response = _render_job_error(request, job, exc.message, status=_error_status(exc))
         return _with_retry_after(response, exc)
-    return redirect("colorize:job", job_id=rerun.id)
+    return redirect("colorize:job", job_id=new_job.id)
+
+
+@require_POST
+def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
+    job = _own_job_or_404(request, job_id)
+    params = _params_from(request.POST, job.model_key)
+    address = client_address(request)
+    return _to_new_job(
+        request, job, lambda: running.job_rerun(job=job, params=params, client_address=address)
+    )
 
 
 @require_POST
 def job_try_model(request: HttpRequest, job_id) -> HttpResponse:
     """The same photo through another model (from the result page)."""
     job = _own_job_or_404(request, job_id)
-    try:
-        other = running.job_try_model(
-            job=job, model_key=request.POST.get("model", ""), client_address=client_address(request)
-        )
-    except Refusal as exc:
-        response = _render_job_error(request, job, exc.message, status=_error_status(exc))
-        return _with_retry_after(response, exc)
-    return redirect("colorize:job", job_id=other.id)
+    model_key, address = request.POST.get("model", ""), client_address(request)
+    return _to_new_job(
+        request,
+        job,
+        lambda: running.job_try_model(job=job, model_key=model_key, client_address=address),
+    )
 
 
 @require_POST
 def job_refine(request: HttpRequest, job_id) -> HttpResponse:
     """Repaint a result with the colour strokes painted on it (the scribbles model)."""
     job = _own_job_or_404(request, job_id)
-    try:
-        refined = running.job_refine(
-            job=job, hints=request.POST.get("strokes", ""), client_address=client_address(request)
-        )
-    except Refusal as exc:
-        response = _render_job_error(request, job, exc.message, status=_error_status(exc))
-        return _with_retry_after(response, exc)
-    return redirect("colorize:job", job_id=refined.id)
+    strokes, address = request.POST.get("strokes", ""), client_address(request)
+    return _to_new_job(
+        request, job, lambda: running.job_refine(job=job, hints=strokes, client_address=address)
+    )
 
 
 @require_POST

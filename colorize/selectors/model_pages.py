@@ -245,6 +245,14 @@ class HomeExample:
     static_path: str  # the colorized example under static/
     model: ModelSpec
 
+    @property
+    def before_alt(self) -> str:
+        return f"{self.sample.alt}, in black and white"
+
+    @property
+    def after_alt(self) -> str:
+        return f"{self.sample.alt}, colorized by {self.model.plain_name}"
+
 
 def home_example() -> HomeExample | None:
     """The before/after example at the top of the home page (see colorize.samples)."""

@@ -12,7 +12,7 @@ import pytest
 from colorize.models import Job
 from tests.web import test_browser_site as site
 from tests.web.helpers import wait_until
-from tests.web.test_browser_site import CSP, shoot, sign_in
+from tests.web.test_browser_site import shoot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,20 +32,7 @@ def touch_page(browser_page, live_server, media_root):
         has_touch=True, is_mobile=True, viewport=PHONE, device_scale_factor=2
     )
     phone = context.new_page()
-    problems: list[str] = []
-
-    def with_csp(route):
-        if route.request.resource_type != "document" or route.request.method != "GET":
-            route.continue_()
-            return
-        response = route.fetch()
-        route.fulfill(
-            response=response, headers={**response.headers, "content-security-policy": CSP}
-        )
-
-    phone.route(f"{live_server.url}/**", with_csp)
-    phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    phone.on("pageerror", lambda error: problems.append(str(error)))
+    problems = site.watch(phone, live_server)
     yield phone
     context.close()
     assert not [p for p in problems if "favicon" not in p], problems

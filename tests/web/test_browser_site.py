@@ -35,10 +35,9 @@ def artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def page(browser_page, live_server, media_root):
-    """The browser page, with every HTML page served under a strict CSP and every console error
-    or uncaught exception collected (the test fails on any)."""
+def watch(page, live_server) -> list[str]:
+    """Serve every HTML page to `page` under a strict CSP and collect every console error or
+    uncaught exception (the returned list; a test fails on any)."""
     problems: list[str] = []
 
     def with_csp(route):
@@ -52,9 +51,17 @@ def page(browser_page, live_server, media_root):
             response=response, headers={**response.headers, "content-security-policy": CSP}
         )
 
-    browser_page.route(f"{live_server.url}/**", with_csp)
-    browser_page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    browser_page.on("pageerror", lambda error: problems.append(str(error)))
+    page.route(f"{live_server.url}/**", with_csp)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+@pytest.fixture
+def page(browser_page, live_server, media_root):
+    """The browser page, with every HTML page served under a strict CSP and every console error
+    or uncaught exception collected (the test fails on any)."""
+    problems = watch(browser_page, live_server)
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     browser_page.problems = problems
     yield browser_page
