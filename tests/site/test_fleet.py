@@ -154,7 +154,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    figures: dict[str, float] = {}
+    figures: dict[str, float | int | bool] = {}
     try:
         wait_for(lambda: up(f"{base}/healthz") or web.poll() is not None, 240, "gunicorn serves")
         assert web.poll() is None, web_log.read_text()[-3000:]
@@ -177,7 +177,8 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             status, _, answer = api.request("/api/v1/jobs", body, content_type)
             assert status == 202, answer
             jobs = json.loads(answer)["jobs"]
-            assert len(jobs) == PER_REQUEST and all(j["status"] == "queued" for j in jobs)
+            assert len(jobs) == PER_REQUEST  # queued (a quick worker may have started one)
+            assert all(j["status"] in ("queued", "running", "succeeded") for j in jobs), jobs
             names = Job.objects.filter(pk__in=[j["id"] for j in jobs]).values_list(
                 "id", "upload__original_name"
             )
@@ -211,6 +212,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         lost_mid_run = lost.status == Job.Status.RUNNING  # it may have just finished
         done_at_kill = Job.objects.filter(status=Job.Status.SUCCEEDED).count()
         assert done_at_kill < JOBS
+        figures.update({"succeeded at the kill": done_at_kill, "killed mid-run": lost_mid_run})
 
         wait_for(
             lambda: Job.objects.filter(status__in=Job.FINISHED).count() == JOBS,
@@ -260,4 +262,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             print(cluster.stop()[-3000:])
         print(web_log.read_text()[-3000:])
         broker = "redis" if django_settings.Q_CLUSTER.get("redis") else "orm"
-        print(f"fleet ({broker}):", {k: round(v, 1) for k, v in figures.items()})
+        print(
+            f"fleet ({broker}):",
+            {k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()},
+        )
