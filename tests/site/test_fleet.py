@@ -42,6 +42,7 @@ PREFIX = "fleet"  # the bucket's objects go under a prefix, as in a bucket share
 JOBS, PER_REQUEST = 30, 5
 LOST_SECONDS = 4  # a running job not heard from for this long is taken for lost
 SIZE = (64, 48)
+ARTIFACTS = Path(os.environ.get("COLORIA_TEST_ARTIFACTS", "var/test-artifacts"))
 
 
 def shared_database_url() -> str:
@@ -86,6 +87,18 @@ class Api:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
+
+
+def record(figures: dict[str, float | int | bool]) -> None:
+    """Keep the run's timeline (seconds since the test started) in the test artifacts."""
+    broker = "redis" if django_settings.Q_CLUSTER.get("redis") else "orm"
+    rounded = {k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()}
+    print(f"fleet ({broker}):", rounded)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "fleet.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[broker] = rounded
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def up(url: str) -> bool:
@@ -233,7 +246,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             # Its first run died with the machine; the surviving one ran it again.
             assert attempts[str(lost.pk)] == 2
             assert not in_group(Job.objects.get(pk=lost.pk).worker, first)
-        assert [pk for pk, n in attempts.items() if n == 2] in ([str(lost.pk)], [])
+        assert [pk for pk, n in attempts.items() if n == 2] == ([str(lost.pk)] * lost_mid_run)
         results = {k for k in bucket.object_keys() if k.startswith(f"{PREFIX}/results/")}
         assert len(results) == JOBS
         assert results == {bucket.key(j.result.image.name) for j in jobs}
@@ -250,6 +263,8 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         for name, directory in machines.items():
             assert not (directory / "media").exists(), f"{name} wrote photos to its disk"
         figures["checked"] = time.monotonic() - started
+        runs = sorted((j.finished_at - j.started_at).total_seconds() for j in jobs)
+        figures["median job seconds"] = runs[len(runs) // 2]
     finally:
         if web.poll() is None:
             web.send_signal(signal.SIGTERM)
@@ -261,8 +276,4 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         for cluster in clusters:
             print(cluster.stop()[-3000:])
         print(web_log.read_text()[-3000:])
-        broker = "redis" if django_settings.Q_CLUSTER.get("redis") else "orm"
-        print(
-            f"fleet ({broker}):",
-            {k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()},
-        )
+        record(figures)
