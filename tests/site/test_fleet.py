@@ -18,10 +18,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from PIL import Image
 
 from colorize.models import Job, Result
@@ -199,7 +201,8 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         assert len(photos) == JOBS
         figures["submitted"] = time.monotonic() - started
 
-        # The first worker machine dies while it runs a job, after it has finished one.
+        # The first worker machine dies while it runs a job, after it has finished one: early in
+        # the run (its model at work), so that it dies mid-run rather than while it commits.
         finished_on_first: set[str] = set()
 
         def running_on_first() -> Job | None:
@@ -210,7 +213,8 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
                 finished_on_first.update(w for w in workers if in_group(w, first))
                 if not finished_on_first:
                     return None
-            running = Job.objects.filter(status=Job.Status.RUNNING)
+            fresh = timezone.now() - timedelta(seconds=0.6)
+            running = Job.objects.filter(status=Job.Status.RUNNING, started_at__gt=fresh)
             return next((job for job in running if in_group(job.worker, first)), None)
 
         victim: list[Job] = []
@@ -220,6 +224,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         )  # fmt: skip
         first.signal_all(signal.SIGKILL)
         first.wait_gone(30)
+        killed_at = timezone.now()
         figures["killed"] = time.monotonic() - started
         lost = Job.objects.get(pk=victim[-1].pk)
         lost_mid_run = lost.status == Job.Status.RUNNING  # it may have just finished
@@ -247,9 +252,22 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             assert attempts[str(lost.pk)] == 2
             assert not in_group(Job.objects.get(pk=lost.pk).worker, first)
         assert [pk for pk, n in attempts.items() if n == 2] == ([str(lost.pk)] * lost_mid_run)
-        results = {k for k in bucket.object_keys() if k.startswith(f"{PREFIX}/results/")}
-        assert len(results) == JOBS
-        assert results == {bucket.key(j.result.image.name) for j in jobs}
+        stored = {
+            item["Key"]: item["LastModified"]
+            for page in bucket.client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket.name, Prefix=f"{PREFIX}/results/"
+            )
+            for item in page.get("Contents", [])
+        }
+        results = {bucket.key(j.result.image.name) for j in jobs}
+        assert len(results) == JOBS and results <= set(stored)
+        # No run wrote a second result. The one object allowed besides them is the killed run's
+        # own PNG, if it died between storing it and committing its job (nothing can delete it
+        # then): written before the kill (the bucket's times are whole seconds).
+        leftover = {key: at for key, at in stored.items() if key not in results}
+        assert len(leftover) <= int(lost_mid_run), leftover
+        assert all(at <= killed_at + timedelta(seconds=1) for at in leftover.values()), leftover
+        figures["orphan result objects"] = len(leftover)
 
         # Every result through the API over HTTP, a colorization of the photo sent.
         for pk, photo in photos.items():
