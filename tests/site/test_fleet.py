@@ -213,20 +213,23 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
                 finished_on_first.update(w for w in workers if in_group(w, first))
                 if not finished_on_first:
                     return None
-            fresh = timezone.now() - timedelta(seconds=0.6)
+            fresh = timezone.now() - timedelta(seconds=1)
             running = Job.objects.filter(status=Job.Status.RUNNING, started_at__gt=fresh)
             return next((job for job in running if in_group(job.worker, first)), None)
 
         victim: list[Job] = []
-        wait_for(
-            lambda: bool(victim.append(running_on_first()) or victim[-1]),
-            240, "a job runs on the first worker after it finished one", clusters,
-        )  # fmt: skip
+
+        def caught() -> bool:
+            job = running_on_first()
+            victim.extend([job] if job else [])
+            return job is not None
+
+        wait_for(caught, 240, "a job runs on the first worker after it finished one", clusters)
         first.signal_all(signal.SIGKILL)
         first.wait_gone(30)
         killed_at = timezone.now()
         figures["killed"] = time.monotonic() - started
-        lost = Job.objects.get(pk=victim[-1].pk)
+        lost = Job.objects.get(pk=victim[0].pk)
         lost_mid_run = lost.status == Job.Status.RUNNING  # it may have just finished
         done_at_kill = Job.objects.filter(status=Job.Status.SUCCEEDED).count()
         assert done_at_kill < JOBS
@@ -248,9 +251,10 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
         attempts = {str(j.pk): j.attempts for j in jobs}
         assert set(attempts.values()) <= {1, 2}
         if lost_mid_run:
-            # Its first run died with the machine; the surviving one ran it again.
+            # Its first run died with the machine; another process (the surviving machine's)
+            # ran it again.
             assert attempts[str(lost.pk)] == 2
-            assert not in_group(Job.objects.get(pk=lost.pk).worker, first)
+            assert Job.objects.get(pk=lost.pk).worker not in ("", lost.worker)
         assert [pk for pk, n in attempts.items() if n == 2] == ([str(lost.pk)] * lost_mid_run)
         stored = {
             item["Key"]: item["LastModified"]
@@ -292,6 +296,7 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
                 os.killpg(web.pid, signal.SIGKILL)
                 web.wait()
         for cluster in clusters:
-            print(cluster.stop()[-3000:])
+            if not cluster.log.closed:  # wait_for stops them when it gives up
+                print(cluster.stop()[-3000:])
         print(web_log.read_text()[-3000:])
         record(figures)
