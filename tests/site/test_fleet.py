@@ -240,6 +240,11 @@ def test_a_fleet_finishes_every_job_once_when_a_worker_machine_dies(
             300, "every job finishes on the surviving worker", [second],
         )  # fmt: skip
         figures["all finished"] = time.monotonic() - started
+        if django_settings.Q_CLUSTER.get("redis"):
+            # The web machine sees the surviving worker machine through Redis. (On the ORM
+            # broker the workers' status lives in each data directory's cache: one machine's.)
+            status, _, ready = api.request("/readyz")
+            assert status == 200 and json.loads(ready)["checks"]["worker"]["ok"], ready
 
         # Exactly once: every job succeeded with one result, and the bucket holds 30 results.
         jobs = list(Job.objects.filter(pk__in=photos))
