@@ -251,13 +251,19 @@ def job_submit(
                         )  # fmt: skip
                         transaction.on_commit(lambda job=job: enqueue_job(job.id, job.model_key))
     except Exception:
-        for name in stored:  # the rows rolled back; do not leave their files behind
-            try:
-                Upload.image.field.storage.delete(name)
-            except Exception:  # a bucket's error must not hide the submission's own
-                log.warning("could not delete %s", name, exc_info=True)
+        _delete_stored(stored)  # the rows rolled back; do not leave their files behind
         raise
     return batch
+
+
+def _delete_stored(names: list[str]) -> None:
+    """Delete files a failed submission stored; a storage error must not hide the submission's
+    own (it is logged, and the file left behind)."""
+    for name in names:
+        try:
+            Upload.image.field.storage.delete(name)
+        except Exception:
+            log.warning("could not delete %s", name, exc_info=True)
 
 
 def _check_request(files: list[UploadedFile], callback_url: str) -> None:
