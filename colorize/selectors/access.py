@@ -4,6 +4,7 @@ histories, the public gallery, and counts per owner."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,12 +66,17 @@ def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
 MAX_SHARE_TOKEN = 64
 
 
+SHARE_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def shared_job(*, token: str) -> Job | None:
     """The job behind an unlisted share link, for anyone who has it, else None (404).
 
     Only while the link is not revoked, the result exists, no moderator hid it, and the photo
     has not expired: an anonymous photo past its time is gone even before the purge runs."""
-    if not token or len(token) > MAX_SHARE_TOKEN:
+    # Tokens are URL-safe base64: anything else (a NUL byte, which PostgreSQL refuses in a
+    # query) cannot be one, and is not found rather than an error.
+    if not token or len(token) > MAX_SHARE_TOKEN or not SHARE_TOKEN_CHARS.fullmatch(token):
         return None
     not_expired = Q(upload__expires_at__isnull=True) | Q(upload__expires_at__gt=timezone.now())
     return (
