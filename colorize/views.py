@@ -130,16 +130,14 @@ def _upload_context(request: HttpRequest) -> dict:
 
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    context = _upload_context(request)
     if request.method == "GET":
-        return render(request, "colorize/home.html", context)
+        return render(request, "colorize/home.html", _upload_context(request))
 
     # The upload page's script sends the form itself and asks for JSON: a refusal then leaves
     # every photo and setting the visitor chose in place (a reloaded page would clear them).
     answers_json = request.headers.get("Accept") == "application/json"
     model_key = request.POST.get("model", "")
     params = _params_from(request.POST, model_key)
-    context["selected_model"] = model_key
     files = request.FILES.getlist("images")
     if chosen_sample := samples.sample(request.POST.get("sample", "")):
         files = [samples.sample_upload(chosen_sample.key)]
@@ -159,7 +157,8 @@ def home(request: HttpRequest) -> HttpResponse:
         if answers_json:  # the page stays as it is, with the photos still chosen
             response = JsonResponse({"error": exc.message}, status=_error_status(exc))
             return _with_retry_after(response, exc)
-        context["error"] = exc.message
+        # The form again, as sent: only a refused page needs its models, samples and photos.
+        context = {**_upload_context(request), "selected_model": model_key, "error": exc.message}
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
