@@ -30,13 +30,16 @@ SIZES = ((854, 480), (1280, 720))
 SMOOTHING_SETTINGS = ((0.0, "ema"), (0.6, "ema"), (0.6, "flow"))
 
 
-def make_film(path: Path, width: int, height: int, frames: int, fps: int = 24) -> Path:
-    """A panning, grainy gray film with one cut halfway (see the module's docstring)."""
+def make_film(
+    path: Path, width: int, height: int, frames: int, fps: int = 24, pan: int = 2
+) -> Path:
+    """A grainy gray film panning `pan` pixels a frame, with one cut halfway (see the module's
+    docstring)."""
     import av
     import numpy as np
 
     rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:height, 0 : width + frames * 2].astype(np.float32)
+    y, x = np.mgrid[0:height, 0 : width + frames * pan].astype(np.float32)
     scenes = [
         110 + 60 * np.sin(x / 23.0) * np.cos(y / 17.0) + 30 * np.sin((x + y) / 61.0),
         170 - 50 * np.cos(x / 41.0) * np.sin(y / 9.0) - 0.03 * y,
@@ -46,7 +49,7 @@ def make_film(path: Path, width: int, height: int, frames: int, fps: int = 24) -
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         for index in range(frames):
             shot = scenes[0] if index < frames // 2 else scenes[1]
-            view = shot[:, index * 2 : index * 2 + width]  # the camera pans 2 px a frame
+            view = shot[:, index * pan : index * pan + width]
             gray = np.clip(view + rng.normal(0, 6, view.shape), 0, 255).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(np.stack([gray] * 3, axis=-1), format="rgb24")
             out.mux(video.encode(frame))
@@ -71,6 +74,7 @@ def _child(model: str, film: str, smoothing: float, method: str) -> None:
         "load_seconds": load_seconds, "frames": report.frames,
         "seconds_per_frame": report.seconds_per_frame, "flicker": report.flicker,
         "scene_cuts": report.scene_cuts, "smoothing": report.smoothing,
+        "lag": report.details["lag"], "chroma_flicker": report.details["chroma_flicker"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))  # fmt: skip
 
@@ -110,21 +114,28 @@ def run_speed(models, sizes, frames: int, scratch: Path, out=sys.stdout) -> list
 
 
 def run_smoothing(model: str, size, frames: int, scratch: Path, out=sys.stdout) -> list[dict]:
-    """Flicker and seconds per frame without smoothing, with the moving average and with the
-    flow-compensated one."""
+    """Flicker, lag and seconds per frame without smoothing, with the moving average and with
+    the flow-compensated one, on a still shot and on a pan."""
     width, height = size
-    film = make_film(scratch / f"film-{width}x{height}-{frames}.mp4", width, height, frames)
-    print(f"\nsmoothing, {model} at {width}x{height}, {frames} frames (a pan, one cut)",
-          file=out)  # fmt: skip
-    print(f"{'smoothing':<10} {'flicker':>8} {'s / frame':>9} {'cuts':>6}", file=out)
     rows = []
-    for strength, method in SMOOTHING_SETTINGS:
-        row = _measure(model, film, strength, method)
-        if row is None:
-            continue
-        rows.append(row)
-        print(f"{row['smoothing']:<10} {row['flicker']:>8.3f} {row['seconds_per_frame']:>9.3f} "
-              f"{row['scene_cuts']!s:>6}", file=out, flush=True)  # fmt: skip
+    for pan in (0, 4):
+        film = make_film(scratch / f"film-{width}x{height}-{frames}-pan{pan}.mp4", width,
+                         height, frames, pan=pan)  # fmt: skip
+        shot = f"panning {pan} px a frame" if pan else "a still shot"
+        print(f"\nsmoothing, {model} at {width}x{height}, {frames} frames, {shot}, one cut",
+              file=out)  # fmt: skip
+        print(f"{'smoothing':<10} {'flicker':>8} {'chroma':>7} {'lag':>6} {'s / frame':>9} "
+              f"{'cuts':>6}",
+              file=out)  # fmt: skip
+        for strength, method in SMOOTHING_SETTINGS:
+            row = _measure(model, film, strength, method)
+            if row is None:
+                continue
+            rows.append({"pan": pan, **row})
+            print(f"{row['smoothing']:<10} {row['flicker']:>8.3f} {row['chroma_flicker']:>7.3f} "
+                  f"{row['lag']:>6.2f} "
+                  f"{row['seconds_per_frame']:>9.3f} {row['scene_cuts']!s:>6}", file=out,
+                  flush=True)  # fmt: skip
     return rows
 
 

@@ -72,7 +72,12 @@ class FilmWriter:
     re-encoded."""
 
     def __init__(
-        self, path: str | os.PathLike, reader: FilmReader, rate: Fraction, constant: bool
+        self,
+        path: str | os.PathLike,
+        reader: FilmReader,
+        rate: Fraction,
+        constant: bool,
+        rotation: int = 0,
     ) -> None:
         source = reader.video.codec_context
         self.width, self.height = even_size(source.width, source.height)
@@ -81,6 +86,8 @@ class FilmWriter:
         self.video = self.container.add_stream("libx264", rate=rate, options=dict(X264_OPTIONS))
         self.video.width, self.video.height = self.width, self.height
         self.video.pix_fmt = "yuv420p"
+        if rotation:  # a phone's upright film stays upright
+            self.video.set_display_rotation(rotation)
         # A constant-rate film is written at exactly its rate (frame i at i / rate, after the
         # first frame's own start); a variable-rate one keeps each frame's source timestamp.
         self.constant = constant

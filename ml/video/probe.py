@@ -45,6 +45,9 @@ class VideoInfo:
     rate: Fraction | None = None  # the average rate as an exact fraction
     audio_codec: str | None = None
     container: str = ""
+    # Degrees counterclockwise a player turns the pictures (a phone held upright: 90 or -90);
+    # the output keeps the same display rotation, and the poster is turned by it.
+    rotation: int = 0
 
 
 def probe(
@@ -77,7 +80,7 @@ def probe(
         info.update(width=width, height=height, has_audio=audio is not None,
                     audio_codec=audio.codec_context.name if audio else None,
                     codec=video.codec_context.name, container=container.format.name)  # fmt: skip
-    result = VideoInfo(**info)
+    result = VideoInfo(**info, rotation=_first_frame_rotation(path))
     if result.duration > max_seconds + 0.5 / max(result.fps, 1e-6):
         raise InvalidVideo(
             f"The video lasts {result.duration:.1f} s; films up to {max_seconds:g} s can be "
@@ -193,3 +196,14 @@ def _declared_duration(video: av.VideoStream, container) -> float | None:
     if container.duration:
         return container.duration / av.time_base
     return None
+
+
+def _first_frame_rotation(path: str | os.PathLike) -> int:
+    """Decode the first frame (so a stream that cannot be decoded is refused here, not hours
+    later) and read its display rotation."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration) as exc:
+        raise InvalidVideo("The video's pictures cannot be decoded: the file is damaged.") from exc
+    return round(frame.rotation or 0)

@@ -29,7 +29,7 @@ SMOOTHING_METHODS = ("ema", "flow")
 # cut to another shot by 0.3 and more.
 HIST_BINS = 64
 CUT_THRESHOLD = 0.3
-FLOW_SIDE = 160  # the largest side the optical flow works at (colour needs no more)
+FLOW_SIDE = 128  # the largest side the optical flow works at (colour needs no more)
 # How far (gray values in [0, 1]) the moved previous frame may differ from this one before the
 # previous colour is trusted less: weight exp(-(difference / OCCLUSION_SCALE)^2).
 OCCLUSION_SCALE = 0.08
@@ -152,7 +152,7 @@ class Smoother:
         if previous_gray is None or previous_gray.shape != flow_gray.shape:
             return self.previous, np.ones(self.previous.shape[:2], dtype=np.float32)
         # Where each pixel of this frame was in the previous one: previous(x + flow(x)).
-        flow = optical_flow_ilk(flow_gray, previous_gray, radius=5, num_warp=3)
+        flow = optical_flow_ilk(flow_gray, previous_gray, radius=4, num_warp=2)
         rows, cols = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in flow_gray.shape),
                                  indexing="ij")  # fmt: skip
         where = np.stack([rows + flow[0], cols + flow[1]])

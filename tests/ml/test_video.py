@@ -94,10 +94,14 @@ def test_smoothing_steadies_a_static_scene(tmp_path):
     src = make_clip(tmp_path / "still.mp4", frames=6, fps=6, grain=14, audio=None)
     plain = colorize_video(src, tmp_path / "plain.mp4", MODEL, smoothing=0)
     steady = colorize_video(src, tmp_path / "steady.mp4", MODEL)
-    ema = colorize_video(src, tmp_path / "ema.mp4", MODEL, smoothing_method="ema")
-    assert plain.smoothing == "off" and steady.smoothing == "flow 0.6"
+    flow = colorize_video(src, tmp_path / "flow.mp4", MODEL, smoothing_method="flow")
+    assert plain.smoothing == "off" and steady.smoothing == "ema 0.6"
+    assert flow.smoothing == "flow 0.6"
     assert steady.flicker < 0.8 * plain.flicker
-    assert ema.flicker < 0.8 * plain.flicker
+    assert flow.flicker < 0.8 * plain.flicker
+    assert plain.details["lag"] < 0.01 < steady.details["lag"]  # float16 storage: not 0
+    chroma = [r.details["chroma_flicker"] for r in (plain, steady, flow)]
+    assert chroma[1] < 0.7 * chroma[0] and chroma[2] < 0.7 * chroma[0]
 
 
 def test_a_scene_cut_starts_the_smoothing_again(tmp_path):
@@ -177,6 +181,15 @@ def test_a_variable_frame_rate_clip_is_accepted_with_its_timestamps(tmp_path):
     assert info.fps == pytest.approx(8 / 0.52)
     colorize_video(src, tmp_path / "out.mp4", MODEL)
     assert decoded(tmp_path / "out.mp4")["times"] == pytest.approx([t / 1000 for t in times])
+
+
+def test_a_phone_film_keeps_its_display_rotation(tmp_path):
+    src = make_clip(tmp_path / "upright.mp4", frames=2, fps=2, audio=None, rotation=90)
+    assert probe(src).rotation == 90
+    report = colorize_video(src, tmp_path / "out.mp4", MODEL, smoothing=0)
+    after = decoded(tmp_path / "out.mp4")
+    assert after["rotation"] == 90 and after["size"] == (64, 48)
+    assert report.poster.size == (48, 64)  # upright, as a player shows it
 
 
 def _truncated(path, fraction=0.5):

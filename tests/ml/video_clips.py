@@ -34,6 +34,7 @@ def make_clip(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     times_ms: list[int] | None = None,
+    rotation: int = 0,
 ) -> Path:
     """Write a film: `frames` frames at `fps` (or at the millisecond times `times_ms`: a variable
     frame rate), split evenly into `scenes` shots, with Gaussian grain of `grain` gray levels
@@ -43,6 +44,8 @@ def make_clip(
     with av.open(str(path), "w", format=container) as out:
         video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        if rotation:  # as a phone held upright records
+            video.set_display_rotation(rotation)
         if times_ms is not None:
             video.codec_context.time_base = Fraction(1, 1000)
         sound = out.add_stream(audio, rate=SAMPLE_RATE) if audio else None
@@ -92,6 +95,7 @@ def decoded(path: Path) -> dict:
         times = [float(frame.pts * frame.time_base) for frame in frames]
         width, height = video.codec_context.width, video.codec_context.height
         rate = video.average_rate
+        rotation = frames[0].rotation if frames else 0
     with av.open(str(path)) as film:
         sound = film.streams.audio[0] if film.streams.audio else None
         packets = [bytes(p) for p in film.demux(sound) if p.size] if sound else []
@@ -102,6 +106,7 @@ def decoded(path: Path) -> dict:
         "size": (width, height),
         "times": times,
         "rate": rate,
+        "rotation": rotation,
         "pixels": [frame.to_ndarray(format="rgb24") for frame in frames],
         "audio_codec": audio_codec,
         "audio_packets": packets,
