@@ -9,8 +9,8 @@ model. `manifest.json` records what the chroma was made from (the file's size an
 hash, the model, its parameters and the smoothing): when any of it differs, the old frames are
 thrown away. Disk: 2 bytes × 2 channels × the model's working size per frame before
 compression (256 × 256: 256 kB); measured with zhang-eccv16-coloria on a generated 720p film,
-0.16 MB a frame, so about 230 MB for 60 s at 24 fps. The worker deletes the folder when the job
-is done.
+0.16 MB a frame, so about 230 MB for 60 s at 24 fps. Delete the folder once the job has
+succeeded (the caller owns it).
 """
 
 from __future__ import annotations
