@@ -4,6 +4,7 @@
     python -m ml.benchmark --models bigcolor ddcolor-tiny   # no render factor: one setting each
     python -m ml.benchmark --pipeline                        # 40-megapixel photos of hard content
     python -m ml.benchmark --guided --photos photos/val      # colour scribbles: speed, quality
+    python -m ml.benchmark --video [ARGS]                    # films: ml.video.benchmark's ARGS
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -242,6 +243,10 @@ def _print_row(rows: list[dict], out) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--video"]:  # films: seconds per frame, flicker, memory
+        from ml.video import benchmark as video
+
+        return video.main(argv[1:])
     if argv[:1] == ["--pipeline-child"]:
         case, width, height, weights_dir = argv[1:5]
         _pipeline_child(case, int(width), int(height), weights_dir)

@@ -121,6 +121,10 @@ class ModelSpec:
     # of several hundred megabytes): a site that splits its queues sends such a model's jobs to
     # the workers of its GPU machines.
     needs_gpu: bool = False
+    # Fit to colorize a film frame by frame (ml.video): true for models that need only the
+    # picture, or one reference photo for the whole film; false where the request belongs to one
+    # picture (colour strokes painted on it).
+    video: bool = True
 
     @property
     def queue(self) -> str:

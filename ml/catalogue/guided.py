@@ -76,6 +76,7 @@ register(
         predictor="ml.guided.scribbles:ScribblesPredictor",
         weights=NO_WEIGHTS,
         params=(HINTS, REFINES),
+        video=False,  # strokes are painted on one picture
     )
 )
 METHOD = ParamSpec(
