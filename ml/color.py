@@ -336,18 +336,18 @@ def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
     return Image.fromarray(color_fast.compose_rgb(gray, ab, chroma.space))
 
 
-# zlib level of the PNG a result is stored as (downloads). Measured on a 12-megapixel result
-# (python -m ml.pipeline_benchmark --png): level 6, Pillow's default, 5.0 s and 12.4 MB;
-# level 3, 1.5 s and 14.0 MB; level 1, 1.1 s and 14.9 MB. Level 1: a fifth of the time for
-# a fifth more bytes.
-PNG_COMPRESS_LEVEL = 1
+# zlib level of the PNG a result is stored as (downloads), written on every core by ml.png.
+# Measured on a 12-megapixel result (python -m ml.pipeline_benchmark --png, 2 busy cores):
+# Pillow's default (level 6, one core) 12.4 MB; ml.png at level 2 about 14.9 MB, as large as
+# Pillow's level 1, in a fifth to a tenth of level 6's time. See the report in ml/png.py.
+PNG_COMPRESS_LEVEL = 2
 
 
 def encode_png(image: Image.Image) -> bytes:
     """A result as the PNG the site stores (lossless: any level decodes to the same pixels)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    from ml import png
+
+    return png.encode(image, PNG_COMPRESS_LEVEL)
 
 
 def base_chroma(source: ImageSource, pixels: int = 500_000) -> np.ndarray:

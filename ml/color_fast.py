@@ -55,17 +55,21 @@ def _stripes(height: int, width: int) -> list[slice]:
 
 def for_each_stripe(height: int, width: int, work: Callable[[list[slice]], None]) -> None:
     """Call `work` with the stripes of an image, split into one contiguous run per thread."""
-    stripes = _stripes(height, width)
-    count = min(threads(), len(stripes))
+    run_parts(_stripes(height, width), work)
+
+
+def run_parts(parts: list, work: Callable[[list], None]) -> None:
+    """Call `work` with `parts` split into one contiguous run per thread, and wait for all."""
+    count = min(threads(), len(parts))
     if count <= 1:
-        work(stripes)
+        work(parts)
         return
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="coloria-color")
-    share = -(-len(stripes) // count)
-    futures = [_pool.submit(work, stripes[i : i + share]) for i in range(0, len(stripes), share)]
+    share = -(-len(parts) // count)
+    futures = [_pool.submit(work, parts[i : i + share]) for i in range(0, len(parts), share)]
     for future in futures:
         future.result()  # re-raises a thread's exception
 

@@ -147,27 +147,37 @@ def measure(
 
 
 def measure_png_levels(
-    megapixels: float = 12.0, levels: tuple[int, ...] = (1, 3, 6), out=sys.stdout
+    megapixels: float = 12.0, levels: tuple[int, ...] = (1, 2, 3, 6), out=sys.stdout
 ) -> list[dict[str, Any]]:
-    """Seconds and size of a colorized photo's PNG at each zlib compress level."""
+    """Seconds and size of a colorized photo's PNG at each zlib compress level, by Pillow (one
+    core, its per-row filter choice) and by ml.png (every core, the "Up" filter)."""
+    from ml import png
     from ml.color import Chroma, compose, open_image, to_gray
 
     gray = to_gray(open_image(photo_jpeg(megapixels)))
     rows, cols = gray.shape[0] // 16, gray.shape[1] // 16
     ab = np.random.default_rng(0).normal(0, 20, (rows, cols, 2)).astype(np.float32)
     image = compose(gray, Chroma(ab=ab))
+
+    def pillow(level: int) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", compress_level=level)
+        return buffer.getvalue()
+
     print(f"PNG of a {megapixels:.0f} MP result, median of 3", file=out)
     results = []
     for level in levels:
-        seconds, size = [], 0
-        for _ in range(3):
-            buffer = io.BytesIO()
-            started = time.perf_counter()
-            image.save(buffer, format="PNG", compress_level=level)
-            seconds.append(time.perf_counter() - started)
-            size = buffer.tell()
-        results.append({"level": level, "seconds": statistics.median(seconds), "mb": size / 1e6})
-        print(f"  level {level}: {results[-1]['seconds']:.2f} s, {size / 1e6:.1f} MB", file=out)
+        for name, encode in (("Pillow", pillow), ("ml.png", lambda lv: png.encode(image, lv))):
+            seconds, size = [], 0
+            for _ in range(3):
+                started = time.perf_counter()
+                size = len(encode(level))
+                seconds.append(time.perf_counter() - started)
+            row = {"encoder": name, "level": level, "seconds": statistics.median(seconds),
+                   "mb": size / 1e6}  # fmt: skip
+            results.append(row)
+            print(f"  {name:<7} level {level}: {row['seconds']:.2f} s, {row['mb']:.2f} MB",
+                  file=out, flush=True)  # fmt: skip
     return results
 
 
