@@ -77,9 +77,14 @@ def open_image(source: ImageSource) -> Image.Image:
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise InvalidImage(f"The file could not be read as an image ({exc}).") from exc
     try:
+        if image.getexif().get(_ORIENTATION, 1) == 1:
+            return image  # upright already: exif_transpose would only copy it (96 MB at 24 MP)
         return ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not stop colorization
         return image
+
+
+_ORIENTATION = 0x0112  # the EXIF tag
 
 
 def alpha_of(image: Image.Image) -> Image.Image | None:

@@ -256,10 +256,12 @@ def _to_8bit(channels, spare: np.ndarray, out: np.ndarray) -> None:
     codes = np.empty(spare.shape, dtype=np.uint8)
     above = np.empty(spare.shape, dtype=bool)
     for index, channel in enumerate(channels):
-        np.clip(channel, _F32(0.0), _F32(1.0), out=channel)
-        bits = channel.view(np.int32)  # positive floats sort as their bit patterns do
+        # No clipping needed: positive floats sort as their bit patterns do, negative ones
+        # (and -0.0) have negative patterns, in bucket 0 (code 0) by take's "clip", and those
+        # above 1.0 land in the last bucket (code 255), as the reference's clipping gives.
+        bits = channel.view(np.int32)
         np.right_shift(bits, _BUCKET_SHIFT, out=bucket)
-        np.take(base, bucket, out=codes, mode="clip")  # -0.0 (negative bits): bucket 0
+        np.take(base, bucket, out=codes, mode="clip")
         np.take(threshold, bucket, out=bucket, mode="clip")
         np.greater_equal(bits, bucket, out=above)
         codes += above

@@ -138,10 +138,10 @@ def test_the_8bit_table_equals_the_reference_near_every_threshold():
     values = np.concatenate([
         bits.astype(np.int32).view(np.float32),
         np.random.default_rng(12).random(1_000_000, dtype=np.float32),
-        np.array([0.0, -0.0, 1.0, 1e-30], dtype=np.float32),
+        np.array([0.0, -0.0, 1.0, 1e-30, -1e-30, -0.5, 1.0001, 2.0, np.inf, -np.inf], np.float32),
     ])  # fmt: skip
     plane = values.reshape(1, -1)
     out = np.empty((1, values.size, 3), dtype=np.uint8)
     channels = (plane.copy(), plane.copy(), plane.copy())
     color_fast._to_8bit(channels, np.empty_like(plane), out)
-    assert np.array_equal(out[0, :, 0], color_fast._srgb8_code(values))
+    assert np.array_equal(out[0, :, 0], color_fast._srgb8_code(np.clip(values, 0, 1)))
