@@ -1,13 +1,12 @@
 """The full-resolution colour kernels behind ml.color's `to_gray` and `compose`.
 
-They compute what ml.color's reference formulas compute, in the same float32 operations and
-order, so that the results are the same bit for bit (tests/ml/test_color_fast.py checks it on
-generated photos). What makes them several times faster on a 12- or 24-megapixel photo:
+They compute what the reference formulas of ml.colorspace compute, in the same float32
+operations and order, so that the results are the same bit for bit (tests/ml/test_color_fast.py
+checks it on generated photos). What makes them several times faster on a 12- or 24-megapixel photo:
 
-- each formula's usual branch runs on every pixel without `np.where` (which evaluates both
-  branches and then gathers): it is written so that on that branch the correction term is exactly
-  zero, and the few pixels of the other branch (very dark ones) are recomputed by the reference
-  formula afterwards;
+- each formula's usual branch runs on every pixel without `np.where` (which computes both
+  branches, then picks), and the few pixels of the other branch (very dark ones) are recomputed
+  by the reference formula afterwards;
 - colour channels are separate planes and every temporary is a buffer of one stripe of rows,
   reused from stripe to stripe (small enough to stay in the CPU's cache, no allocations);
 - 8-bit sRGB decoding is a 256-entry table of the reference formula's own values, and the final
@@ -26,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ml import color as ref
+from ml import colorspace as ref
 
 # 128K pixels a stripe (a float32 plane is 512 KB): fewer stripes cost more in Python calls,
 # larger ones fall out of the CPU cache (measured: 16K-128K pixels, 128K fastest).
