@@ -57,6 +57,17 @@ def for_each_stripe(height: int, width: int, work: Callable[[list[slice]], None]
     run_parts(_stripes(height, width), work)
 
 
+def _forget_pool() -> None:
+    """In a forked child (a worker forked after its parent composed a photo), the parent's
+    threads do not exist: a new pool is made on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def run_parts(parts: list, work: Callable[[list], None]) -> None:
     """Call `work` with `parts` split into one contiguous run per thread, and wait for all."""
     count = min(threads(), len(parts))

@@ -145,3 +145,24 @@ def test_the_8bit_table_equals_the_reference_near_every_threshold():
     channels = (plane.copy(), plane.copy(), plane.copy())
     color_fast._to_8bit(channels, np.empty_like(plane), out)
     assert np.array_equal(out[0, :, 0], color_fast._srgb8_code(np.clip(values, 0, 1)))
+
+
+def _compose_in_child(queue) -> None:
+    gray = np.random.default_rng(13).random((256, 64), dtype=np.float32)  # 4 stripes
+    ab = np.zeros((4, 4, 2), dtype=np.float32)
+    queue.put(np.asarray(color.compose(gray, Chroma(ab=ab))).shape)
+
+
+def test_a_process_forked_after_composing_composes_on_threads_of_its_own(threads):
+    import multiprocessing
+
+    _compose_in_child(multiprocessing.Queue())  # the parent's pool exists now (with 2 threads)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_compose_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():  # waiting on the parent's threads, which the child does not have
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (256, 64, 3)
