@@ -141,7 +141,7 @@ def measure(
                    "png_mb": runs[0][1] / 1e6}  # fmt: skip
             rows.append(row)
             cells = "".join(f"{median[s]:>9.3f}" for s in STAGES)
-            print(f"  {model:<14} {megapixels:>5.0f}{cells}{total:>9.3f}{row['png_mb']:>8.1f}",
+            print(f"  {model:<14} {megapixels:>5g}{cells}{total:>9.3f}{row['png_mb']:>8.1f}",
                   file=out, flush=True)  # fmt: skip
     return rows
 
@@ -164,7 +164,7 @@ def measure_png_levels(
         image.save(buffer, format="PNG", compress_level=level)
         return buffer.getvalue()
 
-    print(f"PNG of a {megapixels:.0f} MP result, median of 3", file=out)
+    print(f"PNG of a {megapixels:g} MP result, median of 3", file=out)
     results = []
     for level in levels:
         for name, encode in (("Pillow", pillow), ("ml.png", lambda lv: png.encode(image, lv))):
