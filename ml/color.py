@@ -176,18 +176,20 @@ def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
     return Image.fromarray(color_fast.compose_rgb(gray, ab, chroma.space))
 
 
-# zlib level of the PNG a result is stored as (downloads), written on every core by ml.png.
-# Measured on a 12-megapixel result (python -m ml.pipeline_benchmark --png, 2 busy cores):
-# Pillow's default (level 6, one core) 12.4 MB; ml.png at level 2 about 14.9 MB, as large as
-# Pillow's level 1, in a fifth to a tenth of level 6's time. See the report in ml/png.py.
-PNG_COMPRESS_LEVEL = 2
+# zlib level of the PNG a result is stored as (downloads). Measured on 12-megapixel results
+# (python -m ml.pipeline_benchmark --png; 2 busy cores): scribbles' result at level 6, Pillow's
+# default, 3.5 s and 6.1 MB; level 3, 0.8 s and 7.1 MB (+17 %); level 1, 0.7 s and 7.9 MB
+# (+29 %); a network's smoother result 1.2 s / 0.6 s / 0.5 s for 2.7 / 3.2 / 3.7 MB. Level 3:
+# most of level 1's time saved for little more than half its extra size. (Deflating bands of
+# rows on several threads was tried: no faster on 2 shared cores.)
+PNG_COMPRESS_LEVEL = 3
 
 
 def encode_png(image: Image.Image) -> bytes:
     """A result as the PNG the site stores (lossless: any level decodes to the same pixels)."""
-    from ml import png
-
-    return png.encode(image, PNG_COMPRESS_LEVEL)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
 
 
 def base_chroma(source: ImageSource, pixels: int = 500_000) -> np.ndarray:

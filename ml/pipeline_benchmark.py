@@ -147,36 +147,38 @@ def measure(
 
 
 def measure_png_levels(
-    megapixels: float = 12.0, levels: tuple[int, ...] = (1, 2, 3, 6), out=sys.stdout
+    megapixels: float = 12.0,
+    levels: tuple[int, ...] = (1, 3, 6),
+    models: tuple[str, ...] = ("scribbles", "coloria-lite"),
+    out=sys.stdout,
 ) -> list[dict[str, Any]]:
-    """Seconds and size of a colorized photo's PNG at each zlib compress level, by Pillow (one
-    core, its per-row filter choice) and by ml.png (every core, the "Up" filter)."""
-    from ml import png
-    from ml.color import Chroma, compose, open_image, to_gray
+    """Seconds and size of results' PNG at each zlib compress level: a guided result (sharp,
+    colourful strokes) and a network's (smoother colour)."""
+    import ml
+    from ml import get_spec, runtime
+    from ml.color import compose, open_image, to_gray
 
-    gray = to_gray(open_image(photo_jpeg(megapixels)))
-    rows, cols = gray.shape[0] // 16, gray.shape[1] // 16
-    ab = np.random.default_rng(0).normal(0, 20, (rows, cols, 2)).astype(np.float32)
-    image = compose(gray, Chroma(ab=ab))
-
-    def pillow(level: int) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=level)
-        return buffer.getvalue()
-
+    ml.configure(device="cpu")
+    source = open_image(photo_jpeg(megapixels))
+    gray = to_gray(source)
     print(f"PNG of a {megapixels:g} MP result, median of 3", file=out)
     results = []
-    for level in levels:
-        for name, encode in (("Pillow", pillow), ("ml.png", lambda lv: png.encode(image, lv))):
+    for model in models:
+        spec = get_spec(model)
+        params = spec.clean_params(_model_params(model, source.width, source.height))
+        image = compose(gray, runtime.load_predictor(spec, "cpu").predict(gray, **params))
+        for level in levels:
             seconds, size = [], 0
             for _ in range(3):
+                buffer = io.BytesIO()
                 started = time.perf_counter()
-                size = len(encode(level))
+                image.save(buffer, format="PNG", compress_level=level)
                 seconds.append(time.perf_counter() - started)
-            row = {"encoder": name, "level": level, "seconds": statistics.median(seconds),
+                size = buffer.tell()
+            row = {"model": model, "level": level, "seconds": statistics.median(seconds),
                    "mb": size / 1e6}  # fmt: skip
             results.append(row)
-            print(f"  {name:<7} level {level}: {row['seconds']:.2f} s, {row['mb']:.2f} MB",
+            print(f"  {model:<14} level {level}: {row['seconds']:.2f} s, {row['mb']:.2f} MB",
                   file=out, flush=True)  # fmt: skip
     return results
 

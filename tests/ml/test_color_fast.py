@@ -97,39 +97,6 @@ def test_the_stored_png_decodes_to_the_same_pixels():
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), rgb)
 
 
-@pytest.mark.parametrize(
-    ("mode", "shape"),
-    [("RGB", (37, 53, 3)), ("RGBA", (5, 7, 4)), ("L", (1, 1)), ("LA", (300, 2, 2))],
-)
-def test_png_written_in_bands_on_several_threads_decodes_to_the_same_pixels(threads, mode, shape):
-    from ml import png
-
-    pixels = np.random.default_rng(10).integers(0, 256, shape, dtype=np.uint8)
-    for level in (1, 6):
-        decoded = Image.open(io.BytesIO(png.encode(Image.fromarray(pixels, mode), level)))
-        assert decoded.mode == mode
-        assert np.array_equal(np.asarray(decoded), pixels)
-
-
-def test_png_of_another_mode_is_left_to_pillow():
-    from ml import png
-
-    image = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).convert("P")
-    decoded = Image.open(io.BytesIO(png.encode(image, 2)))
-    assert decoded.mode == "P" and np.array_equal(np.asarray(decoded), np.asarray(image))
-
-
-def test_adler32_of_joined_pieces():
-    import zlib
-
-    from ml import png
-
-    rng = np.random.default_rng(11)
-    first, second = rng.bytes(100_003), rng.bytes(77_777)
-    joined = png._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
-    assert joined == zlib.adler32(first + second)
-
-
 def test_the_8bit_table_equals_the_reference_near_every_threshold():
     """Every code boundary, 3 float32 steps either side, and a million random values."""
     _, threshold = color_fast._srgb8_tables()
