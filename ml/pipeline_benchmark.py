@@ -120,7 +120,6 @@ def measure(
     """The stage table: one row per (model, photo size), median seconds per stage."""
     import ml
 
-    ml.configure(device="cpu")
     reference = reference_jpeg()
     print(f"whole pipeline per stage, median of {repeats} after a warm-up (seconds)", file=out)
     header = "".join(f"{stage:>9}" for stage in STAGES)
@@ -154,11 +153,9 @@ def measure_png_levels(
 ) -> list[dict[str, Any]]:
     """Seconds and size of results' PNG at each zlib compress level: a guided result (sharp,
     colourful strokes) and a network's (smoother colour)."""
-    import ml
     from ml import get_spec, runtime
     from ml.color import compose, open_image, to_gray
 
-    ml.configure(device="cpu")
     source = open_image(photo_jpeg(megapixels))
     gray = to_gray(source)
     print(f"PNG of a {megapixels:g} MP result, median of 3", file=out)
