@@ -247,11 +247,25 @@ def _lab_stripe(gray: np.ndarray, a: np.ndarray, b: np.ndarray, buffers: list, o
     high = np.maximum(np.maximum(red, green, out=y), blue, out=y) > 1 + ref._EPS_HIGH
     outside = np.logical_or(low, high, out=low)
     if outside.any():  # out of gamut: the reference's own fit, for these pixels only
-        lab = np.stack([lightness[outside], a[outside], b[outside]], axis=-1)
-        fitted = ref.lab_to_linear_rgb(ref._fit_into_gamut(lab))
+        fitted = _fitted_linear(np.stack([lightness[outside], a[outside], b[outside]], axis=-1))
         for index, channel in enumerate((red, green, blue)):
             channel[outside] = fitted[:, index]
     _to_8bit((red, green, blue), spare, out)
+
+
+def _fitted_linear(lab: np.ndarray) -> np.ndarray:
+    """lab_to_linear_rgb(_fit_into_gamut(lab)) of out-of-gamut colours (N, 3), the reference's
+    steps one by one, but the linear RGB that the fit's own check computed is kept rather than
+    computed again (at 24 MP a network's result can have millions of such pixels)."""
+    fitted = lab.copy()
+    chroma = np.hypot(fitted[:, 1], fitted[:, 2])
+    limit = ref.max_chroma(fitted[:, 0], np.arctan2(fitted[:, 2], fitted[:, 1]))
+    fitted[:, 1:] *= np.minimum(1.0, limit / np.maximum(chroma, 1e-6))[:, None]
+    linear = ref.lab_to_linear_rgb(fitted)
+    still = ~np.all((linear >= -ref._EPS_LOW) & (linear <= 1 + ref._EPS_HIGH), axis=-1)
+    if still.any():  # where interpolating the table overshot the gamut's edge
+        linear[still] = ref.lab_to_linear_rgb(ref._bisect_into_gamut(fitted[still]))
+    return linear
 
 
 def _to_8bit(channels, spare: np.ndarray, out: np.ndarray) -> None:
