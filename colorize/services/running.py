@@ -4,7 +4,6 @@ running a job again (an owner's retry or re-run with new parameters)."""
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import uuid
 from typing import Any
@@ -14,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import ml
+from ml.color import encode_png
 from ml.errors import ColorizeError, InvalidParameters, WeightsNotInstalled
 
 from .. import callbacks, worker
@@ -98,15 +98,14 @@ def _colorize(job: Job) -> Result:
                 raise InvalidParameters("The reference photo of this job has been deleted.")
             params["reference"] = files.enter_context(job.upload.reference.open("rb"))
         colorized = ml.colorize(original, model=job.model_key, **params)
-    buffer = io.BytesIO()
-    colorized.save(buffer, format="PNG")
+    png = encode_png(colorized)  # a fast zlib level: see ml.color.PNG_COMPRESS_LEVEL
     result = Result(
         job=job,
         width=colorized.width,
         height=colorized.height,
         details=colorized.info.get("coloria", {}),
     )
-    result.image.save("result.png", ContentFile(buffer.getvalue()), save=False)
+    result.image.save("result.png", ContentFile(png), save=False)
     return result
 
 

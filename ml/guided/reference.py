@@ -60,7 +60,8 @@ def _cnn_features(lightness: np.ndarray) -> np.ndarray | None:
         _, _, f8, f16, _ = network.features(F.interpolate(gray, size=size, mode="bilinear"))
         joined = torch.cat([F.interpolate(f, size=(height, width), mode="bilinear")
                             for f in (f8, f16)], dim=1)  # fmt: skip
-    return joined[0].permute(1, 2, 0).numpy()
+    # Made contiguous here, in one pass: pooling a channels-first view read it column by column.
+    return joined[0].permute(1, 2, 0).contiguous().numpy()
 
 
 def _segments(lightness: np.ndarray) -> np.ndarray:
@@ -77,7 +78,7 @@ def _pool(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     count, flat = labels.max() + 1, labels.ravel()
     members = sparse.csr_matrix((np.ones(flat.size), (flat, np.arange(flat.size))),
                                 shape=(count, flat.size))  # fmt: skip
-    sums = members @ values.reshape(flat.size, -1).astype(np.float64)
+    sums = members @ np.ascontiguousarray(values.reshape(flat.size, -1), dtype=np.float64)
     return sums / np.maximum(np.bincount(flat, minlength=count), 1)[:, None]
 
 

@@ -38,7 +38,11 @@ def working_shape(height: int, width: int, pixels: int = WORKING_PIXELS) -> tupl
 def working_lightness(gray: np.ndarray) -> np.ndarray:
     """The photo's L* (0-100) on its working grid (box-averaged gray values)."""
     rows, cols = working_shape(*gray.shape)
-    image = Image.fromarray(np.clip(gray, 0, 1).astype(np.float32), mode="F")
+    values = np.ascontiguousarray(gray, dtype=np.float32)
+    if values.size and (values.min() < 0 or values.max() > 1):  # to_gray's never are
+        values = np.clip(values, 0, 1)
+    # Pillow reads the array in place (no copy of a 24-megapixel photo's 96 MB).
+    image = Image.frombuffer("F", (values.shape[1], values.shape[0]), values, "raw", "F", 0, 1)
     return gray_to_lightness(np.asarray(image.resize((cols, rows), Image.Resampling.BOX)))
 
 

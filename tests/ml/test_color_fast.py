@@ -1,0 +1,135 @@
+"""The fast full-resolution kernels (ml.color_fast) against ml.color's reference formulas, on
+generated photos: the same 8-bit result, bit for bit (tolerance 0), in one thread or several."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml import color, color_fast
+from ml.color import Chroma
+
+
+def reference_compose(gray: np.ndarray, ab: np.ndarray, space: str) -> np.ndarray:
+    """compose as the formulas define it, on the whole photo at once."""
+    upsampled = color.resize_bilinear(ab, *gray.shape)
+    if space == "yuv":
+        rgb = color.yuv_to_rgb(gray, upsampled)
+    else:
+        lightness = color.gray_to_lightness(gray)[..., None]
+        rgb = color.lab_to_rgb(np.concatenate([lightness, upsampled], axis=-1))
+    return np.round(rgb * 255.0).astype(np.uint8)
+
+
+def reference_gray(rgb: np.ndarray) -> np.ndarray:
+    linear = color.srgb_to_linear(rgb.astype(np.float32) / 255.0)
+    weights = color.LUMA
+    luminance = weights[0] * linear[..., 0] + weights[1] * linear[..., 1]
+    luminance = luminance + weights[2] * linear[..., 2]
+    return color.linear_to_srgb(np.clip(luminance, 0.0, 1.0))
+
+
+def grays(height: int, width: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[:height, :width]
+    return {
+        "noise": rng.random((height, width), dtype=np.float32),
+        "dark": rng.random((height, width), dtype=np.float32) * 0.06,  # the linear branches
+        "gradient": ((x + y) / (height + width)).astype(np.float32),
+        "black": np.zeros((height, width), dtype=np.float32),
+        "white": np.ones((height, width), dtype=np.float32),
+    }
+
+
+@pytest.fixture(params=[1, 2], ids=["one-thread", "two-threads"])
+def threads(request, monkeypatch):
+    monkeypatch.setattr(color_fast, "MAX_THREADS", request.param)
+    monkeypatch.setattr(color_fast, "STRIPE_PIXELS", 4096)  # many stripes on a small photo
+    monkeypatch.setattr(color_fast, "threads", lambda: request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("space", ["lab", "yuv"])
+@pytest.mark.parametrize("chroma_shape", [(13, 17), (97, 203)], ids=["upsampled", "downsampled"])
+def test_compose_equals_the_reference_formulas(threads, space, chroma_shape):
+    rng = np.random.default_rng(4)
+    spread = 0.4 if space == "yuv" else 110.0  # far outside the gamut too
+    ab = rng.uniform(-spread, spread, (*chroma_shape, 2)).astype(np.float32)
+    for name, gray in grays(83, 151).items():
+        got = np.asarray(color.compose(gray, Chroma(ab=ab, space=space)))
+        want = reference_compose(gray, ab, space)
+        assert got.shape == want.shape
+        assert np.array_equal(got, want), (name, np.abs(got.astype(int) - want).max())
+
+
+def test_compose_of_a_one_row_and_a_one_column_photo(threads):
+    ab = np.random.default_rng(5).uniform(-40, 40, (4, 4, 2)).astype(np.float32)
+    for shape in ((1, 300), (300, 1), (1, 1)):
+        gray = np.random.default_rng(6).random(shape, dtype=np.float32)
+        got = np.asarray(color.compose(gray, Chroma(ab=ab)))
+        assert np.array_equal(got.reshape(*shape, 3), reference_compose(gray, ab, "lab"))
+
+
+def test_gray_of_a_colour_photo_equals_the_reference_formula(threads):
+    rgb = np.random.default_rng(7).integers(0, 256, (91, 157, 3), dtype=np.uint8)
+    rgb[:10] = rgb[:10, :, :1]  # grey rows as well: a sampled check must not be fooled
+    got = color.to_gray(Image.fromarray(rgb))
+    assert got.dtype == np.float32
+    assert np.array_equal(got, reference_gray(rgb))
+
+
+def test_a_colour_photo_whose_sampled_rows_are_grey_is_still_colour():
+    rgb = np.repeat(np.random.default_rng(8).integers(0, 256, (200, 50, 1), np.uint8), 3, axis=2)
+    rgb[101, 7] = (10, 200, 30)  # a row the sample skips
+    assert np.array_equal(color.to_gray(Image.fromarray(rgb)), reference_gray(rgb))
+    grey = rgb.copy()
+    grey[101, 7] = 10
+    assert np.array_equal(color.to_gray(Image.fromarray(grey)), grey[..., 0] / np.float32(255))
+
+
+def test_the_stored_png_decodes_to_the_same_pixels():
+    rgb = np.random.default_rng(9).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    png = color.encode_png(Image.fromarray(rgb))
+    assert png.startswith(b"\x89PNG")
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), rgb)
+
+
+def test_the_8bit_table_equals_the_reference_near_every_threshold():
+    """Every code boundary, 3 float32 steps either side, and a million random values."""
+    _, threshold = color_fast._srgb8_tables()
+    edges = threshold[threshold < np.iinfo(np.int32).max].astype(np.int64)
+    bits = (edges[:, None] + np.arange(-3, 4)).ravel()
+    values = np.concatenate([
+        bits.astype(np.int32).view(np.float32),
+        np.random.default_rng(12).random(1_000_000, dtype=np.float32),
+        np.array([0.0, -0.0, 1.0, 1e-30, -1e-30, -0.5, 1.0001, 2.0, np.inf, -np.inf], np.float32),
+    ])  # fmt: skip
+    plane = values.reshape(1, -1)
+    out = np.empty((1, values.size, 3), dtype=np.uint8)
+    channels = (plane.copy(), plane.copy(), plane.copy())
+    color_fast._to_8bit(channels, np.empty_like(plane), out)
+    assert np.array_equal(out[0, :, 0], color_fast._srgb8_code(np.clip(values, 0, 1)))
+
+
+def _compose_in_child(queue) -> None:
+    gray = np.random.default_rng(13).random((256, 64), dtype=np.float32)  # 4 stripes
+    ab = np.zeros((4, 4, 2), dtype=np.float32)
+    queue.put(np.asarray(color.compose(gray, Chroma(ab=ab))).shape)
+
+
+def test_a_process_forked_after_composing_composes_on_threads_of_its_own(threads):
+    import multiprocessing
+
+    _compose_in_child(multiprocessing.Queue())  # the parent's pool exists now (with 2 threads)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_compose_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():  # waiting on the parent's threads, which the child does not have
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (256, 64, 3)
