@@ -241,8 +241,9 @@ def _print_row(rows: list[dict], out) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _other_command(argv: list[str]) -> int | None:
+    """The measuring child processes and the films' benchmark, which take arguments of their
+    own; None when `argv` is none of them."""
     if argv[:1] == ["--video"]:  # films: seconds per frame, flicker, memory
         from ml.video import benchmark as video
 
@@ -255,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         model, factor, repeats, device, weights_dir = argv[1:6]
         _child(model, int(factor), int(repeats), device, weights_dir)
         return 0
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    status = _other_command(argv)
+    if status is not None:
+        return status
     parser = argparse.ArgumentParser(
         prog="python -m ml.benchmark",
         description=__doc__,
