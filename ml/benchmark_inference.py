@@ -49,6 +49,18 @@ def random_weights(model: str, directory: Path) -> None:
     load_code(family.random_weights)(spec, directory)
 
 
+def _shipped(model: str) -> bool:
+    """Whether the model's weights ship with Coloria (measured as they are)."""
+    from ml import config
+    from ml.registry import get_spec
+    from ml.weights import known
+
+    spec = get_spec(model)
+    return (
+        bool(spec.weights) and (config.SHIPPED_WEIGHTS_DIR / known(spec.weights).filename).exists()
+    )
+
+
 def _params(model: str, setting: int) -> dict:
     import ml
 
@@ -179,7 +191,7 @@ def run(
         weights_dir = "" if installed else scratch
         for case in cases:
             model, _, setting = case.partition(":")
-            if not installed:
+            if not installed and not _shipped(model):
                 random_weights(model, Path(scratch))
             common = [model, setting or "0"]
             tail = [device, weights_dir]
@@ -252,8 +264,7 @@ def tolerance(
     with tempfile.TemporaryDirectory(prefix="coloria-tolerance-") as scratch:
         for model in models:
             spec = ml.get_spec(model)
-            shipped = (ml.config.SHIPPED_WEIGHTS_DIR / f"{model}.json").exists()
-            if not installed and not shipped:
+            if not installed and not _shipped(model):
                 random_weights(model, Path(scratch))
             if not installed:  # the shipped weights are found besides (ml.weights)
                 ml.configure(weights_dir=scratch)

@@ -34,9 +34,11 @@ EXACT_LABEL = "exact (float32, eager)"
 # Models whose `fast` path held the tolerance (mean CIEDE2000 <= 0.5 and max <= 3 against
 # `exact`, on the validation photos) and won the time: they run `fast` unless told otherwise.
 # Measured on the 100 validation photos (python -m ml.benchmark --tolerance): the Keras CNN's
-# graph gives the eager numbers (0.000 mean and max) at about 0.4x the time. The PyTorch
-# families' float32 fast path also holds the tolerance but wins less (0.7-0.8x, see the README's
-# figures), and bfloat16 fails it on the shipped weights (LOW_PRECISION_HOLDS): they keep exact.
+# graph gives the eager numbers (0.000 mean and max) at 0.4-0.66x the network time. The PyTorch
+# families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
+# a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
+# bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (LOW_PRECISION_HOLDS),
+# and DDColor-T no faster at all (1.09): they keep exact until measured better.
 FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
 
 # Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
