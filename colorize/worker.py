@@ -1,5 +1,6 @@
 """What runs inside a django-q2 worker process besides its tasks: the heartbeat of the job it
-runs, stopping gracefully on SIGTERM, and a sweep when it starts (colorize.services.recovery).
+runs, stopping gracefully on SIGTERM, a sweep when it starts (colorize.services.recovery), and
+loading the models COLORIA_WARM_MODELS names before the first job.
 
 django-q2 sends `post_spawn` in each worker process it starts; outside worker processes (the web
 server running jobs synchronously, tests) nothing here is active and `running` does nothing.
@@ -61,6 +62,19 @@ def on_spawn(sender: Any, proc_name: str = "", **kwargs: Any) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_heartbeat, name="coloria-heartbeat", daemon=True).start()
     threading.Thread(target=_sweep_once, name="coloria-startup-sweep", daemon=True).start()
+    _warm_models()
+
+
+def _warm_models() -> None:
+    """Load and warm up the models COLORIA_WARM_MODELS names (ml.runtime.warm) before this
+    worker takes its first job: django-q2 sends post_spawn before the worker reads its queue,
+    so the first job pays neither the loading nor a fast path's tracing."""
+    from ml import runtime
+
+    try:
+        runtime.warm()
+    except Exception:  # a model that cannot load fails its jobs with a message, not the worker
+        log.warning("warming models failed", exc_info=True)
 
 
 def _is_worker() -> bool:

@@ -46,12 +46,12 @@ def colorize(
     scribbles): its colours are the starting point. `reference` is the colour photo whose colours
     a model that borrows them (`reference`) uses.
 
-    What the model chose on its own (BigColor's class) is in the image's `info["coloria"]`.
+    What the model chose (BigColor's class) and which fast path ran are in `info["coloria"]`.
 
     Raises a `ColorizeError` subclass with a readable message for unknown models, invalid
     parameters, missing weights, unreadable images and running out of memory.
     """
-    from ml import runtime
+    from ml import inference, runtime
     from ml.errors import OutOfMemory
 
     spec = get_spec(model)
@@ -88,5 +88,5 @@ def colorize(
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out
         colorized.putalpha(alpha)
-    colorized.info["coloria"] = dict(chroma.details)  # e.g. the class BigColor chose
+    colorized.info["coloria"] = {**chroma.details, **inference.details(predictor)}
     return colorized

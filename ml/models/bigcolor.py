@@ -27,11 +27,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ml import inference
 from ml.catalogue.bigcolor import IMAGENET_CLASS
 from ml.checkpoints import load_into
 from ml.classify import rank_classes
 from ml.color import Chroma, rgb_to_lab
 from ml.errors import WeightsInvalid
+from ml.inference import float32_weights
 
 NUM_CLASSES = 1000
 WORKING_SIDE = 256  # the short side the official pipeline colours at
@@ -84,13 +86,16 @@ class _BigGANSpectralNorm:
         self.register_buffer("sv0", torch.ones(1))  # type: ignore[attr-defined]
 
     def normalised_weight(self) -> torch.Tensor:
-        matrix = self.weight.view(self.weight.size(0), -1)
-        with torch.no_grad():
+        matrix = self.weight.reshape(self.weight.size(0), -1)  # channels-last too
+        # In float32 under a fast path's bfloat16 autocast too (ml.inference): a rounded sigma
+        # would scale every output of the layer.
+        with float32_weights(matrix), torch.no_grad():
             v = F.normalize(self.u0 @ matrix, eps=self.eps)
             u = F.normalize(v @ matrix.t(), eps=self.eps)
             if self.training:
                 self.u0.copy_(u)
-        sigma = torch.squeeze((v @ matrix.t()) @ u.t())
+        with float32_weights(matrix):
+            sigma = torch.squeeze((v @ matrix.t()) @ u.t())
         if self.training:
             with torch.no_grad():
                 self.sv0.copy_(sigma.detach().reshape(1))
@@ -413,6 +418,7 @@ class BigColorPredictor:
             base = weights_path(base_weights)
         load_bigcolor(self.net, Path(weights), base)
         self.net.eval().to(self.device)
+        self.run = inference.prepare(self.net, self.device)
 
     @torch.inference_mode()
     def predict(
@@ -434,7 +440,7 @@ class BigColorPredictor:
         x = model_input(gray).to(self.device)
         classes = torch.tensor([chosen], device=self.device)
         z = latent(seed, self.net.config.z_dim).to(self.device)
-        rgb = (self.net(x, classes, z)[0] + 1) / 2
+        rgb = (self.run(x, classes, z)[0] + 1) / 2
         rgb = rgb.clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_lab(rgb)[..., 1:], details={"imagenet_class": chosen, "seed": seed})
 

@@ -13,6 +13,7 @@ joined to the photo's own full-resolution lightness like every other model's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from ml import inference
 from ml.checkpoints import load_into
 from ml.color import Chroma
 from ml.models.colour_classes import NUM_AB_BINS, ab_bins
@@ -126,19 +128,27 @@ class ColoriaLitePredictor:
         self.net = ColoriaLite(variant)
         load_into(self.net, weights)
         self.net.eval().to(self.device)
+        # The temperature is a number: the network runs up to the logits, the eager decode after
+        # them (the same operations as forward).
+        self.run = inference.prepare(self.net, self.device, method="logits")
 
     @torch.inference_mode()
     def predict(self, gray: np.ndarray, *, strength: float, **_: Any) -> Chroma:
-        return predict_chroma(self.net, gray, strength, self.device)
+        return predict_chroma(self.net, gray, strength, self.device, logits=self.run)
 
 
 def predict_chroma(
-    net: ColoriaLite, gray: np.ndarray, strength: float, device: torch.device
+    net: ColoriaLite,
+    gray: np.ndarray,
+    strength: float,
+    device: torch.device,
+    logits: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Chroma:
     """The network's colours for one gray photo (shared by the predictor and training's
-    validation, so that both measure the same thing)."""
+    validation, so that both measure the same thing); `logits` runs the network up to its
+    logits (a predictor's ml.inference runner), by default the network itself."""
     small = torch.from_numpy(working_gray(gray))[None, None].to(device)
-    ab = net(small, temperature=temperature_of(strength))
+    ab = net.decode((logits or net.logits)(small), temperature=temperature_of(strength))
     return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from ml import inference
 from ml.catalogue.ddcolor import INPUT_SIZE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, lab_to_rgb
@@ -418,9 +419,13 @@ def model_input(gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE) -> torch
 
 @torch.inference_mode()
 def predict_ab(
-    net: DDColor, gray: np.ndarray, input_size: int = DEFAULT_INPUT_SIZE, device: Any = "cpu"
+    net: Callable[[torch.Tensor], torch.Tensor],
+    gray: np.ndarray,
+    input_size: int = DEFAULT_INPUT_SIZE,
+    device: Any = "cpu",
 ) -> np.ndarray:
-    """Lab a, b predicted at the working size, shape (side, side, 2), float32."""
+    """Lab a, b predicted at the working size, shape (side, side, 2), float32, by `net` (the
+    network, or a predictor's ml.inference runner)."""
     x = model_input(gray, input_size).to(device)
     return net(x)[0].permute(1, 2, 0).float().cpu().numpy()
 
@@ -436,9 +441,10 @@ class DDColorPredictor:
         self.net = build_ddcolor(variant, **config)
         load_into(self.net, weights)
         self.net.eval().to(self.device)
+        self.run = inference.prepare(self.net, self.device)
 
     def predict(self, gray: np.ndarray, *, input_size: int, **_: Any) -> Chroma:
-        return Chroma(ab=predict_ab(self.net, gray, input_size, self.device), space="lab")
+        return Chroma(ab=predict_ab(self.run, gray, input_size, self.device), space="lab")
 
 
 def random_weights(spec: Any, directory: Path) -> Path:

@@ -26,10 +26,12 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from ml import inference
 from ml.catalogue.deoldify import RENDER_FACTOR
 from ml.checkpoints import load_into
 from ml.color import YUV_FROM_RGB, Chroma
 from ml.imagenet import denormalise, normalise
+from ml.inference import float32_weights
 
 RENDER_BASE = 16  # the model's square input is render_factor x 16 pixels
 DEFAULT_RENDER_FACTOR = RENDER_FACTOR.default  # the catalogue's (the official default)
@@ -96,7 +98,8 @@ class SpectralNormConv(nn.Module):
             self._power_iteration()
             # Clones keep autograd from seeing the in-place updates of the next call.
             u, v = u.clone(), v.clone()
-        sigma = torch.dot(u, matrix @ v)
+        with float32_weights(matrix):  # under a fast path's autocast too (ml.inference)
+            sigma = torch.dot(u, matrix @ v)
         return self.weight_orig / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -453,11 +456,12 @@ class DeOldifyPredictor:
         self.net = build_generator(architecture)
         load_into(self.net, weights)
         self.net.eval().to(self.device)
+        self.run = inference.prepare(self.net, self.device)
 
     @torch.inference_mode()
     def predict(self, gray: np.ndarray, *, render_factor: int, **_: Any) -> Chroma:
         x = model_input(gray, int(render_factor)).to(self.device)
-        rgb = denormalise(self.net(x))[0].permute(1, 2, 0).float().cpu().numpy()
+        rgb = denormalise(self.run(x))[0].permute(1, 2, 0).float().cpu().numpy()
         return Chroma(ab=rgb_to_uv(rgb), space="yuv")
 
 

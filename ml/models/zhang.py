@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ml import inference
 from ml.catalogue.zhang import TEMPERATURE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, rgb_to_lab
@@ -216,6 +217,10 @@ class ZhangPredictor:
         self.net = ECCV16(width) if network == "eccv16" else NETWORKS[network]()
         load_into(self.net, weights)
         self.net.eval().to(self.device)
+        # ECCV16's temperature is a number: the network runs up to the logits, the eager decode
+        # after them (the same operations as forward).
+        method = "logits" if network == "eccv16" else "forward"
+        self.run = inference.prepare(self.net, self.device, method=method)
 
     @torch.inference_mode()
     def predict(
@@ -227,10 +232,10 @@ class ZhangPredictor:
     ) -> Chroma:
         lightness = torch.from_numpy(working_lightness(gray))[None, None].to(self.device)
         if self.network_name == "eccv16":
-            ab = self.net(lightness, temperature=temperature)
+            ab = self.net.decode(self.run(lightness), temperature=temperature)
         else:
             hint_ab, mask = hint_tensors(hints or [], gray.shape)
-            ab = self.net(lightness, hint_ab.to(self.device), mask.to(self.device))
+            ab = self.run(lightness, hint_ab.to(self.device), mask.to(self.device))
         return Chroma(ab=ab[0].permute(1, 2, 0).float().cpu().numpy())
 
 

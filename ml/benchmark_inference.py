@@ -1,0 +1,316 @@
+"""`exact` against `fast` (ml.inference) for every family: `python -m ml.benchmark --inference`.
+
+    python -m ml.benchmark --inference                       # every family at its usual sizes
+    python -m ml.benchmark --inference --models zhang-eccv16 deoldify-artistic:21 --repeats 7
+
+For each model and setting: the network's time (the predictor's `predict`, on the photo's gray)
+and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo) in `exact` and in `fast`, run
+interleaved in one process (medians after a warm-up, so the ratio compares like with like on a
+shared machine); then, each mode in a fresh process of its own, the load + warm-up time (load,
+then one prediction: what a warm worker pays at start, tracing included) and the peak resident
+memory. Random weights in the official layout unless --installed.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# (model, setting): the usual sizes (issue #23). The setting is a render factor (DeOldify) or an
+# input size (DDColor); 0 where the model has one size.
+DEFAULT_CASES = (
+    "zhang-eccv16", "zhang-siggraph17", "zhang-eccv16-coloria", "coloria-lite",
+    "deoldify-artistic:21", "deoldify-artistic:35", "deoldify-stable:21", "deoldify-stable:35",
+    "bigcolor", "ddcolor-tiny:512", "ddcolor-paper:512", "cnn-coloria",
+)  # fmt: skip
+PHOTO = (1024, 768)
+
+
+def random_weights(model: str, directory: Path) -> None:
+    """Write random weights for `model` under its official filename, with its family's
+    builder (see ml.registry.Family.random_weights)."""
+    from ml.registry import get_family, get_spec, load_code
+
+    spec = get_spec(model)
+    if not spec.weights:  # a model without weights (the scribbles' solver)
+        return
+    family = get_family(spec.family)
+    if family is None or not family.random_weights:
+        raise SystemExit(f"the family of {model} has no random-weights builder")
+    load_code(family.random_weights)(spec, directory)
+
+
+def _shipped(model: str) -> bool:
+    """Whether the model's weights ship with Coloria (measured as they are)."""
+    from ml import config
+    from ml.registry import get_spec
+    from ml.weights import known
+
+    spec = get_spec(model)
+    return (
+        bool(spec.weights) and (config.SHIPPED_WEIGHTS_DIR / known(spec.weights).filename).exists()
+    )
+
+
+def _params(model: str, setting: int) -> dict:
+    import ml
+
+    spec = ml.get_spec(model)
+    names = spec.param_names
+    params: dict = {}
+    if setting and "render_factor" in names:
+        params["render_factor"] = setting
+    elif setting and "input_size" in names:
+        params["input_size"] = setting
+    if "imagenet_class" in names:  # the classifier is not the network measured here
+        params["imagenet_class"] = 979
+    return params
+
+
+def _photo():
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0 : PHOTO[1], 0 : PHOTO[0]]
+    smooth = 128 + 60 * np.sin(x / 150) * np.cos(y / 110) + rng.normal(0, 12, x.shape)
+    return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
+
+
+def _time_child(model: str, setting: int, repeats: int, device: str, weights_dir: str) -> None:
+    """Both modes loaded in this process, timed in turns; prints a JSON line."""
+    import ml
+    from ml import runtime
+    from ml.color import to_gray
+
+    ml.configure(weights_dir=weights_dir or None, device=device)
+    spec, params, photo = ml.get_spec(model), _params(model, setting), _photo()
+    gray, cleaned = to_gray(photo), spec.clean_params(_params(model, setting))
+    predictors = {}
+    for mode in ("exact", "fast"):
+        ml.configure(inference=mode)
+        predictors[mode] = runtime.load_predictor(spec)
+        for _ in range(2):  # warm-up: the fast path traces on its first call
+            predictors[mode].predict(gray, **cleaned)
+    times: dict[str, list[float]] = {f"{k}_{m}": [] for k in ("net", "pipe") for m in predictors}
+    for _ in range(repeats):
+        for mode, predictor in predictors.items():
+            ml.configure(inference=mode)
+            started = time.perf_counter()
+            predictor.predict(gray, **cleaned)
+            times[f"net_{mode}"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            result = ml.colorize(photo, model=model, **params)
+            times[f"pipe_{mode}"].append(time.perf_counter() - started)
+    figures = {name: statistics.median(values) for name, values in times.items()}
+    figures["path"] = result.info["coloria"].get("inference", "exact")
+    print(json.dumps(figures))
+
+
+def _load_child(model: str, setting: int, mode: str, device: str, weights_dir: str) -> None:
+    """Load + warm-up in a fresh process, then two photos; prints time and peak memory."""
+    import ml
+    from ml import runtime
+
+    ml.configure(weights_dir=weights_dir or None, device=device, inference=mode)
+    params, photo = _params(model, setting), _photo()
+    spec = ml.get_spec(model)
+    started = time.perf_counter()
+    predictor = runtime.load_predictor(spec)
+    loaded = time.perf_counter() - started
+    from ml.color import to_gray
+
+    predictor.predict(to_gray(photo), **spec.clean_params(dict(params)))
+    warm = time.perf_counter() - started
+    for _ in range(2):
+        ml.colorize(photo, model=model, **params)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"load_s": loaded, "load_warm_s": warm, "peak_rss_mb": peak}))
+
+
+def _run_child(args: list[str]) -> dict | str:
+    command = [sys.executable, "-m", "ml.benchmark", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines()[-1:] or ["no output"])[0]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def describe_machine(device: str) -> str:
+    """CPU model, threads, library versions and the fast path's precision, for the table."""
+    import torch
+
+    from ml import inference
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for package in ("torch", "torchvision", "numpy", "pillow", "tensorflow", "keras"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    low = inference.low_precision(device)
+    return (
+        f"{cpu}; {torch.get_num_threads()} PyTorch threads; device {device}; "
+        f"fast precision {str(low).removeprefix('torch.') if low else 'float32'}\n"
+        f"{', '.join(versions)}"
+    )
+
+
+def run(
+    cases: list[str], *, repeats: int, device: str, installed: bool, out=sys.stdout
+) -> list[dict]:
+    print(describe_machine(device), file=out)
+    print(
+        f"photo {PHOTO[0]} x {PHOTO[1]}; times: median of {repeats} after a warm-up, exact and "
+        "fast in turns in one process; load + warm-up and peak RSS: each mode in a fresh process",
+        file=out,
+    )
+    header = (
+        f"{'model':<22} {'set':>4} {'net exact':>9} {'net fast':>8} {'ratio':>5} "
+        f"{'pipe exact':>10} {'pipe fast':>9} {'ratio':>5} {'RSS MB e/f':>11} "
+        f"{'load+warm s e/f':>15}  path"
+    )
+    print(header, file=out, flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="coloria-bench-") as scratch:
+        weights_dir = "" if installed else scratch
+        for case in cases:
+            model, _, setting = case.partition(":")
+            if not installed and not _shipped(model):
+                random_weights(model, Path(scratch))
+            common = [model, setting or "0"]
+            tail = [device, weights_dir]
+            timed = _run_child(["--inference-time", *common, str(repeats), *tail])
+            loads = [_run_child(["--inference-load", *common, mode, *tail]) for mode in MODES]
+            failed = next((r for r in (timed, *loads) if isinstance(r, str)), None)
+            if failed is not None:
+                print(f"{case}: failed: {failed}", file=out, flush=True)
+                continue
+            row = {"case": case, **timed, "loads": loads}
+            rows.append(row)
+            print(_format(row), file=out, flush=True)
+    return rows
+
+
+MODES = ("exact", "fast")
+
+
+def _format(row: dict) -> str:
+    model, _, setting = row["case"].partition(":")
+    exact, fast = row["loads"]
+    return (
+        f"{model:<22} {setting or '-':>4} {row['net_exact']:>9.3f} {row['net_fast']:>8.3f} "
+        f"{row['net_fast'] / row['net_exact']:>5.2f} {row['pipe_exact']:>10.3f} "
+        f"{row['pipe_fast']:>9.3f} {row['pipe_fast'] / row['pipe_exact']:>5.2f} "
+        f"{exact['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:<5.0f} "
+        f"{exact['load_warm_s']:>7.1f}/{fast['load_warm_s']:<7.1f}  {row['path']}"
+    )
+
+
+def child(argv: list[str]) -> bool:
+    """Run a child's measurement if argv asks for one (ml.benchmark's main calls this)."""
+    if argv[:1] == ["--inference-time"]:
+        model, setting, repeats, device, weights_dir = argv[1:6]
+        _time_child(model, int(setting), int(repeats), device, weights_dir)
+        return True
+    if argv[:1] == ["--inference-load"]:
+        model, setting, mode, device, weights_dir = argv[1:6]
+        _load_child(model, int(setting), mode, device, weights_dir)
+        return True
+    return False
+
+
+# --- tolerance: fast against exact on real photos -------------------------------------------------
+
+DEFAULT_TOLERANCE_MODELS = (
+    "zhang-eccv16-coloria", "coloria-lite", "cnn-coloria", "zhang-eccv16", "zhang-siggraph17",
+    "deoldify-artistic", "deoldify-stable", "bigcolor", "ddcolor-tiny", "ddcolor-paper",
+)  # fmt: skip
+
+
+def tolerance(
+    models: list[str], photos: Path, *, limit: int, side: int, installed: bool, out=sys.stdout
+) -> list[dict]:
+    """Mean and max CIEDE2000 between `fast` and `exact` results, per model, on the photos
+    (at most `limit`, each shrunk to at most `side` pixels). The shipped models use their own
+    weights; the others their installed weights with --installed, else random ones in the
+    official layout."""
+    import numpy as np
+    from PIL import Image
+
+    import ml
+    from ml import runtime
+    from ml.metrics import delta_e00_map
+
+    files = sorted(p for p in Path(photos).iterdir() if p.suffix.lower() in (".jpg", ".png"))
+    print(f"{len(files[:limit])} photos from {photos}, long side <= {side} px", file=out)
+    print(f"{'model':<22} {'mean dE00':>9} {'max dE00':>9} {'worst photo mean':>16}", file=out)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="coloria-tolerance-") as scratch:
+        for model in models:
+            spec = ml.get_spec(model)
+            if not installed and not _shipped(model):
+                random_weights(model, Path(scratch))
+            if not installed:  # the shipped weights are found besides (ml.weights)
+                ml.configure(weights_dir=scratch)
+            params = _params(model, 0)
+            means, peak = [], 0.0
+            for path in files[:limit]:
+                image = Image.open(path)
+                image.thumbnail((side, side))
+                results = []
+                for mode in MODES:
+                    ml.configure(inference=mode)
+                    results.append(np.asarray(ml.colorize(image, model=model, **params)))
+                differences = delta_e00_map(results[1][..., :3], results[0][..., :3])
+                means.append(float(differences.mean()))
+                peak = max(peak, float(differences.max()))
+            runtime.unload_all()
+            row = {"model": model, "mean": float(np.mean(means)), "max": peak,
+                   "worst_mean": max(means), "weights": spec.weights}  # fmt: skip
+            rows.append(row)
+            print(f"{model:<22} {row['mean']:>9.3f} {row['max']:>9.2f} {row['worst_mean']:>16.3f}",
+                  file=out, flush=True)  # fmt: skip
+    return rows
+
+
+def add_arguments(parser: Any) -> None:
+    """ml.benchmark's options for these measurements."""
+    parser.add_argument(
+        "--inference", nargs="*", metavar="MODEL[:SETTING]",
+        help="exact against fast (ml.inference): network and pipeline times, memory, load + "
+        "warm-up (default: every family at its usual sizes; SETTING: render factor or input size)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tolerance", nargs="*", metavar="MODEL",
+        help="fast against exact: mean and max CIEDE2000 on --photos (default: every family)",
+    )  # fmt: skip
+    parser.add_argument("--limit", type=int, default=100, help="photos for --tolerance")
+
+
+def main(args: Any, parser: Any) -> int:
+    """--inference or --tolerance, as ml.benchmark parsed them."""
+    if args.tolerance is not None:
+        if not args.photos:
+            parser.error("--tolerance needs --photos")
+        models = args.tolerance or list(DEFAULT_TOLERANCE_MODELS)
+        rows = tolerance(models, args.photos, limit=args.limit, side=512, installed=args.installed)
+        return 0 if rows else 1
+    cases = args.inference or list(DEFAULT_CASES)
+    rows = run(cases, repeats=args.repeats, device=args.device, installed=args.installed)
+    return 0 if rows else 1

@@ -1,0 +1,264 @@
+"""How a model's network runs: `exact` or `fast`, chosen per model (COLORIA_INFERENCE and
+COLORIA_INFERENCE_<MODEL>, else the model's measured default below).
+
+`exact` is the float32 eager network, bit for bit what the parity tests check. `fast` is the
+best path measured on this project's CPUs (python -m ml.benchmark --inference): the network in
+channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
+weight norms, BatchNorm and the constant arithmetic into the convolutions), under bfloat16
+autocast where the processor computes bfloat16 natively (AVX-512 BF16 or AMX; float32
+otherwise, or when COLORIA_BF16=0), and float16 autocast on CUDA. A trace holds for one input
+shape, so traces are kept by shape, a few at a time (DeOldify's render factors, DDColor's input
+sizes).
+
+A predictor wraps its network once (`prepare(net, device)`, `exact`) and calls what it returns,
+with tensors only (what is not a tensor, a temperature, stays outside in the eager code around
+it); ml.runtime switches the loaded predictor to the model's mode (`use`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from ml import config
+
+log = logging.getLogger(__name__)
+
+EXACT, FAST = "exact", "fast"
+EXACT_LABEL = "exact (float32, eager)"
+
+# Models whose `fast` path held the tolerance (mean CIEDE2000 <= 0.5 and max <= 3 against
+# `exact`, on the validation photos) and won the time: they run `fast` unless told otherwise.
+# Measured on the 100 validation photos (python -m ml.benchmark --tolerance): the Keras CNN's
+# graph gives the eager numbers (0.000 mean and max) at 0.4-0.66x the network time. The PyTorch
+# families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
+# a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
+# bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (LOW_PRECISION_HOLDS),
+# and DDColor-T no faster at all (1.09): they keep exact until measured better.
+FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
+
+# Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
+# others run `fast` in float32 unless COLORIA_BF16=on. On the shipped weights bfloat16 left it
+# (ECCV16-Coloria: mean 0.10 but max 5.9; Coloria-Lite: mean 0.60, max 29), and on random test
+# networks for ECCV16, SIGGRAPH17, DeOldify and BigColor; no official weights were at hand.
+LOW_PRECISION_HOLDS: frozenset[str] = frozenset()
+
+# Traces kept per network (each holds its own folded copy of the weights).
+MAX_TRACES = 3
+
+
+def mode_for(key: str) -> str:
+    """ "exact" or "fast" for a model key: its own setting, else the process's, else its
+    measured default."""
+    settings = config.settings
+    chosen = settings.inference_overrides.get(key) or settings.inference
+    return chosen or (FAST if key in FAST_BY_DEFAULT else EXACT)
+
+
+@functools.cache
+def _cpu_has_bf16() -> bool:
+    """Whether the processor computes bfloat16 natively (AVX-512 BF16 or AMX): elsewhere oneDNN
+    emulates it, slower than float32."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    with contextlib.suppress(AttributeError, RuntimeError):
+        return any(getattr(torch.cpu, name)() for name in checks)
+    try:  # an older PyTorch without those: the kernel's flags
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def wants_low_precision(key: str) -> bool:
+    """Whether a model's `fast` path may use low precision (COLORIA_BF16)."""
+    setting = config.settings.bf16
+    return setting == "on" or (setting == "auto" and key in LOW_PRECISION_HOLDS)
+
+
+def low_precision(device: str, wanted: bool = True) -> Any:
+    """The autocast dtype `fast` uses on a device, or None for float32."""
+    import torch
+
+    if not wanted or config.settings.bf16 == "off":
+        return None
+    if device.startswith("cuda"):
+        return torch.float16
+    return torch.bfloat16 if _cpu_has_bf16() else None
+
+
+class Runner:
+    """A network's forward (or another of its methods) as its mode runs it. A predictor makes
+    one at load time (`prepare`, `exact`); ml.runtime switches it to the model's mode."""
+
+    def __init__(
+        self,
+        module: Any,
+        device: str,
+        *,
+        method: str = "forward",
+        jit: bool = True,
+        low_precision: bool = True,
+    ) -> None:
+        self.module, self.method, self.device = module, method, str(device)
+        self.can_jit, self.can_lower = jit, low_precision
+        self.fast = False
+        self.dtype: Any = None
+        self._traces: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def switch(self, mode: str, *, lower: bool = True) -> None:
+        """Run as `mode` from now on ("exact" or "fast"; `lower`: in low precision where the
+        device has it)."""
+        import torch
+
+        with self._lock:
+            self.fast = mode == FAST
+            wanted = self.fast and self.can_lower and lower
+            self.dtype = low_precision(self.device, wanted) if wanted else None
+            self._traces.clear()
+            layout = torch.channels_last if self.fast else torch.contiguous_format
+            self.module.to(memory_format=layout)
+
+    @property
+    def jit(self) -> bool:
+        return self.fast and self.can_jit
+
+    @property
+    def label(self) -> str:
+        """What runs, in words (a result's details)."""
+        if not self.fast:
+            return EXACT_LABEL
+        parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
+        parts += ["channels-last"] + ["jit-frozen"] * self.jit
+        return f"fast ({', '.join(parts)})"
+
+    def __call__(self, *inputs: Any) -> Any:
+        import torch
+
+        if not self.fast:
+            return getattr(self.module, self.method)(*inputs)
+        inputs = tuple(_channels_last(x) for x in inputs)
+        with torch.inference_mode(), self._autocast():
+            call = self._trace(inputs) if self.jit else getattr(self.module, self.method)
+            return _as_float(call(*inputs))
+
+    def _autocast(self) -> Any:
+        import torch
+
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.split(":")[0], dtype=self.dtype)
+
+    def _trace(self, inputs: tuple) -> Any:
+        """The frozen trace for these inputs' shapes, made on first use (a few forwards' time)."""
+        import torch
+
+        shapes = tuple((tuple(x.shape), x.dtype) for x in inputs)
+        with self._lock:
+            trace = self._traces.get(shapes)
+            if trace is None:
+                target = self.module if self.method == "forward" else _method_module(self)
+                # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
+                with torch.inference_mode(False), torch.no_grad():
+                    trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
+                self._traces[shapes] = trace
+                while len(self._traces) > MAX_TRACES:
+                    self._traces.popitem(last=False)
+            self._traces.move_to_end(shapes)
+            return trace
+
+
+def _method_module(runner: Runner) -> Any:
+    """A module whose forward is another method of the runner's (ECCV16's logits)."""
+    import torch
+
+    class Method(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = runner.module
+
+        def forward(self, *inputs: Any) -> Any:
+            return getattr(self.inner, runner.method)(*inputs)
+
+    return Method().eval()
+
+
+def prepare(
+    module: Any,
+    device: Any,
+    *,
+    method: str = "forward",
+    jit: bool = True,
+    low_precision: bool = True,
+) -> Runner:
+    """`module`'s `method` (called with tensors only), `exact` until `use(predictor, mode)`
+    switches it. `jit` and `low_precision` say which parts of `fast` a network keeps (those
+    that won on it and held the tolerance)."""
+    return Runner(module, str(device), method=method, jit=jit, low_precision=low_precision)
+
+
+def runners(predictor: Any) -> list[Runner]:
+    """The runners among a predictor's attributes."""
+    return [value for value in vars(predictor).values() if isinstance(value, Runner)]
+
+
+def use(predictor: Any, mode: str, key: str = "") -> None:
+    """Switch a loaded predictor (of model `key`) to `mode` (ml.runtime, after loading it); a
+    predictor without runners (the guided tools) runs as it always does."""
+    custom = getattr(predictor, "use_inference", None)
+    if custom is not None:
+        custom(mode)
+    for runner in runners(predictor):
+        runner.switch(mode, lower=wants_low_precision(key))
+
+
+def label(predictor: Any) -> str:
+    """Which path a predictor's networks take, in words: "exact (float32, eager)", or "fast
+    (...)" with what its fast path does."""
+    custom = getattr(predictor, "inference_label", None)
+    if isinstance(custom, str):
+        return custom
+    fast = [runner.label for runner in runners(predictor) if runner.fast]
+    return fast[0] if fast else EXACT_LABEL
+
+
+def _channels_last(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.dim() == 4 and value.is_floating_point():
+        return value.contiguous(memory_format=torch.channels_last)
+    return value
+
+
+def _as_float(value: Any) -> Any:
+    """Outputs in float32 (and plain layout), as the eager network gives them."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.float().contiguous() if value.is_floating_point() else value
+    if isinstance(value, tuple | list):
+        return type(value)(_as_float(v) for v in value)
+    return value
+
+
+def float32_weights(tensor: Any) -> Any:
+    """A block where autocast is off on `tensor`'s device: a network's weight normalisation
+    (spectral, weight norm) stays float32 under `fast`'s autocast, and the trace folds it into a
+    constant. Changes nothing in `exact`, which has no autocast."""
+    import torch
+
+    return torch.autocast(tensor.device.type, enabled=False)
+
+
+def details(predictor: Any) -> dict[str, str]:
+    """What a result's details say about the path: {"inference": "fast (...)"} when a fast path
+    ran; nothing for the float32 eager path, so results of `exact` read as they always did."""
+    path = label(predictor)
+    return {} if path == EXACT_LABEL else {"inference": path}

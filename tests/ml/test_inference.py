@@ -1,0 +1,183 @@
+"""The `fast` inference path (ml.inference): within the tolerance of `exact` for every family
+(random official-layout weights, generated photos), `exact` bit for bit the eager network, the
+float32 fallback where bfloat16 is off, and warm workers loading their models once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ml
+from ml import inference, runtime
+from ml.metrics import delta_e00_map
+from tests.conftest import make_photo
+
+# The tolerance `fast` must hold against `exact` (issue #23): CIEDE2000 per pixel.
+MEAN_LIMIT, MAX_LIMIT = 0.5, 3.0
+
+
+def _both(model: str, photo, **params) -> tuple:
+    """The model's result in `exact` and in `fast`, each from a freshly loaded predictor."""
+    results = []
+    for mode in ("exact", "fast"):
+        ml.configure(inference=mode)
+        runtime.unload_all()
+        results.append(ml.colorize(photo, model=model, **params))
+    return tuple(results)
+
+
+def _assert_within_tolerance(model: str, photo=None, **params) -> None:
+    photo = photo if photo is not None else make_photo(160, 120, seed=5)
+    exact, fast = _both(model, photo, **params)
+    assert "inference" not in exact.info["coloria"]
+    assert fast.info["coloria"]["inference"].startswith("fast (")
+    differences = delta_e00_map(np.asarray(fast), np.asarray(exact))
+    assert differences.mean() <= MEAN_LIMIT, (model, differences.mean())
+    assert differences.max() <= MAX_LIMIT, (model, differences.max())
+
+
+# Every family's fast path in float32 (channels-last, frozen trace): what COLORIA_BF16=auto runs
+# for the models outside ml.inference.LOW_PRECISION_HOLDS, and =off or a CPU without bfloat16
+# for all. In bfloat16 (COLORIA_BF16=on) these random test networks (calibrated to vary
+# strongly) leave the tolerance for ECCV16, SIGGRAPH17, DeOldify and BigColor; DDColor and
+# Coloria-Lite hold it (tested below in bfloat16 too).
+@pytest.fixture(params=[False, True], ids=["float32", "bf16"])
+def precision(request) -> bool:
+    if request.param and not inference._cpu_has_bf16():
+        pytest.skip("this CPU has no native bfloat16")
+    ml.configure(bf16="on" if request.param else "off")
+    return request.param
+
+
+@pytest.fixture
+def float32_fast():
+    ml.configure(bf16="off")
+
+
+def test_zhang_eccv16_fast_within_tolerance(float32_fast):
+    _assert_within_tolerance("zhang-eccv16", temperature=0.38)
+
+
+def test_zhang_siggraph17_fast_within_tolerance(float32_fast, hint_model):
+    _assert_within_tolerance(hint_model, hints=[(40, 30, (200, 40, 40))])
+
+
+def test_deoldify_fast_within_tolerance(float32_fast, deoldify_model):
+    _assert_within_tolerance(deoldify_model, render_factor=7)
+
+
+def test_bigcolor_fast_within_tolerance(float32_fast, bigcolor_model):
+    _assert_within_tolerance(bigcolor_model, imagenet_class=979)
+
+
+def test_ddcolor_fast_within_tolerance(precision, ddcolor_model):
+    _assert_within_tolerance(ddcolor_model, input_size=256)
+
+
+def test_coloria_lite_fast_within_tolerance(precision, tmp_path):
+    from ml.models.coloria_lite import random_weights
+
+    torch.manual_seed(6)
+    random_weights(ml.get_spec("coloria-lite"), tmp_path)
+    ml.configure(weights_dir=tmp_path)
+    _assert_within_tolerance("coloria-lite", strength=0.5)
+
+
+def test_exact_is_the_eager_network_bit_for_bit():
+    """`exact` calls the module itself; switching to `fast` and back changes nothing."""
+    from ml.models.zhang import SIGGRAPH17
+
+    torch.manual_seed(7)
+    net = SIGGRAPH17().eval()
+    inputs = (torch.rand(1, 1, 64, 64) * 100, torch.randn(1, 2, 64, 64), torch.rand(1, 1, 64, 64))
+    with torch.inference_mode():
+        eager = net(*inputs)
+        runner = inference.prepare(net, "cpu")
+        assert torch.equal(runner(*inputs), eager)
+        runner.switch("fast")
+        assert runner(*inputs).shape == eager.shape  # the fast path ran
+        runner.switch("exact")
+        assert torch.equal(runner(*inputs), eager)
+    assert runner.label == inference.EXACT_LABEL
+
+
+def test_fast_falls_back_to_float32_without_bf16():
+    ml.configure(bf16="off")
+    assert inference.low_precision("cpu") is None
+    _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
+    assert fast.info["coloria"]["inference"] == "fast (float32, channels-last, jit-frozen)"
+
+
+def test_bf16_is_used_where_the_processor_has_it():
+    ml.configure(bf16="on")
+    expected = torch.bfloat16 if inference._cpu_has_bf16() else None
+    assert inference.low_precision("cpu") is expected
+    assert inference.wants_low_precision("zhang-eccv16")
+    ml.configure(bf16="auto")  # only where it held the tolerance
+    holds = "zhang-eccv16" in inference.LOW_PRECISION_HOLDS
+    assert inference.wants_low_precision("zhang-eccv16") == holds
+
+
+def test_traces_are_kept_by_input_shape():
+    from ml.models.zhang import ECCV16
+
+    net = ECCV16(width=0.25).eval()
+    runner = inference.prepare(net, "cpu", method="logits")
+    runner.switch("fast")
+    for side in (64, 96, 64, 128, 160):
+        logits = runner(torch.rand(1, 1, side, side) * 100)
+        assert logits.shape[-1] == side // 4 and logits.dtype == torch.float32
+    assert len(runner._traces) == inference.MAX_TRACES  # the oldest shapes were dropped
+
+
+def test_mode_per_model_setting_and_default():
+    ml.configure(inference="", inference_overrides={"zhang-eccv16": "fast"})
+    assert inference.mode_for("zhang-eccv16") == "fast"
+    default = "fast" if "deoldify-artistic" in inference.FAST_BY_DEFAULT else "exact"
+    assert inference.mode_for("deoldify-artistic") == default
+    ml.configure(inference="exact", inference_overrides={})
+    assert inference.mode_for("zhang-eccv16") == "exact"
+    with pytest.raises(ValueError):
+        ml.configure(inference="quick")
+
+
+def test_mode_settings_from_the_environment(monkeypatch):
+    from ml import config
+
+    monkeypatch.setenv("COLORIA_INFERENCE", "exact")
+    monkeypatch.setenv("COLORIA_INFERENCE_ZHANG_ECCV16", "fast")
+    monkeypatch.setenv("COLORIA_BF16", "0")
+    monkeypatch.setenv("COLORIA_WARM_MODELS", "zhang-eccv16, coloria-lite")
+    settings = config._from_environment()
+    assert settings.inference == "exact"
+    assert settings.inference_overrides == {"zhang-eccv16": "fast"}
+    assert settings.bf16 == "off"
+    assert settings.warm_models == ("zhang-eccv16", "coloria-lite")
+
+
+def test_warm_loads_each_model_once(monkeypatch, hint_model):
+    from ml import registry
+
+    loads: list[str] = []
+    real = registry.load_code
+
+    def counting(path: str):
+        loaded = real(path)
+        if path.endswith("Predictor"):
+            loads.append(path)
+        return loaded
+
+    monkeypatch.setattr(runtime, "load_code", counting)
+    ml.configure(warm_models=("zhang-eccv16", "zhang-siggraph17", "zhang-eccv16"), inference="fast")
+    assert runtime.warm() == ["zhang-eccv16", "zhang-siggraph17"]
+    assert len(loads) == 2
+    predictor = runtime.load_predictor(ml.get_spec("zhang-eccv16"))
+    assert len(predictor.run._traces) == 1  # traced at start: the first job does not trace
+    ml.colorize(make_photo(), model="zhang-eccv16")
+    runtime.warm()
+    assert len(loads) == 2
+
+
+def test_warm_skips_models_without_weights():
+    assert runtime.warm(["deoldify-stable"]) == []
