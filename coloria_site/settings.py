@@ -42,12 +42,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: its `qcluster` command is colorize's (one that stops cleanly on a SIGTERM
+    # to every process of the cluster: colorize/management/commands/qcluster.py).
+    "colorize",
     "django_q",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served locally (no CDN)
     "accounts",
-    "colorize",
 ]
 
 MIDDLEWARE = [

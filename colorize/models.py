@@ -29,8 +29,19 @@ def reference_path(instance: Upload, filename: str) -> str:
     return _random_path("references", "png")
 
 
+def run_result_name(job_id: uuid.UUID | str, run_token: uuid.UUID | str) -> str:
+    """Where the run of a job holding `run_token` stores its result. Named by the run, not at
+    random, so that a run whose worker was killed between storing its file and saving its row
+    leaves a file the recovery of that run can find and delete (colorize.services.recovery)."""
+    job_hex, token_hex = uuid.UUID(str(job_id)).hex, uuid.UUID(str(run_token)).hex
+    return f"results/{job_hex[:2]}/{job_hex}-{token_hex}.png"
+
+
 def result_path(instance: Result, filename: str) -> str:
-    return _random_path("results", "png")
+    token = instance.job.run_token if instance.job_id else None
+    if token is None:  # a result made outside a worker's run (tests, imports)
+        return _random_path("results", "png")
+    return run_result_name(instance.job_id, token)
 
 
 class Batch(models.Model):

@@ -12,6 +12,9 @@ leaves no job running for ever, and no queued job is lost with a broker's in-mem
   to the broker again, backing off so that a job merely waiting is not piled up.
 - A worker asked to stop (SIGTERM) that cannot finish within COLORIA_STOP_GRACE_SECONDS hands
   its job back (`hand_back`): queued again at once, the run not counted.
+- A run's result file is named by its token (colorize.models.run_result_name): a worker killed
+  after storing the file and before saving its row leaves a file that the run's recovery deletes
+  (`drop_run_file`), so lost runs leave nothing behind in the storage.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import callbacks, queues
-from ..models import Job
+from ..models import Job, Result, run_result_name
 from .expiry import batch_refresh_expiry
 from .submission import enqueue_job
 
@@ -88,6 +91,7 @@ def recover(job: Job, *, now: Any = None, by_owner: bool = False) -> str:
     if by_owner or job.attempts < settings.COLORIA_JOB_MAX_ATTEMPTS:
         if not still_lost.update(status=Job.Status.QUEUED, run_token=None, worker="", error=""):
             return ""
+        drop_run_file(job.pk, job.run_token)
         log.warning("job %s lost its worker %s; queued again", job.pk, job.worker)
         enqueue_job(job.pk, job.model_key)
         return "queued"
@@ -98,11 +102,27 @@ def recover(job: Job, *, now: Any = None, by_owner: bool = False) -> str:
     )  # fmt: skip
     if not failed:
         return ""
+    drop_run_file(job.pk, job.run_token)
     log.warning("job %s lost its worker %d times; failed", job.pk, job.attempts)
     job.refresh_from_db()
     batch_refresh_expiry(batch_id=job.batch_id)
     callbacks.notify_finished(job)
     return "failed"
+
+
+def drop_run_file(job_id: Any, token: uuid.UUID | None) -> None:
+    """Delete the result file a run that will never finish may have stored. Its run was given
+    up (its token cleared) before this is called, so it can no longer save a row that points at
+    the file; a file a saved result uses is never deleted."""
+    if token is None:
+        return
+    name = run_result_name(job_id, token)
+    if Result.objects.filter(image=name).exists():
+        return
+    try:
+        Result._meta.get_field("image").storage.delete(name)
+    except Exception:  # the storage is down: the file stays, the job goes on
+        log.warning("could not delete %s, left by a lost run of %s", name, job_id, exc_info=True)
 
 
 def hand_back(job_id: Any, token: uuid.UUID) -> bool:

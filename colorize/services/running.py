@@ -137,10 +137,13 @@ def _fail(job: Job, message: str, token: uuid.UUID | None = None) -> bool:
 
 def job_mark_lost(*, job_id: uuid.UUID | str, reason: str) -> None:
     """A worker died or timed out while running a job: fail it instead of leaving it running."""
+    from .recovery import drop_run_file
+
     lost = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
     jobs = list(lost)
-    lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
+    lost.update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now(), run_token=None)
     for job in jobs:
+        drop_run_file(job.pk, job.run_token)
         batch_refresh_expiry(batch_id=job.batch_id)
         callbacks.notify_finished(job)
 

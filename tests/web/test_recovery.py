@@ -121,3 +121,42 @@ def test_the_broker_is_asked_what_it_holds(queued):
 def test_the_sweep_is_scheduled_every_minute():
     schedule = Schedule.objects.get(func="colorize.tasks.sweep_jobs")
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
+
+
+def test_a_result_is_stored_under_its_run_and_a_killed_runs_file_is_deleted_on_recovery(queued):
+    """A worker killed between storing its result file and saving the row leaves the file: the
+    run is named in the file's name, so its recovery (queued again, or failed) deletes it."""
+    from django.core.files.storage import default_storage
+
+    from colorize.models import run_result_name
+
+    job = queued()
+    token = recovery.claim(job.pk)
+    orphan = run_result_name(job.pk, token)
+    default_storage.save(orphan, SimpleUploadedFile("r.png", encode(make_photo(8, 8))))
+    assert default_storage.exists(orphan)
+    silent_for(job, 120)
+    assert recovery.sweep()["queued"] == 1
+    assert not default_storage.exists(orphan)
+
+    done = running.job_run(job_id=job.pk)  # the next run stores its own file and keeps it
+    result = Result.objects.get(job=done)
+    assert done.status == Job.Status.SUCCEEDED and done.run_token is not None
+    assert result.image.name == run_result_name(job.pk, done.run_token)
+    assert default_storage.exists(result.image.name)
+    recovery.drop_run_file(job.pk, done.run_token)  # a saved result's file is never dropped
+    assert default_storage.exists(result.image.name)
+
+
+def test_a_run_failed_by_its_task_hook_leaves_no_file(queued):
+    from django.core.files.storage import default_storage
+
+    from colorize.models import run_result_name
+
+    job = queued()
+    token = recovery.claim(job.pk)
+    orphan = run_result_name(job.pk, token)
+    default_storage.save(orphan, SimpleUploadedFile("r.png", encode(make_photo(8, 8))))
+    running.job_mark_lost(job_id=job.pk, reason="The worker stopped.")
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and not default_storage.exists(orphan)

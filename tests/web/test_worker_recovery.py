@@ -151,9 +151,9 @@ def test_sigterm_hands_back_a_job_that_cannot_finish_in_the_grace(liveness):
     cluster.signal_all(signal.SIGTERM)  # systemd's default stop: every process of the service
     stopped_in = wait_pid_gone(pid, 30)
     assert stopped_in < 8  # the grace (2 s) and leaving, not the rest of the job's 8 s
-    # (django-q2's main process can hang after its sentinel died, until the supervisor kills it
-    # at its stop timeout, as systemd does: the job is already safe.)
-    cluster.signal_all(signal.SIGKILL)
+    # Every process of the cluster leaves, its main process too (colorize's qcluster command:
+    # django-q2's own hangs once the signal has killed its sentinel).
+    group_gone = cluster.wait_gone(10)
     job = Job.objects.get(pk=slow.pk)
     assert job.status == Job.Status.QUEUED and job.attempts == 0  # handed back, run not counted
     restarted = time.monotonic()
@@ -167,6 +167,7 @@ def test_sigterm_hands_back_a_job_that_cannot_finish_in_the_grace(liveness):
     record("SIGTERM all processes, job longer than the grace",
            {"running job": "handed back, then succeeded (1 run counted)",
             "seconds to stop": round(stopped_in, 1),
+            "seconds until the whole cluster was gone after that": round(group_gone, 1),
             "seconds to succeed after restart": round(slow_done, 1),
             "queued behind": "succeeded after restart"})  # fmt: skip
 
@@ -178,7 +179,7 @@ def test_sigterm_lets_a_job_finish_within_the_grace(liveness):
     pid = worker_pid(slow)
     cluster.signal_all(signal.SIGTERM)
     stopped_in = wait_pid_gone(pid, 40)
-    cluster.signal_all(signal.SIGKILL)
+    cluster.wait_gone(10)
     job = Job.objects.get(pk=slow.pk)
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 1
     assert stopped_in < 20
@@ -217,3 +218,18 @@ def test_a_stuck_job_can_be_retried_by_its_owner(client, liveness, make_user):
     assert status(slow) == Job.Status.QUEUED
     with pytest.raises(running.SubmissionError):
         running.job_retry(job=Job.objects.get(pk=slow.pk))  # queued now: nothing to retry
+
+
+@pytest.mark.parametrize("to", ["every process", "the main process"])
+def test_an_idle_cluster_stops_whole_on_sigterm(liveness, to):
+    """However a supervisor sends SIGTERM (to the whole group, systemd's default; or to the main
+    process, KillMode=mixed), no process of the cluster is left waiting for its SIGKILL."""
+    cluster = liveness()
+    job = submit(0)
+    wait_for(lambda: status(job) == Job.Status.SUCCEEDED, 120, "the cluster runs", [cluster])
+    if to == "every process":
+        cluster.signal_all(signal.SIGTERM)
+    else:
+        cluster.process.send_signal(signal.SIGTERM)
+    assert cluster.wait_gone(30) < 30
+    assert cluster.process.wait(5) == 0
