@@ -18,7 +18,7 @@ from coloria_site.refusals import Refusal
 
 from . import samples
 from .models import Batch, Job
-from .selectors import access, downloads, model_pages
+from .selectors import access, downloads, films, model_pages
 from .services import expiry, running, sharing, storage, submission
 from .services.errors import QuotaExceeded
 
@@ -199,6 +199,7 @@ def _job_json(job: Job, *, owner: bool) -> dict:
         if succeeded
         else None,
         "can_retry": owner and job.status == Job.Status.FAILED,
+        **films.progress_json(job),  # a film's frames done
     }
 
 
@@ -306,6 +307,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None
+        and not job.is_video  # points and strokes go on one picture, not a film
         and spec.key != running.SCRIBBLES
         and any(p.kind == "hints" for p in spec.params)
     )
@@ -320,7 +322,8 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "takes_hints": owner and takes_hints and succeeded,
         # A click on the picture moves the divider, except where it places a colour point.
         "drag_anywhere": not (owner and takes_hints and succeeded),
-        "can_refine": owner and succeeded,
+        "can_refine": owner and succeeded and not job.is_video,
+        "progress_text": films.progress_text(job),
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
@@ -350,6 +353,7 @@ def _next_steps(job: Job) -> dict:
             if choice.installed
             and choice.spec.key != job.model_key
             and not choice.spec.missing_required({})
+            and (choice.spec.video or not job.is_video)
         ],
         "previous_job": siblings[at - 1] if at > 0 else None,
         "next_job": siblings[at + 1] if 0 <= at < len(siblings) - 1 else None,
