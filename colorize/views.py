@@ -20,6 +20,7 @@ from . import samples
 from .models import Batch, Job
 from .selectors import access, downloads, films, model_pages
 from .services import expiry, running, sharing, storage, submission
+from .services import films as films_service
 from .services.errors import QuotaExceeded
 
 
@@ -114,6 +115,11 @@ def _upload_context(request: HttpRequest) -> dict:
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
         "max_pixels": settings.COLORIA_MAX_PIXELS,
         "accept": ",".join(submission.accepted_mime_types()),
+        # One short film instead of photos (colorize.services.films): its limits and models.
+        "film_accept": ",".join(films_service.VIDEO_MIME_TYPES),
+        "film_max_bytes": settings.COLORIA_VIDEO_MAX_BYTES,
+        "film_limits": films_service.limits_text(),
+        "film_default": films_service.default_film_model() or "",
         "formats_text": submission.accepted_formats_text(),
         "imagenet_classes": model_pages.imagenet_class_labels(installed),
         "samples": samples.SAMPLES,

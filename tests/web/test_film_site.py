@@ -254,3 +254,10 @@ def test_history_lists_the_film_and_expiry_deletes_its_files(
     assert not any(storage.exists(name) for name in names)
     assert not films.work_dir(anonymous.pk).exists()
     assert Job.objects.filter(owner__isnull=False).count() == 1
+
+
+def test_the_upload_page_takes_a_film(client, film_site):
+    page = client.get(reverse("colorize:home")).content.decode()
+    assert "video/mp4" in page and ".mkv" in page and "Or one short film" in page
+    assert 'data-film-default="zhang-eccv16"' in page
+    assert 'value="zhang-eccv16"' in page and "data-film" in page
