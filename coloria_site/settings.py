@@ -188,6 +188,11 @@ COLORIA_VIDEO_MAX_SHORT_SIDE = env_int("COLORIA_VIDEO_MAX_SHORT_SIDE", 1080, min
 COLORIA_VIDEO_SLICE_SECONDS = env_int(
     "COLORIA_VIDEO_SLICE_SECONDS", max(5, COLORIA_JOB_TIMEOUT - 120), minimum=1
 )
+if COLORIA_VIDEO_SLICE_SECONDS >= COLORIA_JOB_TIMEOUT:
+    raise ImproperlyConfigured(
+        "COLORIA_VIDEO_SLICE_SECONDS must stay below COLORIA_JOB_TIMEOUT (the task time limit), "
+        "with room to load the model and store the film: a film's run would be killed."
+    )
 COLORIA_VIDEO_MAX_RUN_SECONDS = env_int("COLORIA_VIDEO_MAX_RUN_SECONDS", 4 * 3600, minimum=1)
 COLORIA_VIDEO_PROGRESS_SECONDS = 1.0
 COLORIA_VIDEO_WORK_DIR = env_path("COLORIA_VIDEO_WORK_DIR", DATA_DIR / "films")

@@ -226,3 +226,42 @@ def delete_work_dirs(job_ids: list[Any]) -> None:
     its own until its job succeeds)."""
     for job_id in job_ids:
         shutil.rmtree(work_dir(job_id), ignore_errors=True)
+
+
+# A sent film's temporary copy left by a process killed while checking it goes after this long.
+STALE_UPLOAD_SECONDS = 3600
+
+
+def prune_work_dirs() -> int:
+    """Delete the work folders on this machine whose job is gone or done, and stale temporary
+    copies of sent films; how many. The web machine deletes a job's folder with its job, but a
+    worker on another machine keeps the folders of its films (run by the sweep, on every
+    worker)."""
+    import time
+
+    root = Path(settings.COLORIA_VIDEO_WORK_DIR)
+    if not root.is_dir():
+        return 0
+    folders = {path.name.removeprefix("job-"): path for path in root.glob("job-*")}
+    alive = Job.objects.filter(pk__in=_uuids(folders)).exclude(status=Job.Status.SUCCEEDED)
+    keep = {str(pk) for pk in alive.values_list("pk", flat=True)}
+    gone = [path for name, path in folders.items() if name not in keep]
+    for path in gone:
+        shutil.rmtree(path, ignore_errors=True)
+    cutoff = time.time() - STALE_UPLOAD_SECONDS
+    stale = [path for path in root.glob("upload-*.film") if path.stat().st_mtime < cutoff]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(gone) + len(stale)
+
+
+def _uuids(names: Any) -> list[str]:
+    import uuid
+
+    valid = []
+    for name in names:
+        try:
+            valid.append(str(uuid.UUID(name)))
+        except ValueError:
+            continue
+    return valid

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from .. import callbacks, queues
 from ..models import RESULT_EXTENSIONS, Job, Result, run_result_name
+from . import films
 from .expiry import batch_refresh_expiry
 from .submission import enqueue_job
 
@@ -146,6 +147,10 @@ def sweep(now: Any = None) -> dict[str, int]:
         if outcome:
             counts[outcome] += 1
     counts["re-enqueued"] = _reenqueue_lost(now)
+    try:
+        films.prune_work_dirs()  # this machine's frames of films gone or done
+    except OSError:
+        log.warning("could not prune the films' work folders", exc_info=True)
     if any(counts.values()):
         log.info("swept jobs: %s", counts)
     return counts

@@ -261,3 +261,33 @@ def test_the_upload_page_takes_a_film(client, film_site):
     assert "video/mp4" in page and ".mkv" in page and "Or one short film" in page
     assert 'data-film-default="zhang-eccv16"' in page
     assert 'value="zhang-eccv16"' in page and "data-film" in page
+
+
+def test_a_film_goes_to_the_gpu_queue_when_the_site_splits_its_queues(
+    client, film_site, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    film_site.COLORIA_SYNC_JOBS = False
+    film_site.COLORIA_GPU_QUEUE = True
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kw: sent.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, clip_bytes(tmp_path, frames=6, fps=6))
+    assert [task["cluster"] for task in sent] == [film_site.COLORIA_GPU_QUEUE_NAME]
+
+
+def test_the_sweep_prunes_work_folders_of_films_gone_or_done(client, film_site, tmp_path):
+    from colorize.services.recovery import sweep
+
+    send(client, clip_bytes(tmp_path, frames=6, fps=6))
+    done = Job.objects.get()
+    Job.objects.filter(pk=done.pk).update(status=Job.Status.SUCCEEDED)
+    root = film_site.COLORIA_VIDEO_WORK_DIR
+    gone = root / "job-00000000-0000-0000-0000-000000000001"
+    for folder in (films.work_dir(done.pk), gone):
+        (folder / "frames").mkdir(parents=True)
+    waiting = Job.objects.create(batch=done.batch, upload=done.upload, model_key=done.model_key,
+                                 kind=Kind.VIDEO, status=Job.Status.FAILED)  # fmt: skip
+    films.work_dir(waiting.pk).mkdir(parents=True)  # a retry goes on from it
+    sweep()
+    assert not films.work_dir(done.pk).exists() and not gone.exists()
+    assert films.work_dir(waiting.pk).exists()
