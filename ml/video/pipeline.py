@@ -225,9 +225,10 @@ def _check_stop(job: _Job, index: int) -> None:
         raise VideoCancelled(f"Colorizing the film was cancelled at frame {index} of {job.total}.")
     elapsed = time.monotonic() - job.started
     if job.max_seconds is not None and elapsed > job.max_seconds:
+        kept = " The frames done are kept: running it again continues." if job.store.folder else ""
         raise VideoTimeLimit(
             f"Colorizing the film took longer than {job.max_seconds:g} s; it stopped at frame "
-            f"{index} of {job.total}. The frames done are kept: running it again continues."
+            f"{index} of {job.total}.{kept}"
         )
 
 

@@ -7,8 +7,10 @@ of the frames done (the unbroken run from the first frame: smoothing needs each 
 predecessor) and predicts only the rest; encoding starts again, which costs little beside the
 model. `manifest.json` records what the chroma was made from (the file's size and first bytes'
 hash, the model, its parameters and the smoothing): when any of it differs, the old frames are
-thrown away. Disk: about 2 bytes × 2 channels × the model's working size per frame before
-compression (256 × 256: 256 kB), e.g. 250-450 MB for a 60 s, 25 fps film.
+thrown away. Disk: 2 bytes × 2 channels × the model's working size per frame before
+compression (256 × 256: 256 kB); measured with zhang-eccv16-coloria on a generated 720p film,
+0.16 MB a frame, so about 230 MB for 60 s at 24 fps. Delete the folder once the job has
+succeeded (the caller owns it).
 """
 
 from __future__ import annotations
