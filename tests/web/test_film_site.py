@@ -291,3 +291,26 @@ def test_the_sweep_prunes_work_folders_of_films_gone_or_done(client, film_site, 
     sweep()
     assert not films.work_dir(done.pk).exists() and not gone.exists()
     assert films.work_dir(waiting.pk).exists()
+
+
+def test_a_shared_film_plays_its_result_and_keeps_its_original_private(
+    client, film_site, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from colorize.services import sharing
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, clip_bytes(tmp_path, frames=6, fps=6))
+    job = sharing.job_share(job=Job.objects.get())
+    visitor = Client()
+    page = visitor.get(reverse("colorize:shared", args=[job.share_token]))
+    assert page.status_code == 200 and 'id="download-mp4"' in page.content.decode()
+    film = visitor.get(reverse("colorize:shared-result", args=[job.share_token]))
+    assert film.status_code == 200 and film["Content-Type"] == "video/mp4"
+    preview = visitor.get(reverse("colorize:shared-preview", args=[job.share_token]))
+    assert preview.status_code == 200 and preview["Content-Type"] == "image/jpeg"
+    original = visitor.get(reverse("colorize:shared-original", args=[job.share_token]))
+    assert original.status_code == 404
+    thumb = client.get(reverse("colorize:job-thumbnail", args=[job.id, "result"]))
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
