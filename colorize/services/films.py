@@ -171,7 +171,8 @@ def film_submit(
         raise SubmissionError("Send one film at a time, without photos beside it.")
     key = film_model(model_key)
     _check_reference([key], key, reference is not None)
-    runs = _runs_per_model(key, [key], params, has_reference=reference is not None)[key]
+    # One run: candidates (several runs of one photo to choose from) are for photos.
+    runs = _runs_per_model(key, [key], params, has_reference=reference is not None)[key][:1]
     client = quota_client(owner=owner, address=client_address, session_key=session_key)
     quota_check(owner=owner, client=client, jobs=len(runs))
     reference_png = reference_copy(reference) if reference is not None else None

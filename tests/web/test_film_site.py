@@ -314,3 +314,21 @@ def test_a_shared_film_plays_its_result_and_keeps_its_original_private(
     assert original.status_code == 404
     thumb = client.get(reverse("colorize:job-thumbnail", args=[job.id, "result"]))
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
+
+
+def test_a_film_run_again_is_a_film_and_no_comparison(
+    client, film_site, tmp_path, django_capture_on_commit_callbacks
+):
+    from colorize.selectors import model_pages
+
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, clip_bytes(tmp_path, frames=6, fps=6))
+    first = Job.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        again = running.job_rerun(job=first, params={})
+    again.refresh_from_db()
+    assert again.kind == Kind.VIDEO and again.status == Job.Status.SUCCEEDED, again.error
+    assert again.result.image.name.endswith(".mp4")
+    assert not model_pages.is_comparison(first.batch)
+    refused = client.post(reverse("colorize:job-refine", args=[first.id]), {"strokes": "[]"})
+    assert refused.status_code == 400
