@@ -332,3 +332,34 @@ def test_a_film_run_again_is_a_film_and_no_comparison(
     assert not model_pages.is_comparison(first.batch)
     refused = client.post(reverse("colorize:job-refine", args=[first.id]), {"strokes": "[]"})
     assert refused.status_code == 400
+
+
+def test_a_worker_killed_mid_film_is_recovered_and_the_rerun_goes_on_from_its_frames(
+    client, film_site, tmp_path, monkeypatch
+):
+    from colorize.services.recovery import sweep
+
+    film_site.COLORIA_SYNC_JOBS = False
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
+    send(client, clip_bytes(tmp_path, frames=10, fps=10))
+    job = Job.objects.get()
+    update = video._Progress.update
+
+    def killed_at_five(self, done, total):
+        update(self, done, total)
+        if done == 5:
+            raise SystemExit("the worker process is killed")
+
+    monkeypatch.setattr(video._Progress, "update", killed_at_five)
+    with pytest.raises(SystemExit):
+        running.job_run(job_id=job.pk)
+    monkeypatch.setattr(video._Progress, "update", update)
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING and job.progress_done == 5
+    # Its heartbeat stops; the sweep takes it for lost and queues it again.
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert sweep()["queued"] == 1
+    running.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result.details["resumed_from"] == 5 and job.attempts == 2
