@@ -175,6 +175,27 @@ COLORIA_MAX_UPLOAD_BYTES = env_int("COLORIA_MAX_UPLOAD_MB", 20, minimum=1) * 102
 COLORIA_MAX_PIXELS = env_int("COLORIA_MAX_MEGAPIXELS", 40, minimum=1) * 1_000_000
 COLORIA_MAX_BATCH = env_int("COLORIA_MAX_BATCH", 5, minimum=1)
 COLORIA_JOB_TIMEOUT = env_int("COLORIA_JOB_TIMEOUT", 600, minimum=10)
+# Films (issue #24, colorize.services.video): MP4, MOV, WebM, AVI or MKV up to these limits
+# (a landscape film's long side, its short side). A film runs in slices of at most
+# COLORIA_VIDEO_SLICE_SECONDS (kept below COLORIA_JOB_TIMEOUT, so the task time limit never kills
+# one: each slice goes on from the frames the last one kept in COLORIA_DATA_DIR/films), and is
+# failed once its slices together pass COLORIA_VIDEO_MAX_RUN_SECONDS. Its progress is written
+# at most every COLORIA_VIDEO_PROGRESS_SECONDS, and a cancel is seen as quickly.
+COLORIA_VIDEO_MAX_SECONDS = env_int("COLORIA_VIDEO_MAX_SECONDS", 60, minimum=1)
+COLORIA_VIDEO_MAX_BYTES = env_int("COLORIA_VIDEO_MAX_MB", 200, minimum=1) * 1024 * 1024
+COLORIA_VIDEO_MAX_SIDE = env_int("COLORIA_VIDEO_MAX_SIDE", 1920, minimum=16)
+COLORIA_VIDEO_MAX_SHORT_SIDE = env_int("COLORIA_VIDEO_MAX_SHORT_SIDE", 1080, minimum=16)
+COLORIA_VIDEO_SLICE_SECONDS = env_int(
+    "COLORIA_VIDEO_SLICE_SECONDS", max(5, COLORIA_JOB_TIMEOUT - 120), minimum=1
+)
+if COLORIA_VIDEO_SLICE_SECONDS >= COLORIA_JOB_TIMEOUT:
+    raise ImproperlyConfigured(
+        "COLORIA_VIDEO_SLICE_SECONDS must stay below COLORIA_JOB_TIMEOUT (the task time limit), "
+        "with room to load the model and store the film: a film's run would be killed."
+    )
+COLORIA_VIDEO_MAX_RUN_SECONDS = env_int("COLORIA_VIDEO_MAX_RUN_SECONDS", 4 * 3600, minimum=1)
+COLORIA_VIDEO_PROGRESS_SECONDS = 1.0
+COLORIA_VIDEO_WORK_DIR = env_path("COLORIA_VIDEO_WORK_DIR", DATA_DIR / "films")
 # Run jobs inside the web request instead of the queue (tests, debugging).
 COLORIA_SYNC_JOBS = env_bool("COLORIA_SYNC_JOBS", False)
 # Photos sent without an account (and their results) are deleted this long after they are done.

@@ -29,19 +29,37 @@ def reference_path(instance: Upload, filename: str) -> str:
     return _random_path("references", "png")
 
 
-def run_result_name(job_id: uuid.UUID | str, run_token: uuid.UUID | str) -> str:
+# What a run may store: a photo's PNG, or a film's MP4 and its poster (colorize.services.video).
+RESULT_EXTENSIONS = ("png", "mp4", "poster.jpg")
+
+
+def run_result_name(
+    job_id: uuid.UUID | str, run_token: uuid.UUID | str, extension: str = "png"
+) -> str:
     """Where the run of a job holding `run_token` stores its result. Named by the run, not at
     random, so that a run whose worker was killed between storing its file and saving its row
     leaves a file the recovery of that run can find and delete (colorize.services.recovery)."""
     job_hex, token_hex = uuid.UUID(str(job_id)).hex, uuid.UUID(str(run_token)).hex
-    return f"results/{job_hex[:2]}/{job_hex}-{token_hex}.png"
+    return f"results/{job_hex[:2]}/{job_hex}-{token_hex}.{extension}"
+
+
+def _result_extension(filename: str) -> str:
+    return next((ext for ext in RESULT_EXTENSIONS[1:] if filename.endswith(f".{ext}")), "png")
 
 
 def result_path(instance: Result, filename: str) -> str:
     token = instance.job.run_token if instance.job_id else None
+    extension = _result_extension(filename)
     if token is None:  # a result made outside a worker's run (tests, imports)
-        return _random_path("results", "png")
-    return run_result_name(instance.job_id, token)
+        return _random_path("results", extension)
+    return run_result_name(instance.job_id, token, extension)
+
+
+class Kind(models.TextChoices):
+    """What an upload is, and so what its jobs make: a photo (PNG) or a film (MP4)."""
+
+    PHOTO = "photo", "Photo"
+    VIDEO = "video", "Video"
 
 
 class Batch(models.Model):
@@ -80,6 +98,8 @@ class Upload(models.Model):
         related_name="uploads",
     )
     session_key = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.PHOTO)
+    # The original: a photo, or a film (kind "video"; never decoded as a picture).
     image = models.FileField(upload_to=original_path, max_length=200)
     # The copy shown to anyone but the owner, and in browsers that cannot show the original
     # (TIFF): orientation applied, colour profile kept, no other metadata (colorize.downloads).
@@ -88,9 +108,12 @@ class Upload(models.Model):
     # most REFERENCE_PIXELS large, without metadata; it belongs to, and goes with, this upload.
     reference = models.FileField(upload_to=reference_path, max_length=200, blank=True)
     original_name = models.CharField(max_length=255, blank=True)  # shown to the owner only
-    format = models.CharField(max_length=10)  # PIL's format name: JPEG, PNG, ...
+    format = models.CharField(max_length=10)  # PIL's format name: JPEG, PNG, ...; a film's: MP4...
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # A film's frame count and length in seconds (ml.video.probe); 0 for a photo.
+    frames = models.PositiveIntegerField(default=0)
+    duration = models.FloatField(default=0)
     size_bytes = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -122,6 +145,7 @@ class Job(models.Model):
     )
     session_key = models.CharField(max_length=40, blank=True)
     model_key = models.CharField(max_length=64)
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.PHOTO)  # its upload's
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)  # shown to the user: written to be read by people
@@ -150,6 +174,15 @@ class Job(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
     # REST clients may ask to be told when the job ends (see the API).
     callback_url = models.URLField(max_length=500, blank=True)
+    # A film's progress (colorize.services.video): frames done of all, and the worker's reckoning
+    # of the seconds left (from its recent pace: frames a resumed run takes from its work folder
+    # go faster than predicted ones). Written at most every COLORIA_VIDEO_PROGRESS_SECONDS.
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    progress_eta = models.FloatField(null=True, blank=True)
+    # Seconds all runs of a film spent colorizing: a film runs in slices shorter than the task
+    # time limit, each going on from the frames done, until COLORIA_VIDEO_MAX_RUN_SECONDS.
+    progress_seconds = models.FloatField(default=0)
 
     class Meta:
         ordering = ["-queued_at"]
@@ -185,6 +218,10 @@ class Job(models.Model):
         return last is None or timezone.now() - last > lost_after
 
     @property
+    def is_video(self) -> bool:
+        return self.kind == Kind.VIDEO
+
+    @property
     def has_result(self) -> bool:
         """Succeeded, with its result still stored (an image to show and download)."""
         return self.status == self.Status.SUCCEEDED and hasattr(self, "result")
@@ -198,7 +235,9 @@ class Job(models.Model):
 
 class Result(models.Model):
     job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="result")
-    image = models.FileField(upload_to=result_path, max_length=200)
+    image = models.FileField(upload_to=result_path, max_length=200)  # PNG, or a film's MP4
+    # A film's first colorized frame (JPEG), shown before it plays; empty for a photo.
+    poster = models.FileField(upload_to=result_path, max_length=200, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from .models import Job
-from .selectors import access, downloads, model_pages
+from .selectors import access, downloads, films, model_pages
 
 # Revalidated on every use, and kept out of shared caches and search engines: the link is
 # unlisted and can be revoked at any moment.
@@ -56,10 +56,12 @@ def shared_page(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def shared_result(request: HttpRequest, token: str) -> HttpResponse:
-    found = downloads.result(
-        _shared_or_404(token), owner=False, image_format=_image_format(request)
-    )
-    return _unlisted(found.response(attachment=request.GET.get("download") == "1"))
+    job, attachment = _shared_or_404(token), request.GET.get("download") == "1"
+    if job.is_video and not _image_format(request):  # a film: its MP4, with byte ranges
+        found = films.film_file(job, "result", owner=False)
+        return _unlisted(films.film_response(request, *found, attachment=attachment))
+    found = downloads.result(job, owner=False, image_format=_image_format(request))
+    return _unlisted(found.response(attachment=attachment))
 
 
 @require_safe

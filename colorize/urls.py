@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import page_views, share_views, views
+from . import film_views, page_views, share_views, views
 
 app_name = "colorize"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/result.png", views.job_result, name="job-result"),
     path("jobs/<uuid:job_id>/before-after.jpg", views.job_side_by_side, name="job-side-by-side"),
     path("jobs/<uuid:job_id>/thumbnail/<str:kind>", views.job_thumbnail, name="job-thumbnail"),
+    path("jobs/<uuid:job_id>/film/<str:which>", film_views.job_film, name="job-film"),
+    path("jobs/<uuid:job_id>/cancel", film_views.job_cancel, name="job-cancel"),
     path("jobs/<uuid:job_id>/try-model", views.job_try_model, name="job-try-model"),
     path("jobs/<uuid:job_id>/retry", views.job_retry, name="job-retry"),
     path("jobs/<uuid:job_id>/rerun", views.job_rerun, name="job-rerun"),

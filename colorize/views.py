@@ -18,8 +18,9 @@ from coloria_site.refusals import Refusal
 
 from . import samples
 from .models import Batch, Job
-from .selectors import access, downloads, model_pages
+from .selectors import access, downloads, films, model_pages
 from .services import expiry, running, sharing, storage, submission
+from .services import films as films_service
 from .services.errors import QuotaExceeded
 
 
@@ -114,6 +115,11 @@ def _upload_context(request: HttpRequest) -> dict:
         "max_mb": settings.COLORIA_MAX_UPLOAD_BYTES // 1_048_576,
         "max_pixels": settings.COLORIA_MAX_PIXELS,
         "accept": ",".join(submission.accepted_mime_types()),
+        # One short film instead of photos (colorize.services.films): its limits and models.
+        "film_accept": ",".join(films_service.VIDEO_MIME_TYPES),
+        "film_max_bytes": settings.COLORIA_VIDEO_MAX_BYTES,
+        "film_limits": films_service.limits_text(),
+        "film_default": films_service.default_film_model() or "",
         "formats_text": submission.accepted_formats_text(),
         "imagenet_classes": model_pages.imagenet_class_labels(installed),
         "samples": samples.SAMPLES,
@@ -199,6 +205,7 @@ def _job_json(job: Job, *, owner: bool) -> dict:
         if succeeded
         else None,
         "can_retry": owner and job.status == Job.Status.FAILED,
+        **films.progress_json(job),  # a film's frames done
     }
 
 
@@ -306,6 +313,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None
+        and not job.is_video  # points and strokes go on one picture, not a film
         and spec.key != running.SCRIBBLES
         and any(p.kind == "hints" for p in spec.params)
     )
@@ -320,7 +328,8 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "takes_hints": owner and takes_hints and succeeded,
         # A click on the picture moves the divider, except where it places a colour point.
         "drag_anywhere": not (owner and takes_hints and succeeded),
-        "can_refine": owner and succeeded,
+        "can_refine": owner and succeeded and not job.is_video,
+        "progress_text": films.progress_text(job),
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
@@ -350,6 +359,7 @@ def _next_steps(job: Job) -> dict:
             if choice.installed
             and choice.spec.key != job.model_key
             and not choice.spec.missing_required({})
+            and (choice.spec.video or not job.is_video)
         ],
         "previous_job": siblings[at - 1] if at > 0 else None,
         "next_job": siblings[at + 1] if 0 <= at < len(siblings) - 1 else None,

@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 import ml
 
-from ..models import Job
+from ..models import Job, Kind
 from ..selectors import model_pages
 
 # --- Models ---------------------------------------------------------------------------------
@@ -57,6 +57,12 @@ class ColorModelSerializer(serializers.Serializer):
         help_text="Its shipped weights do not yet beat leaving the photo grey (see its page)."
     )
     is_default = serializers.SerializerMethodField()
+    video = serializers.BooleanField(
+        source="spec.video", help_text="Fit for film: it can colorize a video sent to submit."
+    )
+    is_video_default = serializers.SerializerMethodField(
+        help_text="The model recommended for film (DeOldify Video when installed)."
+    )
     parameters = serializers.SerializerMethodField()
 
     def get_experimental(self, choice: model_pages.ModelChoice) -> bool:
@@ -64,6 +70,9 @@ class ColorModelSerializer(serializers.Serializer):
 
     def get_is_default(self, choice: model_pages.ModelChoice) -> bool:
         return choice.spec.key == self.context.get("default_key")
+
+    def get_is_video_default(self, choice: model_pages.ModelChoice) -> bool:
+        return choice.spec.key == self.context.get("video_default_key")
 
     @extend_schema_field(ParameterSerializer(many=True))
     def get_parameters(self, choice: model_pages.ModelChoice) -> list[dict]:
@@ -86,6 +95,16 @@ class ImageNetClassSerializer(serializers.Serializer):
 
 
 # --- Jobs -----------------------------------------------------------------------------------
+
+
+class ProgressSerializer(serializers.Serializer):
+    """A film's progress, frame by frame."""
+
+    done = serializers.IntegerField(help_text="Frames colorized so far.")
+    total = serializers.IntegerField(help_text="Frames in the film.")
+    seconds_left = serializers.FloatField(
+        allow_null=True, help_text="The worker's estimate of the time left; null until known."
+    )
 
 
 class JobSerializer(serializers.Serializer):
@@ -111,6 +130,18 @@ class JobSerializer(serializers.Serializer):
     hidden_reason = serializers.CharField(help_text="Why a moderator hid it, if one did.")
     original_url = serializers.SerializerMethodField()
     result_url = serializers.SerializerMethodField(help_text="Null until the job has succeeded.")
+    kind = serializers.ChoiceField(
+        choices=Kind.choices, help_text="`photo` (the result is a PNG) or `video` (an MP4)."
+    )
+    progress = serializers.SerializerMethodField(
+        help_text="A film's frames done, of all; null for a photo."
+    )
+    video_url = serializers.SerializerMethodField(
+        help_text="A film's colorized MP4 (byte ranges served); null for a photo and until done."
+    )
+    poster_url = serializers.SerializerMethodField(
+        help_text="A film's first colorized frame (JPEG); null for a photo and until done."
+    )
 
     def _absolute(self, name: str, job: Job) -> str:
         path = reverse(name, args=[job.id])
@@ -143,6 +174,21 @@ class JobSerializer(serializers.Serializer):
             return None
         return self._absolute("api:job-result", job)
 
+    @extend_schema_field(ProgressSerializer(allow_null=True))
+    def get_progress(self, job: Job) -> dict | None:
+        if not job.is_video:
+            return None
+        total = job.progress_total or job.upload.frames
+        return {"done": job.progress_done, "total": total, "seconds_left": job.progress_eta}
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_video_url(self, job: Job) -> str | None:
+        return self._absolute("api:job-result", job) if job.is_video and job.has_result else None
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_poster_url(self, job: Job) -> str | None:
+        return self._absolute("api:job-poster", job) if job.is_video and job.has_result else None
+
 
 class SubmissionSerializer(serializers.Serializer):
     """The answer to a submit: the batch and its jobs (one per image, or one per model)."""
@@ -162,7 +208,9 @@ class JobSubmitBase(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         min_length=1,
         error_messages={"min_length": "Choose at least one image."},
-        help_text="1 to COLORIA_MAX_BATCH (5) images: JPEG, PNG, WebP, BMP or TIFF.",
+        help_text="1 to COLORIA_MAX_BATCH (5) images: JPEG, PNG, WebP, BMP or TIFF; or one "
+        "film (MP4, MOV, WebM, AVI or MKV, by default up to 60 s, 1080p and 200 MB) for a model "
+        "fit for film (`GET /models`: `video`).",
     )
     model = serializers.CharField(
         max_length=64,

@@ -32,7 +32,8 @@ from ml import imagenet
 from .. import callbacks
 from ..models import Job
 from ..selectors import access, downloads, model_pages
-from ..services import running, sharing, storage, submission
+from ..selectors import films as film_selectors
+from ..services import films, running, sharing, storage, submission
 from ..services.errors import QuotaExceeded
 from .errors import errors
 from .serializers import (
@@ -136,7 +137,10 @@ class ModelListView(ApiView):
         serializer = ColorModelSerializer(
             model_pages.model_choices(),
             many=True,
-            context={"default_key": submission.default_model_key()},
+            context={
+                "default_key": submission.default_model_key(),
+                "video_default_key": films.default_film_model(),
+            },
         )
         return Response(serializer.data)
 
@@ -347,8 +351,9 @@ class JobResultView(ImageDownloadView):
     @extend_schema(
         tags=["jobs"],
         summary="Download the result",
-        description="The full-resolution colorized image, to its owner (and staff), or to anyone "
-        "once published. 409 while the job has no result.",
+        description="The full-resolution colorized image (a film's MP4, byte ranges served; "
+        "`format=jpeg`: its poster), to its owner (and staff), or to anyone once published. 409 "
+        "while the job has no result.",
         parameters=[
             OpenApiParameter("format", str, enum=["png", "jpeg"], default="png"),
             RETRY_AFTER,
@@ -356,6 +361,7 @@ class JobResultView(ImageDownloadView):
         responses={
             (200, "image/png"): IMAGE,
             (200, "image/jpeg"): IMAGE,
+            (200, "video/mp4"): IMAGE,
             **errors(400, 401, 404, 409, 429),
         },
     )
@@ -367,8 +373,32 @@ class JobResultView(ImageDownloadView):
         if not job.has_result:
             raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
         owner = access.is_owner(job, request.user, "")
+        if job.is_video and image_format == "png":  # a film: its MP4, with byte ranges
+            found = film_selectors.film_file(job, "result", owner=owner)
+            return film_selectors.film_response(request, *found, attachment=True)
         found = downloads.result(job, owner=owner, image_format=image_format)
         return found.response(attachment=True)
+
+
+class JobPosterView(ImageDownloadView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Download a film's poster",
+        description="A colorized film's first frame (JPEG). 404 for a photo; 409 until done.",
+        parameters=[RETRY_AFTER],
+        responses={(200, "image/jpeg"): IMAGE, **errors(401, 404, 409, 429)},
+    )
+    def get(self, request: Request, job_id: Any) -> HttpResponse:
+        job = _job_or_404(request, job_id)
+        if not job.is_video:
+            raise NotFound("Only a film has a poster.")
+        if not job.has_result:
+            raise Conflict(f"This job has no result ({job.get_status_display().lower()}).")
+        owner = access.is_owner(job, request.user, "")
+        found = film_selectors.film_file(job, "poster", owner=owner)
+        return film_selectors.film_response(request, *found, attachment=False)
 
 
 class JobOriginalView(ImageDownloadView):
@@ -429,6 +459,24 @@ class JobRetryView(JobActionView):
 
     def act(self, job: Job) -> Job:
         return running.job_retry(job=job)
+
+
+class JobCancelView(JobActionView):
+    action_name = "cancel"
+
+    @_action_schema(
+        "Cancel a queued or running job",
+        "Stops it: the job fails as `Cancelled.` (a running film stops within about a second; "
+        "a retry goes on from the frames it kept). 409 when it has finished already.",
+        200,
+    )
+    def post(self, request: Request, job_id: Any) -> Response:
+        return super().post(request, job_id)
+
+    def act(self, job: Job) -> Job:
+        if not running.job_cancel(job=job):
+            raise Conflict(f"This job has finished ({job.get_status_display().lower()}).")
+        return job
 
 
 class JobRefineView(ApiView):

@@ -169,6 +169,10 @@ def original(job: Job, *, owner: bool, image_format: str = "", as_sent: bool = F
     can show it; the metadata-free web rendition otherwise; `image_format="jpeg"` a JPEG copy."""
     upload = job.upload
     stem = download_stem(job, owner=owner)
+    if job.is_video:  # a film: its owner's only (colorize.selectors.films)
+        from .films import film_file
+
+        return Download(*film_file(job, "original", owner=owner))
     if image_format == "jpeg":  # re-encoded: no metadata, whoever asks
         return Download(as_jpeg(upload.image), "image/jpeg", f"{stem}.jpg")
     if owner and (as_sent or upload.format in WEB_FORMATS):
@@ -182,6 +186,10 @@ def original(job: Job, *, owner: bool, image_format: str = "", as_sent: bool = F
 def result(job: Job, *, owner: bool, image_format: str = "") -> Download:
     """A job's colorized result: the stored PNG, or a JPEG copy."""
     name = f"{download_stem(job, owner=owner)}-colorized-{job.model_key}"
+    if job.is_video:  # a film: its MP4, and its poster as "the JPEG"
+        if image_format == "jpeg":
+            return Download(job.result.poster, "image/jpeg", f"{name}.jpg")
+        return Download(job.result.image, "video/mp4", f"{name}.mp4")
     if image_format == "jpeg":
         return Download(as_jpeg(job.result.image), "image/jpeg", f"{name}.jpg")
     return Download(job.result.image, "image/png", f"{name}.png")
@@ -204,6 +212,10 @@ def thumbnail_cache_control(job: Job) -> str:
 
 def thumbnail_of(job: Job, kind: str) -> bytes:
     """The thumbnail of a job's original or result (re-encoded: it carries no metadata)."""
+    if job.is_video:  # a film's poster, or its first frame
+        from .films import film_thumbnail
+
+        return film_thumbnail(job, kind)
     return thumbnail(job.result.image if kind == "result" else job.upload.image)
 
 
@@ -220,8 +232,14 @@ def _before_beside_after(
     scaled down to fit `max_pixels` and `box`; with `gap`, a thin white line between them.
     Re-encoded pixels only: none of the original's metadata goes with them."""
     draft = max(box) if box else None
-    after = to_8bit(open_image(job.result.image, draft=draft)).convert("RGB")
-    before = to_8bit(open_image(job.upload.image, draft=draft)).convert("RGB")
+    if job.is_video:  # a film: its first frame, before and after
+        from .films import first_frame
+
+        after = to_8bit(open_image(job.result.poster, draft=draft)).convert("RGB")
+        before = first_frame(job).resize(after.size)
+    else:
+        after = to_8bit(open_image(job.result.image, draft=draft)).convert("RGB")
+        before = to_8bit(open_image(job.upload.image, draft=draft)).convert("RGB")
     width, height = after.size
     gap_px = max(4, width // 100) if gap else 0
     scale = min(1.0, (max_pixels / ((2 * width + gap_px) * height)) ** 0.5)
@@ -261,9 +279,10 @@ def batch_zip(jobs: list[Job]):
             if not job.has_result:
                 continue
             base = f"{download_stem(job, owner=True)}-{job.model_key}"
-            name, counter = f"{base}.png", 2
+            extension = "mp4" if job.is_video else "png"
+            name, counter = f"{base}.{extension}", 2
             while name in used:
-                name, counter = f"{base}-{counter}.png", counter + 1
+                name, counter = f"{base}-{counter}.{extension}", counter + 1
             used.add(name)
             with job.result.image.open("rb") as handle:
                 bundle.writestr(name, handle.read())

@@ -14,7 +14,7 @@ from ml.weights import install_command, is_installed
 
 from .. import samples
 from ..evaluations import ModelFigures, evaluation_figures
-from ..models import Batch, Job
+from ..models import Batch, Job, Kind
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def is_comparison(batch: Batch) -> bool:
     model (BigColor) on one photo."""
     if batch.model_key == Batch.ALL_MODELS:
         return True
+    if batch.uploads.filter(kind=Kind.VIDEO).exists():  # films are compared on their own pages
+        return False
     return batch.uploads.count() == 1 and batch.jobs.count() > 1
 
 

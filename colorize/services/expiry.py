@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Batch, Job, Upload
-from .storage import delete_files_on_commit, files_of_uploads
+from ..models import Batch, Job, Kind, Upload
+from .storage import delete_files_on_commit, delete_work_dirs_on_commit, files_of_uploads
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ def purge_expired_uploads(now: datetime | None = None) -> int:
             return 0
         batch_ids = set(Upload.objects.filter(pk__in=upload_ids).values_list("batch_id", flat=True))
         delete_files_on_commit(files_of_uploads(upload_ids))
+        films = Job.objects.filter(upload_id__in=upload_ids, kind=Kind.VIDEO)
+        delete_work_dirs_on_commit(films.values_list("pk", flat=True))
         Upload.objects.filter(pk__in=upload_ids).delete()  # jobs and results cascade
         Batch.objects.filter(pk__in=batch_ids, uploads__isnull=True).delete()
     log.info("purged %d expired upload(s)", len(upload_ids))

@@ -31,7 +31,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import callbacks, queues
-from ..models import Job, Result, run_result_name
+from ..models import RESULT_EXTENSIONS, Job, Result, run_result_name
+from . import films
 from .expiry import batch_refresh_expiry
 from .submission import enqueue_job
 
@@ -116,13 +117,15 @@ def drop_run_file(job_id: Any, token: uuid.UUID | None) -> None:
     the file; a file a saved result uses is never deleted."""
     if token is None:
         return
-    name = run_result_name(job_id, token)
-    if Result.objects.filter(image=name).exists():
-        return
-    try:
-        Result._meta.get_field("image").storage.delete(name)
-    except Exception:  # the storage is down: the file stays, the job goes on
-        log.warning("could not delete %s, left by a lost run of %s", name, job_id, exc_info=True)
+    for extension in RESULT_EXTENSIONS:  # a photo's PNG, a film's MP4 and poster
+        name = run_result_name(job_id, token, extension)
+        if Result.objects.filter(Q(image=name) | Q(poster=name)).exists():
+            continue
+        try:
+            Result._meta.get_field("image").storage.delete(name)
+        except Exception:  # the storage is down: the file stays, the job goes on
+            log.warning("could not delete %s, left by a lost run of %s", name, job_id,
+                        exc_info=True)  # fmt: skip
 
 
 def hand_back(job_id: Any, token: uuid.UUID) -> bool:
@@ -144,6 +147,10 @@ def sweep(now: Any = None) -> dict[str, int]:
         if outcome:
             counts[outcome] += 1
     counts["re-enqueued"] = _reenqueue_lost(now)
+    try:
+        films.prune_work_dirs()  # this machine's frames of films gone or done
+    except OSError:
+        log.warning("could not prune the films' work folders", exc_info=True)
     if any(counts.values()):
         log.info("swept jobs: %s", counts)
     return counts

@@ -18,6 +18,7 @@ from ml.errors import ColorizeError, InvalidParameters, WeightsNotInstalled
 
 from .. import callbacks, worker
 from ..models import Job, Result
+from . import video
 from .errors import SubmissionError
 from .expiry import batch_refresh_expiry
 from .quotas import quota_charge, quota_check, quota_client
@@ -44,7 +45,7 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
     job = Job.objects.select_related("upload").get(pk=job_id)
     try:
         with worker.running(job.pk, token):
-            result = _colorize(job)
+            result = video.run_film(job, token) if job.is_video else _colorize(job)
         try:
             with transaction.atomic():
                 # Only this run of a job still running finishes it: a moderator may have
@@ -58,9 +59,12 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
                 result.save()
         except Exception:
             result.image.delete(save=False)
+            result.poster.delete(save=False)  # a film's
             raise
         job.refresh_from_db()
-    except _NoLongerRunning:
+        if job.is_video:
+            video.finished(job.pk)
+    except (_NoLongerRunning, video.Stopped):
         log.info(
             "job %s was cancelled, handed back or deleted while it ran; result dropped", job_id
         )
@@ -190,6 +194,7 @@ def _queue_again(
             owner=job.owner,
             session_key=job.session_key,
             model_key=model_key,
+            kind=job.kind,
             params=jsonable(cleaned),
         )
         batch_refresh_expiry(batch_id=job.batch_id)  # running again: not deleted meanwhile
@@ -212,6 +217,8 @@ def job_try_model(*, job: Job, model_key: str, client_address: str = "") -> Job:
         raise SubmissionError(
             f"{spec.name} needs more than the photo: choose it on the upload page.", field="model"
         )
+    if job.is_video and not spec.video:
+        raise SubmissionError(f"{spec.name} cannot colorize a film.", field="model")
     cleaned = spec.clean_params({})
     return _queue_again(job, model_key, cleaned, client_address=client_address)
 
@@ -221,6 +228,8 @@ def job_refine(*, job: Job, hints: Any, client_address: str = "") -> Job:
     scribbles model on top of it): what the strokes touch changes, the rest stays."""
     if not job.has_result:
         raise SubmissionError("Only a finished result can be refined.")
+    if job.is_video:
+        raise SubmissionError("Colour strokes repaint a photo, not a film.")
     spec = ml.get_spec(SCRIBBLES)
     try:
         cleaned = spec.clean_params({"hints": hints, "refines": str(job.id)})
@@ -253,3 +262,22 @@ def job_retry(*, job: Job) -> Job:
         transaction.on_commit(lambda: enqueue_job(job.pk, job.model_key))
     job.refresh_from_db()
     return job
+
+
+CANCELLED = "Cancelled."
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Stop a queued or running job at its owner's request: failed with "Cancelled." (a retry
+    runs it again; a film goes on from the frames it kept). A running film's worker sees it
+    within COLORIA_VIDEO_PROGRESS_SECONDS and stops; a photo's run keeps no result. False when
+    the job had finished already."""
+    cancelled = Job.objects.filter(pk=job.pk, status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
+    done = cancelled.update(
+        status=Job.Status.FAILED, error=CANCELLED, finished_at=timezone.now(), run_token=None
+    )
+    job.refresh_from_db()
+    if done:
+        batch_refresh_expiry(batch_id=job.batch_id)
+        callbacks.notify_finished(job)
+    return bool(done)

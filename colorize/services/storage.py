@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ..models import Batch, Job, Result, Upload
+from ..models import Batch, Job, Kind, Result, Upload
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +25,24 @@ def delete_files_on_commit(names: list[tuple[Any, str]]) -> None:
     transaction.on_commit(delete)
 
 
+def delete_work_dirs_on_commit(job_ids: list[Any]) -> None:
+    """A film's frames kept between runs (colorize.services.films.work_dir) go with its job."""
+    from .films import delete_work_dirs
+
+    job_ids = list(job_ids)
+    if job_ids:
+        transaction.on_commit(lambda: delete_work_dirs(job_ids))
+
+
 def files_of_uploads(upload_ids: list[Any]) -> list[tuple[Any, str]]:
     upload_storage = Upload.image.field.storage
     result_storage = Result.image.field.storage
     names = [
         (result_storage, name)
-        for name in Result.objects.filter(job__upload_id__in=upload_ids).values_list(
-            "image", flat=True
+        for row in Result.objects.filter(job__upload_id__in=upload_ids).values_list(
+            "image", "poster"
         )
+        for name in row
         if name
     ]
     names += [
@@ -53,10 +63,12 @@ def job_delete(*, job: Job) -> None:
         upload_id, batch_id = job.upload_id, job.batch_id
         names = [
             (Result.image.field.storage, name)
-            for name in Result.objects.filter(job_id=job.pk).values_list("image", flat=True)
+            for row in Result.objects.filter(job_id=job.pk).values_list("image", "poster")
+            for name in row
             if name
         ]
         Job.objects.filter(pk=job.pk).delete()
+        delete_work_dirs_on_commit([job.pk])
         if not Job.objects.filter(upload_id=upload_id).exists():
             names += files_of_uploads([upload_id])
             Upload.objects.filter(pk=upload_id).delete()
@@ -71,6 +83,8 @@ def owner_content_delete(*, owner: Any) -> int:
     with transaction.atomic():
         upload_ids = list(Upload.objects.filter(owner=owner).values_list("pk", flat=True))
         delete_files_on_commit(files_of_uploads(upload_ids))
+        films = Job.objects.filter(owner=owner, kind=Kind.VIDEO).values_list("pk", flat=True)
+        delete_work_dirs_on_commit(films)
         Job.objects.filter(owner=owner).delete()
         Upload.objects.filter(pk__in=upload_ids).delete()
         Batch.objects.filter(owner=owner).delete()

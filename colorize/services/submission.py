@@ -27,7 +27,8 @@ from ml.registry import hint_points, params_as_json
 from ml.weights import is_installed
 
 from .. import callbacks, queues
-from ..models import Batch, Job, Upload
+from ..models import Batch, Job, Kind, Upload
+from . import films
 from .errors import SubmissionError
 from .quotas import quota_charge, quota_check, quota_client
 
@@ -208,19 +209,20 @@ def job_submit(
     reference: UploadedFile | None = None,
     refused: list[str] | None = None,
 ) -> Batch:
-    """Validate, store and queue a submission.
-
-    All or nothing: a refused submission stores no file and no row, and uses no quota.
-    `callback_url` (REST clients) is called with each job's status when the job ends.
-    `client_address` identifies an anonymous client for its daily quota (the web view passes it;
-    without it the session is used). `reference` is a colour photo for the model that borrows
-    its colours (checked like the photos, stored with each of them). With a `refused` list, an
-    unreadable photo among good ones does not sink the batch: it is left out and the reason,
-    naming it, is appended to that list (the site does this; the API refuses the whole request).
-    """
+    """Validate, store and queue a submission (a film: colorize.services.films), all or nothing:
+    a refusal stores nothing and uses no quota. `callback_url`: called when each job ends;
+    `client_address`: an anonymous client's quota key; `reference`: the colour photo a model
+    borrows from. With `refused`, an unreadable photo among good ones is left out, its reason
+    appended there (the site does this; the API refuses the whole request)."""
     owner = owner if getattr(owner, "is_authenticated", False) else None
     refuse_suspended(owner)
     _check_request(files, callback_url)
+    if any(films.looks_like_film(upload) for upload in files):  # checked as a film, not a photo
+        film = {"owner": owner, "session_key": session_key, "reference": reference}
+        return films.film_submit(
+            files=files, model_key=model_key, params=params or {}, **film,
+            callback_url=callback_url, client_address=client_address,
+        )  # fmt: skip
     model_keys = _models_for(model_key, len(files))
     _check_reference(model_keys, model_key, reference is not None)
     runs = _runs_per_model(model_key, model_keys, params or {}, has_reference=reference is not None)
@@ -400,13 +402,17 @@ def enqueue_job(job_id: uuid.UUID, model_key: str | None = None) -> None:
     )
     if model_key is None:
         model_key = Job.objects.filter(pk=job_id).values_list("model_key", flat=True).first()
+    # A film's job is long (a frame at a time): it goes where the GPUs are, whatever its model.
+    is_film = Job.objects.filter(pk=job_id, kind=Kind.VIDEO).exists()
     async_task(
         "colorize.tasks.run_job",
         str(job_id),
         task_name=f"colorize-{job_id}",
         hook="colorize.tasks.job_task_finished",
         sync=settings.COLORIA_SYNC_JOBS,
-        cluster=queues.cluster_for_model(model_key or ""),
+        cluster=queues.cluster_name(queues.GPU)
+        if is_film
+        else queues.cluster_for_model(model_key or ""),
     )
 
 

@@ -27,6 +27,11 @@
   const TYPES = new Set((form.dataset.types || "").split(",").filter(Boolean));
   const formatsText = form.dataset.formats || "a supported format";
   const EXTENSIONS = /\.(jpe?g|png|webp|bmp|tiff?)$/i;
+  // One short film may be sent instead of photos (colorize.services.films); the server probes it.
+  const FILM_TYPES = new Set((form.dataset.filmTypes || "").split(",").filter(Boolean));
+  const FILM_EXTENSIONS = /\.(mp4|m4v|mov|webm|avi|mkv)$/i;
+  const filmMaxBytes = Number(form.dataset.filmMaxBytes) || 200 * 1048576;
+  const filmDefault = form.dataset.filmDefault || "";
   const canAssign = (() => {
     try { return typeof DataTransfer === "function" && new DataTransfer() && "files" in input; } catch (e) { return false; }
   })();
@@ -45,6 +50,27 @@
   }
   function key(file) { return [file.name, file.size, file.lastModified].join("|"); }
   function isImage(file) { return TYPES.has(file.type) || (!file.type && EXTENSIONS.test(file.name)); }
+  function isFilm(file) {
+    return FILM_TYPES.has(file.type) || file.type.startsWith("video/") || FILM_EXTENSIONS.test(file.name);
+  }
+
+  // A film goes alone, to a model fit for film (the site's choice for film if the chosen one is not).
+  function addFilm(file, problems) {
+    if (file.size === 0) {
+      problems.push(`${file.name} is empty (0 bytes).`);
+    } else if (file.size > filmMaxBytes) {
+      problems.push(`${file.name} is ${megabytes(file.size)} MB; films up to ${Math.round(filmMaxBytes / 1048576)} MB can be colorized.`);
+    } else if (files.length) {
+      problems.push(`${file.name} was not added: send one film at a time, without photos beside it.`);
+    } else {
+      files.push(file);
+      const option = select && select.selectedOptions[0];
+      if (select && filmDefault && !(option && option.hasAttribute("data-film"))) {
+        select.value = filmDefault;
+        syncModel();
+      }
+    }
+  }
 
   function showErrors(messages) {
     shownProblems = messages;
@@ -68,7 +94,11 @@
   function add(list) {
     const problems = [];
     for (const file of list) {
-      if (!isImage(file)) {
+      if (isFilm(file) && !files.some((existing) => key(existing) === key(file))) {
+        addFilm(file, problems);
+      } else if (files.some(isFilm)) {
+        problems.push(`${file.name} was not added: a film is sent alone.`);
+      } else if (!isImage(file)) {
         problems.push(`${file.name} is not a supported image. Use ${formatsText}.`);
       } else if (file.size === 0) {
         problems.push(`${file.name} is empty (0 bytes).`);
@@ -180,10 +210,15 @@
     thumbs.replaceChildren(...files.map((file) => {
       const item = document.createElement("li");
       item.className = "thumb";
-      if (!previews.has(file)) previews.set(file, URL.createObjectURL(file));
+      if (!previews.has(file) && !isFilm(file)) previews.set(file, URL.createObjectURL(file));
       const image = document.createElement("img");
-      image.src = previews.get(file);
       image.alt = `Preview of ${file.name}`;
+      if (isFilm(file)) {
+        // No preview of a film (the page's media may not come from blob: URLs): its type.
+        window.setTimeout(() => image.dispatchEvent(new Event("error")), 0);
+      } else {
+        image.src = previews.get(file);
+      }
       image.addEventListener("error", () => {
         // TIFF and some BMPs cannot be previewed by browsers; they are still fine to send.
         const fallback = document.createElement("span");

@@ -18,7 +18,17 @@
     document.querySelectorAll(`[data-job="${CSS.escape(job.id)}"]`).forEach((row) => {
       row.dataset.status = job.status;
       setText(row, "status-text", job.status_label);
-      if (job.status === "running") setText(row, "status-text-long", "Colorizing your photo…");
+      if (job.status === "running") {
+        setText(row, "status-text-long", job.kind === "video" ? "Colorizing your film…" : "Colorizing your photo…");
+      }
+      if (job.progress) { // a film: frame by frame
+        row.querySelectorAll('[data-role="film-progress"]').forEach((bar) => {
+          bar.max = Math.max(1, job.progress.total);
+          bar.value = job.progress.done;
+          bar.textContent = `${job.progress.done} of ${job.progress.total}`;
+        });
+        setText(row, "film-progress-text", job.progress.text || "");
+      }
       setText(row, "duration", job.duration != null ? `in ${job.duration.toFixed(1)} s` : "");
       row.querySelectorAll('[data-role="error"]').forEach((node) => {
         node.textContent = job.error || "";

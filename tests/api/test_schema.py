@@ -19,6 +19,8 @@ PATHS = {
     "/api/v1/jobs/{job_id}": {"get", "delete"},
     "/api/v1/jobs/{job_id}/result": {"get"},
     "/api/v1/jobs/{job_id}/original": {"get"},
+    "/api/v1/jobs/{job_id}/poster": {"get"},
+    "/api/v1/jobs/{job_id}/cancel": {"post"},
     "/api/v1/jobs/{job_id}/retry": {"post"},
     "/api/v1/jobs/{job_id}/refine": {"post"},
     "/api/v1/jobs/{job_id}/publish": {"post"},
@@ -58,7 +60,7 @@ def test_submit_documents_files_and_model_parameters(openapi):
     assert {"model", "callback_url", "temperature", "hints"} <= set(form["properties"])
     assert set(form["required"]) == {"images", "model"}
     result = openapi["paths"]["/api/v1/jobs/{job_id}/result"]["get"]
-    assert {"image/png", "image/jpeg"} == set(result["responses"]["200"]["content"])
+    assert {"image/png", "image/jpeg", "video/mp4"} == set(result["responses"]["200"]["content"])
     assert any(p["name"] == "format" for p in result["parameters"])
 
 
