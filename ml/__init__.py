@@ -52,7 +52,6 @@ def colorize(
     parameters, missing weights, unreadable images and running out of memory.
     """
     from ml import inference, runtime
-    from ml.errors import OutOfMemory
 
     spec = get_spec(model)
     cleaned = spec.clean_params(params)
@@ -72,18 +71,7 @@ def colorize(
             )
         if reference is not None:
             cleaned["reference"] = open_image(reference)
-        try:
-            chroma = predictor.predict(gray, **cleaned)
-        except MemoryError as exc:
-            raise OutOfMemory(f"{spec.name} ran out of memory on this image.") from exc
-        except RuntimeError as exc:
-            # CUDA says "out of memory"; PyTorch's CPU allocator "can't allocate memory".
-            message = str(exc).lower()
-            if "out of memory" in message or "can't allocate memory" in message:
-                raise OutOfMemory(
-                    f"{spec.name} ran out of memory on this image; try a smaller image."
-                ) from exc
-            raise
+        chroma = runtime.predict(predictor, gray, cleaned, name=spec.name)
     colorized = compose(gray, chroma)
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out

@@ -88,6 +88,26 @@ def load_predictor(spec: ModelSpec, device: str | None = None) -> Predictor:
     return cached(*_predictor_loader(spec, device))
 
 
+def predict(predictor: Predictor, gray: np.ndarray, params: dict[str, Any], *, name: str,
+            what: str = "image") -> Chroma:  # fmt: skip
+    """The predictor's chroma for `gray`; running out of memory (a `what` too big for this
+    machine) becomes OutOfMemory, with a message naming the model (`name`)."""
+    from ml.errors import OutOfMemory
+
+    try:
+        return predictor.predict(gray, **params)
+    except MemoryError as exc:
+        raise OutOfMemory(f"{name} ran out of memory on this {what}.") from exc
+    except RuntimeError as exc:
+        # CUDA says "out of memory"; PyTorch's CPU allocator "can't allocate memory".
+        message = str(exc).lower()
+        if "out of memory" in message or "can't allocate memory" in message:
+            raise OutOfMemory(
+                f"{name} ran out of memory on this {what}; try a smaller {what}."
+            ) from exc
+        raise
+
+
 @contextlib.contextmanager
 def in_use(spec: ModelSpec, device: str | None = None) -> Iterator[Predictor]:
     """The loaded model for a spec, never unloaded until the block ends."""

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ml.color import Chroma, compose, open_image, rgb_to_lab, to_gray
-from ml.errors import InvalidParameters, OutOfMemory
+from ml.errors import InvalidParameters
 from ml.registry import ModelSpec, get_spec
 from ml.video.errors import VideoCancelled, VideoTimeLimit
 from ml.video.media import FilmReader, FilmWriter
@@ -266,17 +266,9 @@ def _space(predictor, job: _Job, gray: np.ndarray) -> str:
 
 
 def _predict(predictor, job: _Job, gray: np.ndarray) -> Chroma:
-    try:
-        chroma = predictor.predict(gray, **job.params)
-    except MemoryError as exc:
-        raise OutOfMemory(f"{job.spec.name} ran out of memory on this film.") from exc
-    except RuntimeError as exc:
-        message = str(exc).lower()
-        if "out of memory" in message or "can't allocate memory" in message:
-            raise OutOfMemory(
-                f"{job.spec.name} ran out of memory on this film; try a smaller one."
-            ) from exc
-        raise
+    from ml import runtime
+
+    chroma = runtime.predict(predictor, gray, job.params, name=job.spec.name, what="film")
     job.space = chroma.space
     return chroma
 
