@@ -78,7 +78,12 @@ def as_jpeg(file, *, quality: int = 92) -> bytes:
 
 def thumbnail(file, *, size: int = 480) -> bytes:
     """A small JPEG of a stored image, for lists and grids."""
-    image = to_8bit(open_image(file, draft=size)).convert("RGB")
+    return thumbnail_of_image(to_8bit(open_image(file, draft=size)), size=size)
+
+
+def thumbnail_of_image(image: Image.Image, *, size: int = 480) -> bytes:
+    """A small JPEG of a picture (a film's first frame, say), for lists and grids."""
+    image = image.convert("RGB")
     image.thumbnail((size, size))
     return _encode(image, "JPEG", quality=82)
 

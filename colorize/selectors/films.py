@@ -11,7 +11,6 @@ its metadata); anyone else who may see the job (a share link, the gallery) gets 
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
@@ -20,7 +19,7 @@ from django.utils.http import content_disposition_header
 from PIL import Image
 
 from ..models import Job
-from .downloads import CACHE_PRIVATE, accel_path, download_stem, thumbnail
+from .downloads import CACHE_PRIVATE, accel_path, download_stem, thumbnail, thumbnail_of_image
 
 FILM_TYPES = {"mp4": "video/mp4", "m4v": "video/mp4", "mov": "video/quicktime",
               "webm": "video/webm", "avi": "video/x-msvideo",
@@ -141,21 +140,14 @@ def _read(stream: Any, length: int):
 
 def first_frame(job: Job) -> Image.Image:
     """The original film's first frame (RGB), as a player shows it upright."""
-    import av
+    from ml.video import first_frame as film_first_frame
 
-    with job.upload.image.open("rb") as stored, av.open(stored) as container:
-        frame = next(container.decode(video=0))
-        image = frame.to_image().convert("RGB")
-        rotation = round(getattr(frame, "rotation", 0) or 0)
-    return image.rotate(rotation, expand=True) if rotation else image
+    with job.upload.image.open("rb") as stored:
+        return film_first_frame(stored)
 
 
 def film_thumbnail(job: Job, kind: str) -> bytes:
     """A film job's thumbnail: its poster for the result, the first frame for the original."""
     if kind == "result":
         return thumbnail(job.result.poster)
-    image = first_frame(job)
-    image.thumbnail((480, 480))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=82)
-    return buffer.getvalue()
+    return thumbnail_of_image(first_frame(job))

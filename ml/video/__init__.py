@@ -64,6 +64,7 @@ Errors: InvalidVideo, VideoCancelled, VideoTimeLimit (all ColorizeError).
 """
 
 from ml.video.errors import InvalidVideo, VideoCancelled, VideoTimeLimit
+from ml.video.media import first_frame
 from ml.video.models import recommended_video_model, video_models
 from ml.video.pipeline import VideoReport, colorize_video, poster_jpeg
 from ml.video.probe import VideoInfo, probe
@@ -76,6 +77,7 @@ __all__ = [
     "VideoReport",
     "VideoTimeLimit",
     "colorize_video",
+    "first_frame",
     "flicker",
     "poster_jpeg",
     "probe",

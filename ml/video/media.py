@@ -14,9 +14,11 @@ import contextlib
 import os
 from collections.abc import Iterator
 from fractions import Fraction
+from typing import BinaryIO
 
 import av
 import numpy as np
+from PIL import Image
 
 from ml.video.errors import InvalidVideo
 
@@ -25,6 +27,18 @@ MP4_AUDIO = frozenset({"aac", "mp3", "opus", "alac", "flac", "ac3", "eac3"})
 # libx264: quality 18 is visually lossless for most films; "veryfast" keeps the encoder a small
 # share of the time beside the model.
 X264_OPTIONS = {"crf": "18", "preset": "veryfast"}
+
+
+def upright(image: Image.Image, rotation: int) -> Image.Image:
+    """A frame turned by its film's display rotation, as a player shows it."""
+    return image.rotate(rotation, expand=True) if rotation else image
+
+
+def first_frame(src: str | os.PathLike | BinaryIO) -> Image.Image:
+    """A film's first picture (RGB), upright as a player shows it: its poster before colour."""
+    with av.open(src if hasattr(src, "read") else str(src)) as container:
+        frame = next(container.decode(video=0))
+        return upright(frame.to_image().convert("RGB"), round(frame.rotation or 0))
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from ml.color import Chroma, compose, open_image, rgb_to_lab, to_gray
 from ml.errors import InvalidParameters
 from ml.registry import ModelSpec, get_spec
 from ml.video.errors import VideoCancelled, VideoTimeLimit
-from ml.video.media import FilmReader, FilmWriter
+from ml.video.media import FilmReader, FilmWriter, upright
 from ml.video.probe import MAX_BYTES, MAX_DURATION, MAX_SHORT_SIDE, MAX_SIDE, VideoInfo, probe
 from ml.video.store import FrameStore, fingerprint
 from ml.video.temporal import FlickerMeter, SceneCuts, Smoother
@@ -251,7 +251,7 @@ def _colorize_frame(frame, index: int, job: _Job, predictor) -> np.ndarray:
         job.predicted += 1
     image = compose(gray, Chroma(ab=ab, space=_space(predictor, job, gray)))
     if index == 0:  # the poster, turned as a player shows the film
-        job.poster = image.rotate(job.rotation, expand=True) if job.rotation else image
+        job.poster = upright(image, job.rotation)
     job.meter.add(_small_ab(image), cut=cut)
     job.chroma_meter.add(ab, cut=cut)
     return np.asarray(image)
