@@ -22,7 +22,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db.models import F
-from django.utils import timezone
 
 import ml
 from ml.errors import InvalidParameters
@@ -144,17 +143,13 @@ def _add_time(job: Job, token: uuid.UUID, seconds: float) -> None:
 
 
 def _continue_later(job: Job, token: uuid.UUID) -> None:
-    """This run's slice is over: queue the job again (this run not counted as an attempt), for
-    the next run to go on from the frames done."""
-    from .submission import enqueue_job
+    """This run's slice is over: hand the job back (queued again, this run not counted as an
+    attempt) for the next run to go on from the frames done. It keeps its `queued_at`, so a long
+    film keeps its place in its owner's history instead of jumping to the top at every slice."""
+    from .recovery import hand_back
 
-    handed = Job.objects.filter(pk=job.pk, run_token=token, status=Job.Status.RUNNING).update(
-        status=Job.Status.QUEUED, run_token=None, worker="", attempts=F("attempts") - 1,
-        queued_at=timezone.now(),
-    )  # fmt: skip
-    if handed:
+    if hand_back(job.pk, token):
         log.info("job %s: film slice over; queued again to go on", job.pk)
-        enqueue_job(job.pk, job.model_key)
 
 
 def _stored_result(job: Job, folder: Path, report: Any) -> Result:

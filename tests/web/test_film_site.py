@@ -169,6 +169,7 @@ def test_a_film_runs_in_slices_and_a_cancel_stops_it(client, film_site, tmp_path
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
     send(client, clip_bytes(tmp_path, frames=12, fps=12))
     job = Job.objects.get()
+    queued_at, enqueued = job.queued_at, job.enqueue_count
     # A slice that ends after 4 frames (as its time would), then queued again to go on.
     original_update = video._Progress.update
 
@@ -184,6 +185,8 @@ def test_a_film_runs_in_slices_and_a_cancel_stops_it(client, film_site, tmp_path
     assert job.status == Job.Status.QUEUED and job.progress_done == 4
     assert any(films.work_dir(job.pk).rglob("*")), "frames kept for the next run"
     assert job.attempts == 0  # a slice is not an attempt
+    assert job.queued_at == queued_at  # it keeps its place in the history and the API's list
+    assert job.enqueue_count == enqueued + 1  # handed to the queue again, for the next slice
 
     # The owner cancels while it runs: the worker stops within a frame and keeps no result.
     seen = []
