@@ -177,11 +177,13 @@ def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
 
 
 # zlib level of the PNG a result is stored as (downloads), written on every core by ml.png
-# (Paeth-filtered bands deflated by threads; Pillow writes on one core). Measured on 24-megapixel
-# results (python -m ml.pipeline_benchmark --png; CPU seconds, as 2 cores shared with other
-# jobs gave no steady wall times): scribbles' result by Pillow at level 3, 2.0 s for 12.5 MB; by
-# ml.png at level 3, 1.6 s for 12.6 MB, at level 2, 1.0 s for 13.3 MB (+6 %), shared between
-# the cores. Level 2: a third of the time for a few per cent of size.
+# (Paeth-filtered bands deflated by threads; Pillow writes on one core and tries 5 filters a
+# row). Measured on 12-megapixel results (python -m ml.pipeline_benchmark --png), in CPU seconds
+# since the 2 shared cores (load 5) gave no steady wall times: scribbles' result by Pillow at
+# level 3 (the level before) 1.03 s for 7.14 MB; by ml.png at level 3 0.81 s for 7.17 MB, at
+# level 2 0.50 s for 7.54 MB (+6 %); a network's result 0.55 / 0.36 / 0.30 s for 3.24 / 3.28 /
+# 3.49 MB (+8 %). ml.png's threads then share that CPU time between the cores. Level 2: half of
+# the CPU time for 6-8 % more bytes.
 PNG_COMPRESS_LEVEL = 2
 
 
