@@ -4,13 +4,13 @@ exactly the image's pixels.
 Pillow writes a PNG on one core, holding the GIL: for a 24-megapixel result at zlib level 3, a
 third of its time choosing each row's filter (it tries all five) and the rest deflating. A PNG's
 pixels are one zlib stream, but a zlib stream may be made of pieces deflated independently, each
-ending on a byte boundary (a sync flush) but the last, as pigz does: so each thread filters and
-deflates its own band of rows (zlib releases the GIL), and the pieces are joined with one header
-and the Adler-32 of the whole, combined from each band's. Every row gets PNG's Paeth filter,
-computed by numpy without branches: on colorized photos Pillow's per-row choice picks it for
-most rows, and its output compresses within 1 % of Pillow's at the same level (the "Up" filter
-alone, tried earlier, was 7-16 % larger). `python -m ml.pipeline_benchmark --png` compares both
-encoders at levels 1, 2 and 3.
+ending on a byte boundary (a sync flush), as pigz does: so each thread filters and deflates its
+own band of rows (zlib releases the GIL), and the pieces are joined with one header, an empty
+last block and the Adler-32 of the whole, combined from each band's. Every row gets PNG's Paeth
+filter, computed by numpy without branches: on colorized photos Pillow's per-row choice picks it
+for most rows, and its output compresses within about 1 % of Pillow's at the same level (the
+"Up" filter alone, tried earlier, was 7-16 % larger). `python -m ml.pipeline_benchmark --png`
+compares both encoders at levels 1, 2 and 3.
 
 Modes other than 8-bit L, LA, RGB and RGBA, and images whose info asks Pillow for more chunks
 (an ICC profile, a transparent colour), are written by Pillow itself.
