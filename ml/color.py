@@ -176,20 +176,22 @@ def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
     return Image.fromarray(color_fast.compose_rgb(gray, ab, chroma.space))
 
 
-# zlib level of the PNG a result is stored as (downloads). Measured on 12-megapixel results
-# (python -m ml.pipeline_benchmark --png; 2 busy cores): scribbles' result at level 6, Pillow's
-# default, 3.5 s and 6.1 MB; level 3, 0.8 s and 7.1 MB (+17 %); level 1, 0.7 s and 7.9 MB
-# (+29 %); a network's smoother result 1.2 s / 0.6 s / 0.5 s for 2.7 / 3.2 / 3.7 MB. Level 3:
-# most of level 1's time saved for little more than half its extra size. (Deflating bands of
-# rows on several threads was tried: no faster on 2 shared cores.)
-PNG_COMPRESS_LEVEL = 3
+# zlib level of the PNG a result is stored as (downloads), written on every core by ml.png
+# (Paeth-filtered bands deflated by threads; Pillow writes on one core and tries 5 filters a
+# row). Measured on 12-megapixel results (python -m ml.pipeline_benchmark --png), in CPU seconds
+# since the 2 shared cores (load 5) gave no steady wall times: scribbles' result by Pillow at
+# level 3 (the level before) 1.03 s for 7.14 MB; by ml.png at level 3 0.81 s for 7.17 MB, at
+# level 2 0.50 s for 7.54 MB (+6 %); a network's result 0.55 / 0.36 / 0.30 s for 3.24 / 3.28 /
+# 3.49 MB (+8 %). ml.png's threads then share that CPU time between the cores. Level 2: half of
+# the CPU time for 6-8 % more bytes.
+PNG_COMPRESS_LEVEL = 2
 
 
 def encode_png(image: Image.Image) -> bytes:
     """A result as the PNG the site stores (lossless: any level decodes to the same pixels)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    from ml import png
+
+    return png.encode(image, PNG_COMPRESS_LEVEL)
 
 
 def base_chroma(source: ImageSource, pixels: int = 500_000) -> np.ndarray:

@@ -4,7 +4,9 @@
 What a worker does with a job, stage by stage: decode the uploaded JPEG (`open_image`), read
 its gray values (`to_gray`), the model's prediction at its working size, `compose` (chroma
 upsampled and joined to the full-resolution lightness), the transparency check, and the PNG the
-site stores (`encode_png`, at the compress level the site uses). Models: the two guided ones
+site stores (`encode_png`, at the compress level the site uses). Each row also gives the CPU
+seconds of the whole, every thread's: on cores shared with other jobs they vary far less than
+the wall time, and beside it they show how much ran in parallel. Models: the two guided ones
 (colour scribbles with 100 strokes, a reference photo) and a shipped network (its own installed
 weights), whose prediction is small beside the rest at these sizes. Median of `repeats` after a
 warm-up on a small photo, in this process.
@@ -85,7 +87,8 @@ def _png(image: Image.Image) -> bytes:
 
 def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, float], int]:
     """One colorization of `photo` (JPEG bytes) by `model`, stage by stage: (seconds per stage,
-    PNG bytes). The same steps as ml.colorize."""
+    and "cpu", the CPU seconds of the whole, every thread's; PNG bytes). The same steps as
+    ml.colorize."""
     from ml import get_spec, runtime
     from ml.color import alpha_of, compose, open_image, to_gray
 
@@ -98,6 +101,7 @@ def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, fl
         times[stage] = time.perf_counter() - started
         return value
 
+    started = time.process_time()
     source = timed("decode", lambda: open_image(photo))
     gray = timed("to_gray", lambda: to_gray(source))
     params = spec.clean_params(_model_params(model, source.width, source.height))
@@ -108,6 +112,7 @@ def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, fl
     image = timed("compose", lambda: compose(gray, chroma))
     timed("alpha", lambda: alpha_of(source))
     png = timed("png", lambda: _png(image))
+    times["cpu"] = time.process_time() - started
     return times, len(png)
 
 
@@ -121,9 +126,11 @@ def measure(
     import ml
 
     reference = reference_jpeg()
-    print(f"whole pipeline per stage, median of {repeats} after a warm-up (seconds)", file=out)
+    print(f"whole pipeline per stage, median of {repeats} after a warm-up (seconds; cpu: CPU "
+          "seconds of all threads, steadier than wall time on shared cores)", file=out)  # fmt: skip
     header = "".join(f"{stage:>9}" for stage in STAGES)
-    print(f"  {'model':<14} {'MP':>5}{header}{'total':>9}{'PNG MB':>8}", file=out, flush=True)
+    print(f"  {'model':<14} {'MP':>5}{header}{'total':>9}{'cpu':>7}{'PNG MB':>8}", file=out,
+          flush=True)  # fmt: skip
     rows = []
     for model in models:
         try:
@@ -135,49 +142,67 @@ def measure(
             photo = photo_jpeg(megapixels)
             runs = [run_stages(model, photo, reference) for _ in range(repeats)]
             median = {s: statistics.median(r[0][s] for r in runs) for s in STAGES}
-            total = statistics.median(sum(r[0].values()) for r in runs)
+            total = statistics.median(sum(r[0][s] for s in STAGES) for r in runs)
+            cpu = statistics.median(r[0]["cpu"] for r in runs)
             row = {"model": model, "megapixels": megapixels, **median, "total": total,
-                   "png_mb": runs[0][1] / 1e6}  # fmt: skip
+                   "cpu": cpu, "png_mb": runs[0][1] / 1e6}  # fmt: skip
             rows.append(row)
             cells = "".join(f"{median[s]:>9.3f}" for s in STAGES)
-            print(f"  {model:<14} {megapixels:>5g}{cells}{total:>9.3f}{row['png_mb']:>8.1f}",
-                  file=out, flush=True)  # fmt: skip
+            print(f"  {model:<14} {megapixels:>5g}{cells}{total:>9.3f}{cpu:>7.2f}"
+                  f"{row['png_mb']:>8.1f}", file=out, flush=True)  # fmt: skip
     return rows
 
 
 def measure_png_levels(
     megapixels: float = 12.0,
-    levels: tuple[int, ...] = (1, 3, 6),
+    levels: tuple[int, ...] = (1, 2, 3),
     models: tuple[str, ...] = ("scribbles", "coloria-lite"),
     out=sys.stdout,
 ) -> list[dict[str, Any]]:
-    """Seconds and size of results' PNG at each zlib compress level: a guided result (sharp,
-    colourful strokes) and a network's (smoother colour)."""
-    from ml import get_spec, runtime
+    """Seconds (wall and CPU) and size of results' PNG at each zlib compress level, by Pillow
+    (one core, its per-row filter choice) and by ml.png (every core, the Paeth filter): a guided
+    result (sharp, colourful strokes) and a network's (smoother colour)."""
+    from ml import get_spec, png, runtime
     from ml.color import compose, open_image, to_gray
 
     source = open_image(photo_jpeg(megapixels))
     gray = to_gray(source)
-    print(f"PNG of a {megapixels:g} MP result, median of 3", file=out)
+    print(f"PNG of a {megapixels:g} MP result, median of 3 (wall s / CPU s, MB)", file=out)
     results = []
     for model in models:
         spec = get_spec(model)
         params = spec.clean_params(_model_params(model, source.width, source.height))
         image = compose(gray, runtime.load_predictor(spec, "cpu").predict(gray, **params))
         for level in levels:
-            seconds, size = [], 0
-            for _ in range(3):
-                buffer = io.BytesIO()
-                started = time.perf_counter()
-                image.save(buffer, format="PNG", compress_level=level)
-                seconds.append(time.perf_counter() - started)
-                size = buffer.tell()
-            row = {"model": model, "level": level, "seconds": statistics.median(seconds),
-                   "mb": size / 1e6}  # fmt: skip
+            pillow = _timed_encoding(_pillow_png, image, level)
+            ours = _timed_encoding(png.encode, image, level)
+            row = {"model": model, "level": level, "seconds": pillow[0], "cpu": pillow[1],
+                   "mb": pillow[2], "ml_png_seconds": ours[0], "ml_png_cpu": ours[1],
+                   "ml_png_mb": ours[2]}  # fmt: skip
             results.append(row)
-            print(f"  {model:<14} level {level}: {row['seconds']:.2f} s, {row['mb']:.2f} MB",
+            print(f"  {model:<14} level {level}: Pillow {pillow[0]:.2f} / {pillow[1]:.2f} s, "
+                  f"{pillow[2]:.2f} MB; ml.png {ours[0]:.2f} / {ours[1]:.2f} s, {ours[2]:.2f} MB",
                   file=out, flush=True)  # fmt: skip
     return results
+
+
+def _pillow_png(image: Image.Image, level: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()
+
+
+def _timed_encoding(
+    encode: Callable[[Image.Image, int], bytes], image: Image.Image, level: int
+) -> tuple[float, float, float]:
+    """Median wall seconds, median CPU seconds and megabytes of 3 encodings."""
+    walls, cpus, size = [], [], 0
+    for _ in range(3):
+        started, cpu = time.perf_counter(), time.process_time()
+        size = len(encode(image, level))
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), size / 1e6
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Speed and quality of the colour scribbles: `python -m ml.benchmark --guided [--photos DIR]`.
 
-Speed: generated photos of 0.3 to 24 megapixels with 100 strokes, the solve (building the
-system, factorising, solving) and the whole ml.colorize (reading the photo's gray, joining the
-colour to its full-resolution lightness), median of 3 after a warm-up, in this process.
+Speed: generated photos of 0.3 to 24 megapixels, colorized by the scribbles (100 strokes) and
+by the reference model (a generated 2-megapixel colour photo as the reference): the prediction
+(for the scribbles the solve: building the system, factorising, solving), the whole
+ml.colorize (reading the photo's gray, joining the colour to its full-resolution lightness), and
+that with the PNG the site stores; median of 3 after a warm-up, in this process.
 Quality (with --photos, a folder of colour photos such as the photo set's validation split): the
 true colour given at 0.1 % and at 1 % of the working grid's cells, mean ΔE00 against the truth
 beside leaving the photo grey.
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SIZES_MP = (0.3, 1.0, 6.0, 24.0)
+SIZES_MP = (0.3, 1.0, 6.0, 12.0, 24.0)
 SHARES = (0.001, 0.01)
 
 
@@ -33,6 +35,18 @@ def _photo(megapixels: float) -> Image.Image:
     return Image.fromarray(np.clip(smooth + texture, 0, 255).astype(np.uint8))
 
 
+def _colour_photo(megapixels: float) -> Image.Image:
+    """A 4:3 generated colour photo (the reference model's): coloured regions with texture."""
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = round(width * 3 / 4)
+    y, x = np.ogrid[:height, :width]
+    red = 120 + 80 * np.sin(x / (width / 5)) + 0 * y
+    green = 110 + 70 * np.cos(y / (height / 3)) + 0 * x
+    rgb = np.stack([red, green, 100 + 60 * np.sin((x + y) / (width / 4))], axis=-1)
+    rgb = rgb + np.random.default_rng(1).normal(0, 10, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
 def _strokes(width: int, height: int, count: int = 100) -> list[dict]:
     rng = np.random.default_rng(0)
     strokes = []
@@ -45,34 +59,55 @@ def _strokes(width: int, height: int, count: int = 100) -> list[dict]:
     return strokes
 
 
-def measure_speed(out=sys.stdout) -> list[dict]:
-    import ml
+def measure_speed(sizes_mp: tuple[float, ...] = SIZES_MP, out=sys.stdout) -> list[dict]:
+    """Per photo size, for each guided model: its prediction alone, the whole ml.colorize, and
+    ml.colorize with the PNG the site stores (ml.color.encode_png)."""
     from ml.color import to_gray
-    from ml.guided.scribbles import ScribblesPredictor
+    from ml.guided.reference import ReferencePredictor
+    from ml.guided.scribbles import ScribblesPredictor, working_shape
 
-    predictor = ScribblesPredictor(None, "cpu")
+    reference = _colour_photo(2.0)
+    predictors = {"scribbles": ScribblesPredictor(None, "cpu"),
+                  "reference": ReferencePredictor(None, "cpu")}  # fmt: skip
     rows = []
-    print("colour scribbles, 100 strokes, median of 3 after a warm-up", file=out)
-    print(f"  {'photo MP':>8} {'working':>10} {'solve s':>8} {'colorize s':>11}", file=out)
-    for megapixels in SIZES_MP:
+    print("guided models (scribbles: 100 strokes; reference: a 2 MP colour photo), median of 3 "
+          "after a warm-up", file=out)  # fmt: skip
+    print(f"  {'model':<10} {'photo MP':>8} {'working':>10} {'predict s':>10} {'colorize s':>11} "
+          f"{'+ PNG s':>8}", file=out)  # fmt: skip
+    for megapixels in sizes_mp:
         image = _photo(megapixels)
-        strokes = _strokes(*image.size)
         gray = to_gray(image)
-        predictor.predict(gray, hints=strokes)  # warm-up
-        solve, total = [], []
-        for _ in range(3):
-            started = time.perf_counter()
-            chroma = predictor.predict(gray, hints=strokes)
-            solve.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            ml.colorize(image, "scribbles", hints=strokes)
-            total.append(time.perf_counter() - started)
-        row = {"megapixels": megapixels, "working": chroma.details["working_size"],
-               "solve": statistics.median(solve), "colorize": statistics.median(total)}  # fmt: skip
-        rows.append(row)
-        print(f"  {megapixels:>8.1f} {row['working']:>10} {row['solve']:>8.2f} "
-              f"{row['colorize']:>11.2f}", file=out, flush=True)  # fmt: skip
+        grid = working_shape(*gray.shape)
+        for name, predictor in predictors.items():
+            params = ({"hints": _strokes(*image.size)} if name == "scribbles"
+                      else {"reference": reference, "method": "match"})  # fmt: skip
+            row = {"model": name, "megapixels": megapixels, "working": f"{grid[1]}×{grid[0]}",
+                   **_timed(name, predictor, image, gray, params)}  # fmt: skip
+            rows.append(row)
+            print(f"  {name:<10} {megapixels:>8.1f} {row['working']:>10} {row['solve']:>10.2f} "
+                  f"{row['colorize']:>11.2f} {row['with_png']:>8.2f}", file=out,
+                  flush=True)  # fmt: skip
     return rows
+
+
+def _timed(name: str, predictor, image: Image.Image, gray: np.ndarray, params: dict) -> dict:
+    """Median seconds of 3, after a warm-up: the prediction, ml.colorize, and with the PNG."""
+    import ml
+    from ml.color import encode_png
+
+    predictor.predict(gray, **params)  # warm-up
+    solve, total, stored = [], [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        predictor.predict(gray, **params)
+        solve.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        result = ml.colorize(image, name, **params)
+        total.append(time.perf_counter() - started)
+        encode_png(result)
+        stored.append(time.perf_counter() - started)
+    return {"solve": statistics.median(solve), "colorize": statistics.median(total),
+            "with_png": statistics.median(stored)}  # fmt: skip
 
 
 def measure_reference(photos: Path, limit: int = 20, out=sys.stdout) -> dict[str, float]:

@@ -15,6 +15,8 @@ can only give every pixel the reference's mean colour.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,8 +42,9 @@ def _local_contrast(lightness: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(uniform_filter(lightness * lightness, 5) - mean * mean, 0))
 
 
-def _cnn_features(lightness: np.ndarray) -> np.ndarray | None:
-    """Per-pixel ImageNet features of a lightness image (h, w, C), or None without the network."""
+def _cnn_features(lightness: np.ndarray) -> list[np.ndarray] | None:
+    """ImageNet features of a lightness image at their own resolution: the strides 8 and 16
+    feature maps, each (h', w', C), or None without the network."""
     try:
         import torch
         import torch.nn.functional as F
@@ -56,12 +59,23 @@ def _cnn_features(lightness: np.ndarray) -> np.ndarray | None:
     height, width = lightness.shape
     gray = torch.from_numpy(lightness / 100.0).float()[None, None].expand(1, 3, -1, -1)
     size = (max(32, height // 32 * 32), max(32, width // 32 * 32))
-    with torch.inference_mode():
+    with torch.inference_mode(), _one_thread(torch):
         _, _, f8, f16, _ = network.features(F.interpolate(gray, size=size, mode="bilinear"))
-        joined = torch.cat([F.interpolate(f, size=(height, width), mode="bilinear")
-                            for f in (f8, f16)], dim=1)  # fmt: skip
-    # Made contiguous here, in one pass: pooling a channels-first view read it column by column.
-    return joined[0].permute(1, 2, 0).contiguous().numpy()
+    return [f[0].permute(1, 2, 0).contiguous().numpy() for f in (f8, f16)]
+
+
+@contextlib.contextmanager
+def _one_thread(torch: Any) -> Iterator[None]:
+    """PyTorch on one thread for a network this small (0.1 megapixel): its two-thread speed-up
+    is a few hundredths of a second, but when the other core is busy (another worker, the web
+    server) each of its ~200 operations waits for a time slice at the threads' meeting point:
+    measured here on 2 busy cores, 0.08-0.2 s on one thread against 0.2-2.5 s on two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _segments(lightness: np.ndarray) -> np.ndarray:
@@ -82,13 +96,41 @@ def _pool(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return sums / np.maximum(np.bincount(flat, minlength=count), 1)[:, None]
 
 
+def _pool_upsampled(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean per label of `features` (h', w', C) bilinearly upsampled to the labels' (h, w), as
+    torch's interpolate(align_corners=False) upsamples, without upsampling them: each pixel's
+    value is a weighted sum of 4 feature cells, so each label's mean is a weighted sum of cells,
+    whose weights (labels x cells, sparse) are summed from the pixels' own."""
+    from scipy import sparse
+
+    from ml.colorspace import _axis
+
+    height, width = labels.shape
+    rows, cols, channels = features.shape
+    y0, y1, wy = _axis(height, rows)
+    x0, x1, wx = _axis(width, cols)
+    count = labels.max() + 1
+    parts = []
+    for y, weight_y in ((y0, 1 - wy), (y1, wy)):
+        for x, weight_x in ((x0, 1 - wx), (x1, wx)):
+            cells = (y[:, None] * cols + x[None, :]).ravel()
+            weights = (weight_y[:, None] * weight_x[None, :]).ravel().astype(np.float64)
+            parts.append((cells, weights))
+    flat = np.tile(labels.ravel(), 4)
+    weights = sparse.csr_matrix(
+        (np.concatenate([w for _, w in parts]), (flat, np.concatenate([c for c, _ in parts]))),
+        shape=(count, rows * cols),
+    )  # fmt: skip
+    sums = weights @ features.reshape(rows * cols, channels).astype(np.float64)
+    return sums / np.maximum(np.bincount(labels.ravel(), minlength=count), 1)[:, None]
+
+
 def _describe(lightness: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per-superpixel descriptors: lightness, contrast, network features (unscaled)."""
-    parts = [lightness[..., None], _local_contrast(lightness)[..., None]]
-    features = _cnn_features(lightness)
-    if features is not None:
-        parts.append(features)
-    return _pool(np.concatenate(parts, axis=-1), labels)
+    parts = [_pool(np.stack([lightness, _local_contrast(lightness)], axis=-1), labels)]
+    for features in _cnn_features(lightness) or []:
+        parts.append(_pool_upsampled(features, labels))
+    return np.concatenate(parts, axis=1)
 
 
 def transfer(gray: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import color, color_fast
+from ml import color, color_fast, colorspace
 from ml.color import Chroma
 
 
@@ -35,12 +35,21 @@ def reference_gray(rgb: np.ndarray) -> np.ndarray:
 def grays(height: int, width: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     y, x = np.mgrid[:height, :width]
+    eight_bit = (
+        np.random.default_rng(4).integers(0, 256, (height, width)).astype(np.float32) / 255.0
+    )
     return {
         "noise": rng.random((height, width), dtype=np.float32),
         "dark": rng.random((height, width), dtype=np.float32) * 0.06,  # the linear branches
         "gradient": ((x + y) / (height + width)).astype(np.float32),
         "black": np.zeros((height, width), dtype=np.float32),
         "white": np.ones((height, width), dtype=np.float32),
+        # An 8-bit photo's gray (to_gray's k / 255): compose takes its L* from a table.
+        "8-bit": eight_bit,
+        # The same with one value a float32 step off: its stripe is computed, not looked up.
+        "8-bit but one": np.where(
+            (y == height // 2) & (x == 5), np.nextafter(eight_bit, 2), eight_bit
+        ).astype(np.float32),
     }
 
 
@@ -71,6 +80,15 @@ def test_compose_of_a_one_row_and_a_one_column_photo(threads):
         gray = np.random.default_rng(6).random(shape, dtype=np.float32)
         got = np.asarray(color.compose(gray, Chroma(ab=ab)))
         assert np.array_equal(got.reshape(*shape, 3), reference_compose(gray, ab, "lab"))
+
+
+def test_the_8bit_gray_tables_are_the_reference_formulas_values():
+    gray, lightness, y, linear_y = color_fast._gray8_tables()
+    codes = Image.fromarray(np.arange(256, dtype=np.uint8)[None])
+    assert np.array_equal(gray, color.to_gray(codes)[0])  # what to_gray gives an 8-bit photo
+    assert np.array_equal(lightness, color.gray_to_lightness(gray))
+    assert np.array_equal(y, (lightness + 16.0) / 116.0)  # as lab_to_linear_rgb computes it
+    assert np.array_equal(linear_y, colorspace._f_inv(y) * colorspace.WHITE_D65[1])
 
 
 def test_gray_of_a_colour_photo_equals_the_reference_formula(threads):
