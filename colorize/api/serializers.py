@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import ml
 
+from ..links import path_to
 from ..models import Job, Kind
 from ..selectors import model_pages
 
@@ -144,7 +144,7 @@ class JobSerializer(serializers.Serializer):
     )
 
     def _absolute(self, name: str, job: Job) -> str:
-        path = reverse(name, args=[job.id])
+        path = path_to(name, job.id)  # reverse's answer, quicker: a page lists 20 jobs × 4
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else settings.COLORIA_SITE_URL + path
 
