@@ -17,6 +17,7 @@ from coloria_site.ratelimit import client_address
 from coloria_site.refusals import Refusal
 
 from . import samples
+from .model_picker import model_picker
 from .models import Batch, Job
 from .selectors import access, downloads, films, model_pages
 from .services import expiry, running, sharing, storage, submission
@@ -95,16 +96,19 @@ def _preselected(request: HttpRequest, choices: list[model_pages.ModelChoice]) -
     return submission.default_model_key() or ""
 
 
-def _upload_context(request: HttpRequest) -> dict:
+def _upload_context(request: HttpRequest, *, selected_model: str | None = None) -> dict:
     """What the upload form shows: the installed models (the rest counted), the limits, the
-    sample photos and example, and the visitor's recent photos."""
+    sample photos and example, and the visitor's recent photos. `selected_model`: the model a
+    refused form was sent with (else the link's, or the site's default)."""
     choices = model_pages.upload_choices()
     installed = [choice for choice in choices if choice.installed]
-    return {
+    context = {
         **site_context(request),
         "choices": installed,
         "unavailable": [choice for choice in choices if not choice.installed],
-        "selected_model": _preselected(request, choices),
+        "selected_model": _preselected(request, choices)
+        if selected_model is None
+        else selected_model,
         "any_installed": bool(installed),
         "installed_count": len(installed),
         # "All models" runs those that need only the photo (not the reference-photo model).
@@ -121,7 +125,6 @@ def _upload_context(request: HttpRequest) -> dict:
         "film_limits": films_service.limits_text(),
         "film_default": films_service.default_film_model() or "",
         "formats_text": submission.accepted_formats_text(),
-        "imagenet_classes": model_pages.imagenet_class_labels(installed),
         "samples": samples.SAMPLES,
         "example": model_pages.home_example(),
         # Work to find again: an anonymous visitor's photos until they are deleted; a signed-in
@@ -132,6 +135,9 @@ def _upload_context(request: HttpRequest) -> dict:
             limit=4 if request.user.is_authenticated else settings.COLORIA_MAX_BATCH * 3,
         ),
     }
+    is_staff = request.user.is_authenticated and request.user.is_staff
+    context["model_picker"] = model_picker(context, is_staff=is_staff)
+    return context
 
 
 @require_http_methods(["GET", "POST"])
@@ -164,7 +170,7 @@ def home(request: HttpRequest) -> HttpResponse:
             response = JsonResponse({"error": exc.message}, status=_error_status(exc))
             return _with_retry_after(response, exc)
         # The form again, as sent: only a refused page needs its models, samples and photos.
-        context = {**_upload_context(request), "selected_model": model_key, "error": exc.message}
+        context = {**_upload_context(request, selected_model=model_key), "error": exc.message}
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )

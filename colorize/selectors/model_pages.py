@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import ml
 from ml import imagenet
-from ml.cards import Card, card_for
+from ml.cards import Card
 from ml.registry import Family, ModelSpec, ParamSpec, get_family
-from ml.weights import install_command, is_installed
+from ml.weights import install_command
 
 from .. import samples
 from ..evaluations import ModelFigures, evaluation_figures
 from ..models import Batch, Job, Kind
+from . import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def experimental(model_key: str) -> Card | None:
     """The card of a model whose shipped weights do worse than the quality bar (closer to the
     truth than leaving the photo grey, with half its colourfulness), else None. The site may
     preselect such a model when nothing better is installed, but always says so."""
-    card = card_for(model_key)
+    card = catalogue.current().card_for(model_key)
     return card if card is not None and not card.clears_the_bar else None
 
 
@@ -94,7 +95,8 @@ def is_comparison(batch: Batch) -> bool:
 
 
 def model_choices() -> list[ModelChoice]:
-    return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
+    models = catalogue.current()
+    return [ModelChoice(spec, models.is_installed(spec.key)) for spec in models.models]
 
 
 def upload_choices() -> list[ModelChoice]:
@@ -213,13 +215,14 @@ class FamilyPage:
 def model_families(*, with_figures: bool = False) -> list[FamilyPage]:
     """One entry per model family in the registry, in registry order."""
     figures = evaluation_figures() if with_figures else {}
+    cards = catalogue.current()
     grouped: dict[str, list[FamilyModel]] = {}
     for choice in model_choices():
         grouped.setdefault(choice.spec.family, []).append(
             FamilyModel(
                 choice,
                 figures.get(choice.spec.key),
-                card_for(choice.spec.key) if with_figures else None,
+                cards.card_for(choice.spec.key) if with_figures else None,
             )
         )
     families = []
