@@ -316,6 +316,8 @@ def batch_download(request: HttpRequest, batch_id) -> FileResponse:
 def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     spec = model_pages.spec_or_none(job.model_key)
     owner = access.is_owner(job, request.user, _session_key(request))
+    # The submission's jobs in order, ids only: for stepping through them and for counting.
+    siblings = list(access.batch_jobs(job.batch).values_list("id", flat=True))
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None
@@ -339,11 +341,11 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
-        "is_comparison": model_pages.is_comparison(job.batch),
+        "is_comparison": model_pages.is_comparison(job.batch, job_count=len(siblings)),
         "expires_at": job.upload.expires_at,
         "can_publish": owner and job.owner_id is not None,
         "experimental": model_pages.experimental(job.model_key),
-        **(_next_steps(job) if owner and succeeded else {}),
+        **(_next_steps(job, siblings) if owner and succeeded else {}),
         "share_url": request.build_absolute_uri(reverse("colorize:shared", args=[job.share_token]))
         if owner and job.share_token
         else "",
@@ -351,11 +353,11 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     }
 
 
-def _next_steps(job: Job) -> dict:
+def _next_steps(job: Job, siblings: list) -> dict:
     """What the owner of a result can do next from its page: run it again at another strength,
-    try another model on the photo, step through the other results of the submission."""
+    try another model on the photo, step through the other results of the submission (the ids
+    of its jobs, in order)."""
     strength = model_pages.strength_choices(job)
-    siblings = [sibling.id for sibling in access.batch_jobs(job.batch)]
     at = siblings.index(job.id) if job.id in siblings else -1
     return {
         "strength": strength,

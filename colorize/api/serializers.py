@@ -108,6 +108,15 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.Serializer):
+    # The columns it reads (with select_related("upload", "result")), for lists that load only
+    # these: a job row has some 30 columns, a list 20 jobs. A field added below that reads
+    # another column must be added here, or each row costs a query of its own (a test counts).
+    COLUMNS = (
+        *("id", "batch_id", "model_key", "params", "status", "error", "kind", "attempts"),
+        *("queued_at", "started_at", "finished_at", "published_at", "hidden_reason"),
+        *("progress_done", "progress_total", "progress_eta", "upload__frames", "result__details"),
+    )
+
     id = serializers.UUIDField()
     url = serializers.SerializerMethodField(help_text="This job in the API.")
     web_url = serializers.SerializerMethodField(help_text="This job's page on the site.")

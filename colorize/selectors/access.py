@@ -156,6 +156,16 @@ HISTORY_STATUSES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# What the history page shows of a job (templates/colorize/history.html): its status, model and
+# parameters (the label), publication, its photo's name and size, whether it has a result, and
+# its submission.
+HISTORY_FIELDS = (
+    *("id", "batch_id", "upload_id", "model_key", "params", "status", "published_at", "hidden_at"),
+    *("upload__original_name", "upload__width", "upload__height", "result__id"),
+    *("batch__id", "batch__owner_id", "batch__model_key", "batch__created_at"),
+)
+
+
 @dataclass(frozen=True)
 class HistoryGroup:
     """One submission in a user's history, with those of its jobs that match the filters."""
@@ -192,11 +202,19 @@ def history_page(
     )
     found = Paginator(batches, per_page).get_page(page)
     ids = [row["batch_id"] for row in found.object_list]
-    by_id = Batch.objects.in_bulk(ids)
     grouped: dict[Any, list[Job]] = {batch_id: [] for batch_id in ids}
-    shown = jobs.filter(batch_id__in=ids).select_related("upload", "result").order_by(*BATCH_ORDER)
+    by_id: dict[Any, Batch] = {}
+    # Every listed batch has a matching job (it was found through them), so its row comes with
+    # them; only what the page shows is read (a page lists up to 8 submissions' jobs).
+    shown = (
+        jobs.filter(batch_id__in=ids)
+        .select_related("upload", "result", "batch")
+        .only(*HISTORY_FIELDS)
+        .order_by(*BATCH_ORDER)
+    )
     for job in with_model_names(list(shown)):
         grouped[job.batch_id].append(job)
+        by_id[job.batch_id] = job.batch
     found.object_list = [HistoryGroup(batch=by_id[i], jobs=grouped[i]) for i in ids]
     return found
 

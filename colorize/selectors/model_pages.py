@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
+
 import ml
 from ml import imagenet
 from ml.cards import Card
@@ -84,14 +86,19 @@ def with_model_names(jobs: list[Job]) -> list[Job]:
     return jobs
 
 
-def is_comparison(batch: Batch) -> bool:
+def is_comparison(batch: Batch, *, job_count: int | None = None) -> bool:
     """Results to compare side by side: every model on one photo, or several candidates of one
-    model (BigColor) on one photo."""
+    model (BigColor) on one photo. `job_count`: the batch's jobs, when the caller has them."""
     if batch.model_key == Batch.ALL_MODELS:
         return True
-    if batch.uploads.filter(kind=Kind.VIDEO).exists():  # films are compared on their own pages
+    uploads = batch.uploads.aggregate(
+        photos=Count("pk"), films=Count("pk", filter=Q(kind=Kind.VIDEO))
+    )
+    if uploads["films"]:  # films are compared on their own pages
         return False
-    return batch.uploads.count() == 1 and batch.jobs.count() > 1
+    if uploads["photos"] != 1:
+        return False
+    return (batch.jobs.count() if job_count is None else job_count) > 1
 
 
 def model_choices() -> list[ModelChoice]:

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
 import ml
 from colorize.links import path_to
 from colorize.selectors import catalogue, model_pages
+from colorize.services import submission
 from ml import registry
 from ml.weights import known
 from tests.conftest import encode, make_photo
@@ -151,3 +154,29 @@ def test_quick_links_are_what_reverse_gives(name, args):
 def test_quick_links_refuse_what_reverse_refuses():
     with pytest.raises(NoReverseMatch):
         path_to("colorize:job", "not-a-uuid")
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def _send(owner, count: int) -> None:
+    files = [SimpleUploadedFile(f"q{i}.png", encode(make_photo(seed=i))) for i in range(count)]
+    submission.job_submit(files=files, model_key="zhang-eccv16", owner=owner)
+
+
+def test_the_api_list_and_the_history_read_no_row_on_its_own(
+    client, api_client, make_user, colorize_photos
+):
+    ann = make_user("ann")
+    api = api_client(ann)
+    client.force_login(ann)
+    colorize_photos(owner=ann)  # a succeeded job, with its result
+    _queries(api, "/api/v1/jobs")  # the token's first use is written down once
+    one = _queries(api, "/api/v1/jobs"), _queries(client, "/history/")
+    colorize_photos(owner=ann, count=2)
+    _send(ann, 3)  # and queued ones
+    assert (_queries(api, "/api/v1/jobs"), _queries(client, "/history/")) == one
+    assert len(api.get("/api/v1/jobs").json()["results"]) == 6
