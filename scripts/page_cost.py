@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coloria_site.settings")
 # As scripts/serve runs the site; throttles and quotas off, as for scripts/load-test's figures.
 os.environ.setdefault("COLORIA_STATIC_MANIFEST", "true")
+os.environ.setdefault("COLORIA_DB_CONN_MAX_AGE", "60")
 os.environ.setdefault("COLORIA_SECRET_KEY", "page-cost-measurements-only")
 os.environ.setdefault("COLORIA_API_READ_RATE", "10000000/minute")
 os.environ.setdefault("COLORIA_DAILY_JOBS_PER_USER", "0")
