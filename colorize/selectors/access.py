@@ -156,12 +156,18 @@ HISTORY_STATUSES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-# What the history page shows of a job (templates/colorize/history.html): its status, model and
-# parameters (the label), publication, its photo's name and size, whether it has a result, and
-# its submission.
+# What a job's tile shows (the home page's recent photos, the history): its status, model and
+# parameters (the label), its photo's name, size and deletion time, whether it has a result. A
+# field a tile shows that is not here costs a query per tile (tests/web/test_page_costs.py).
+TILE_FIELDS = (
+    *("id", "batch_id", "upload_id", "model_key", "params", "status"),
+    *("upload__original_name", "upload__width", "upload__height", "upload__expires_at"),
+    "result__id",
+)
+# The history's tiles also say whether the photo is published or hidden, under their submission.
 HISTORY_FIELDS = (
-    *("id", "batch_id", "upload_id", "model_key", "params", "status", "published_at", "hidden_at"),
-    *("upload__original_name", "upload__width", "upload__height", "result__id"),
+    *TILE_FIELDS,
+    *("published_at", "hidden_at"),
     *("batch__id", "batch__owner_id", "batch__model_key", "batch__created_at"),
 )
 
@@ -228,8 +234,8 @@ def recent_jobs(*, user: Any, session_key: str, limit: int) -> list[Job]:
         jobs = jobs.filter(
             Q(upload__expires_at__isnull=True) | Q(upload__expires_at__gt=timezone.now())
         )
-    found = jobs.select_related("upload", "result").order_by("-queued_at")[:limit]
-    return with_model_names(list(found))
+    found = jobs.select_related("upload", "result").only(*TILE_FIELDS).order_by("-queued_at")
+    return with_model_names(list(found[:limit]))
 
 
 def history_models(*, user: Any) -> list[tuple[str, str]]:

@@ -167,7 +167,7 @@ def _send(owner, count: int) -> None:
     submission.job_submit(files=files, model_key="zhang-eccv16", owner=owner)
 
 
-def test_the_api_list_and_the_history_read_no_row_on_its_own(
+def test_the_api_list_the_history_and_recent_photos_read_no_row_on_its_own(
     client, api_client, make_user, colorize_photos
 ):
     ann = make_user("ann")
@@ -175,8 +175,9 @@ def test_the_api_list_and_the_history_read_no_row_on_its_own(
     client.force_login(ann)
     colorize_photos(owner=ann)  # a succeeded job, with its result
     _queries(api, "/api/v1/jobs")  # the token's first use is written down once
-    one = _queries(api, "/api/v1/jobs"), _queries(client, "/history/")
+    pages = ("/history/", "/")  # the home page lists the latest 4 (recent photos)
+    one = _queries(api, "/api/v1/jobs"), *(_queries(client, page) for page in pages)
     colorize_photos(owner=ann, count=2)
     _send(ann, 3)  # and queued ones
-    assert (_queries(api, "/api/v1/jobs"), _queries(client, "/history/")) == one
+    assert (_queries(api, "/api/v1/jobs"), *(_queries(client, page) for page in pages)) == one
     assert len(api.get("/api/v1/jobs").json()["results"]) == 6
