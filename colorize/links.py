@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -63,3 +64,18 @@ def path_to(name: str, *args: Any) -> str:
     for stand_in in stand_ins:
         address = address.replace(stand_in, next(values))
     return address
+
+
+def address_maker(name: str, finish: Callable[[str], str]) -> Callable[[Any], str]:
+    """A function of a UUID that gives `finish(reverse(name, args=[uuid]))`, for a list that
+    makes the same kind of address for each of its items. `finish` (such as a request's
+    `build_absolute_uri`, which leaves a UUID as it is) runs once, on a stand-in's address."""
+    stand_in = str(_STAND_INS[0])
+    before, found, after = finish(path_to(name, _STAND_INS[0])).partition(stand_in)
+    if not found or stand_in in after:
+        return lambda value: finish(path_to(name, value))
+    return lambda value: (
+        before + str(value) + after
+        if isinstance(value, uuid.UUID)
+        else finish(path_to(name, value))
+    )

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 import ml
 
-from ..links import path_to
+from ..links import address_maker
 from ..models import Job, Kind
 from ..selectors import model_pages
 
@@ -153,9 +153,18 @@ class JobSerializer(serializers.Serializer):
     )
 
     def _absolute(self, name: str, job: Job) -> str:
-        path = path_to(name, job.id)  # reverse's answer, quicker: a page lists 20 jobs × 4
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else settings.COLORIA_SITE_URL + path
+        # A list's serializer serves every job of one request: each kind of address is made
+        # once (reverse, then made absolute) and only the job's id changes (colorize.links).
+        makers = self.__dict__.setdefault("_address_makers", {})
+        if name not in makers:
+            request = self.context.get("request")
+            finish = request.build_absolute_uri if request else self._on_site
+            makers[name] = address_maker(name, finish)
+        return makers[name](job.id)
+
+    @staticmethod
+    def _on_site(path: str) -> str:
+        return settings.COLORIA_SITE_URL + path
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, job: Job) -> str:

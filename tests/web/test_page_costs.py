@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 
 import ml
-from colorize.links import path_to
+from colorize.links import address_maker, path_to
 from colorize.selectors import catalogue, model_pages
 from colorize.services import submission
 from ml import registry
@@ -149,6 +149,17 @@ def test_quick_links_are_what_reverse_gives(name, args):
                 assert path_to(name, *filled) == reverse(name, args=filled)
     finally:
         set_script_prefix(previous)
+
+
+@pytest.mark.parametrize("name", ["api:job-detail", "api:job-result", "colorize:job"])
+def test_address_makers_give_what_reverse_and_the_request_give(name, rf, settings):
+    settings.ALLOWED_HOSTS = ["coloria.example"]
+    request = rf.get("/api/v1/jobs", HTTP_HOST="coloria.example", secure=True)
+    make = address_maker(name, request.build_absolute_uri)
+    for _ in range(3):
+        job_id = uuid.uuid4()
+        assert make(job_id) == request.build_absolute_uri(reverse(name, args=[job_id]))
+        assert make(job_id).startswith("https://coloria.example/")
 
 
 def test_quick_links_refuse_what_reverse_refuses():
