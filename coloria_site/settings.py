@@ -107,6 +107,10 @@ else:
             "NAME": DATA_DIR / "coloria.sqlite3",
             # The web server and the worker write to one file: wait for locks instead of failing.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Opening a connection costs a web request about 1.5 ms of CPU (Django registers its
+            # SQL functions on each): scripts/serve keeps them for 60 s in the web server. Off
+            # elsewhere (0): a queue worker forks its processes, which must not share one.
+            "CONN_MAX_AGE": env_int("COLORIA_DB_CONN_MAX_AGE", 0, minimum=0),
             # A file, not memory, so that a worker process started by a test sees the test data.
             "TEST": {"NAME": str(DATA_DIR / "test-coloria.sqlite3")},
         }

@@ -43,6 +43,7 @@ def history(request: HttpRequest) -> HttpResponse:
         "colorize/history.html",
         {
             "page_obj": page,
+            "this_page": request.get_full_path(),  # where each tile's delete returns to
             "model_key": model_key,
             "status": status,
             "filtered": bool(filters),

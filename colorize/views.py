@@ -17,6 +17,7 @@ from coloria_site.ratelimit import client_address
 from coloria_site.refusals import Refusal
 
 from . import samples
+from .model_picker import model_picker
 from .models import Batch, Job
 from .selectors import access, downloads, films, model_pages
 from .services import expiry, running, sharing, storage, submission
@@ -95,16 +96,19 @@ def _preselected(request: HttpRequest, choices: list[model_pages.ModelChoice]) -
     return submission.default_model_key() or ""
 
 
-def _upload_context(request: HttpRequest) -> dict:
+def _upload_context(request: HttpRequest, *, selected_model: str | None = None) -> dict:
     """What the upload form shows: the installed models (the rest counted), the limits, the
-    sample photos and example, and the visitor's recent photos."""
+    sample photos and example, and the visitor's recent photos. `selected_model`: the model a
+    refused form was sent with (else the link's, or the site's default)."""
     choices = model_pages.upload_choices()
     installed = [choice for choice in choices if choice.installed]
-    return {
+    context = {
         **site_context(request),
         "choices": installed,
         "unavailable": [choice for choice in choices if not choice.installed],
-        "selected_model": _preselected(request, choices),
+        "selected_model": _preselected(request, choices)
+        if selected_model is None
+        else selected_model,
         "any_installed": bool(installed),
         "installed_count": len(installed),
         # "All models" runs those that need only the photo (not the reference-photo model).
@@ -121,7 +125,6 @@ def _upload_context(request: HttpRequest) -> dict:
         "film_limits": films_service.limits_text(),
         "film_default": films_service.default_film_model() or "",
         "formats_text": submission.accepted_formats_text(),
-        "imagenet_classes": model_pages.imagenet_class_labels(installed),
         "samples": samples.SAMPLES,
         "example": model_pages.home_example(),
         # Work to find again: an anonymous visitor's photos until they are deleted; a signed-in
@@ -132,6 +135,9 @@ def _upload_context(request: HttpRequest) -> dict:
             limit=4 if request.user.is_authenticated else settings.COLORIA_MAX_BATCH * 3,
         ),
     }
+    is_staff = request.user.is_authenticated and request.user.is_staff
+    context["model_picker"] = model_picker(context, is_staff=is_staff)
+    return context
 
 
 @require_http_methods(["GET", "POST"])
@@ -164,7 +170,7 @@ def home(request: HttpRequest) -> HttpResponse:
             response = JsonResponse({"error": exc.message}, status=_error_status(exc))
             return _with_retry_after(response, exc)
         # The form again, as sent: only a refused page needs its models, samples and photos.
-        context = {**_upload_context(request), "selected_model": model_key, "error": exc.message}
+        context = {**_upload_context(request, selected_model=model_key), "error": exc.message}
         return _with_retry_after(
             render(request, "colorize/home.html", context, status=_error_status(exc)), exc
         )
@@ -310,6 +316,8 @@ def batch_download(request: HttpRequest, batch_id) -> FileResponse:
 def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     spec = model_pages.spec_or_none(job.model_key)
     owner = access.is_owner(job, request.user, _session_key(request))
+    # The submission's jobs in order, ids only: for stepping through them and for counting.
+    siblings = list(access.batch_jobs(job.batch).values_list("id", flat=True))
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None
@@ -333,11 +341,11 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
         "hints_json": json.dumps(job.params.get("hints", [])),
         "refresh": not job.is_finished,
         "is_all_models": job.batch.model_key == Batch.ALL_MODELS,
-        "is_comparison": model_pages.is_comparison(job.batch),
+        "is_comparison": model_pages.is_comparison(job.batch, job_count=len(siblings)),
         "expires_at": job.upload.expires_at,
         "can_publish": owner and job.owner_id is not None,
         "experimental": model_pages.experimental(job.model_key),
-        **(_next_steps(job) if owner and succeeded else {}),
+        **(_next_steps(job, siblings) if owner and succeeded else {}),
         "share_url": request.build_absolute_uri(reverse("colorize:shared", args=[job.share_token]))
         if owner and job.share_token
         else "",
@@ -345,11 +353,11 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     }
 
 
-def _next_steps(job: Job) -> dict:
+def _next_steps(job: Job, siblings: list) -> dict:
     """What the owner of a result can do next from its page: run it again at another strength,
-    try another model on the photo, step through the other results of the submission."""
+    try another model on the photo, step through the other results of the submission (the ids
+    of its jobs, in order)."""
     strength = model_pages.strength_choices(job)
-    siblings = [sibling.id for sibling in access.batch_jobs(job.batch)]
     at = siblings.index(job.id) if job.id in siblings else -1
     return {
         "strength": strength,

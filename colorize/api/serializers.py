@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import ml
 
+from ..links import address_maker
 from ..models import Job, Kind
 from ..selectors import model_pages
 
@@ -108,6 +108,15 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.Serializer):
+    # The columns it reads (with select_related("upload", "result")), for lists that load only
+    # these: a job row has some 30 columns, a list 20 jobs. A field added below that reads
+    # another column must be added here, or each row costs a query of its own (a test counts).
+    COLUMNS = (
+        *("id", "batch_id", "model_key", "params", "status", "error", "kind", "attempts"),
+        *("queued_at", "started_at", "finished_at", "published_at", "hidden_reason"),
+        *("progress_done", "progress_total", "progress_eta", "upload__frames", "result__details"),
+    )
+
     id = serializers.UUIDField()
     url = serializers.SerializerMethodField(help_text="This job in the API.")
     web_url = serializers.SerializerMethodField(help_text="This job's page on the site.")
@@ -144,9 +153,18 @@ class JobSerializer(serializers.Serializer):
     )
 
     def _absolute(self, name: str, job: Job) -> str:
-        path = reverse(name, args=[job.id])
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else settings.COLORIA_SITE_URL + path
+        # A list's serializer serves every job of one request: each kind of address is made
+        # once (reverse, then made absolute) and only the job's id changes (colorize.links).
+        makers = self.__dict__.setdefault("_address_makers", {})
+        if name not in makers:
+            request = self.context.get("request")
+            finish = request.build_absolute_uri if request else self._on_site
+            makers[name] = address_maker(name, finish)
+        return makers[name](job.id)
+
+    @staticmethod
+    def _on_site(path: str) -> str:
+        return settings.COLORIA_SITE_URL + path
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, job: Job) -> str:

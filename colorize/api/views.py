@@ -254,7 +254,11 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
             )
         filters = JobFilterSerializer(data=params)
         filters.is_valid(raise_exception=True)
-        jobs = Job.objects.filter(owner=self.request.user).select_related("upload", "result")
+        jobs = (
+            Job.objects.filter(owner=self.request.user)
+            .select_related("upload", "result")
+            .only(*JobSerializer.COLUMNS)
+        )
         if model := filters.validated_data.get("model"):
             jobs = jobs.filter(model_key=model)
         if job_status := filters.validated_data.get("status"):

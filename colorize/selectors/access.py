@@ -156,6 +156,22 @@ HISTORY_STATUSES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# What a job's tile shows (the home page's recent photos, the history): its status, model and
+# parameters (the label), its photo's name, size and deletion time, whether it has a result. A
+# field a tile shows that is not here costs a query per tile (tests/web/test_page_costs.py).
+TILE_FIELDS = (
+    *("id", "batch_id", "upload_id", "model_key", "params", "status"),
+    *("upload__original_name", "upload__width", "upload__height", "upload__expires_at"),
+    "result__id",
+)
+# The history's tiles also say whether the photo is published or hidden, under their submission.
+HISTORY_FIELDS = (
+    *TILE_FIELDS,
+    *("published_at", "hidden_at"),
+    *("batch__id", "batch__owner_id", "batch__model_key", "batch__created_at"),
+)
+
+
 @dataclass(frozen=True)
 class HistoryGroup:
     """One submission in a user's history, with those of its jobs that match the filters."""
@@ -192,11 +208,19 @@ def history_page(
     )
     found = Paginator(batches, per_page).get_page(page)
     ids = [row["batch_id"] for row in found.object_list]
-    by_id = Batch.objects.in_bulk(ids)
     grouped: dict[Any, list[Job]] = {batch_id: [] for batch_id in ids}
-    shown = jobs.filter(batch_id__in=ids).select_related("upload", "result").order_by(*BATCH_ORDER)
+    by_id: dict[Any, Batch] = {}
+    # Every listed batch has a matching job (it was found through them), so its row comes with
+    # them; only what the page shows is read (a page lists up to 8 submissions' jobs).
+    shown = (
+        jobs.filter(batch_id__in=ids)
+        .select_related("upload", "result", "batch")
+        .only(*HISTORY_FIELDS)
+        .order_by(*BATCH_ORDER)
+    )
     for job in with_model_names(list(shown)):
         grouped[job.batch_id].append(job)
+        by_id[job.batch_id] = job.batch
     found.object_list = [HistoryGroup(batch=by_id[i], jobs=grouped[i]) for i in ids]
     return found
 
@@ -210,8 +234,8 @@ def recent_jobs(*, user: Any, session_key: str, limit: int) -> list[Job]:
         jobs = jobs.filter(
             Q(upload__expires_at__isnull=True) | Q(upload__expires_at__gt=timezone.now())
         )
-    found = jobs.select_related("upload", "result").order_by("-queued_at")[:limit]
-    return with_model_names(list(found))
+    found = jobs.select_related("upload", "result").only(*TILE_FIELDS).order_by("-queued_at")
+    return with_model_names(list(found[:limit]))
 
 
 def history_models(*, user: Any) -> list[tuple[str, str]]:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
+
 import ml
 from ml import imagenet
-from ml.cards import Card, card_for
+from ml.cards import Card
 from ml.registry import Family, ModelSpec, ParamSpec, get_family
-from ml.weights import install_command, is_installed
+from ml.weights import install_command
 
 from .. import samples
 from ..evaluations import ModelFigures, evaluation_figures
 from ..models import Batch, Job, Kind
+from . import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def experimental(model_key: str) -> Card | None:
     """The card of a model whose shipped weights do worse than the quality bar (closer to the
     truth than leaving the photo grey, with half its colourfulness), else None. The site may
     preselect such a model when nothing better is installed, but always says so."""
-    card = card_for(model_key)
+    card = catalogue.current().card_for(model_key)
     return card if card is not None and not card.clears_the_bar else None
 
 
@@ -83,18 +86,24 @@ def with_model_names(jobs: list[Job]) -> list[Job]:
     return jobs
 
 
-def is_comparison(batch: Batch) -> bool:
+def is_comparison(batch: Batch, *, job_count: int | None = None) -> bool:
     """Results to compare side by side: every model on one photo, or several candidates of one
-    model (BigColor) on one photo."""
+    model (BigColor) on one photo. `job_count`: the batch's jobs, when the caller has them."""
     if batch.model_key == Batch.ALL_MODELS:
         return True
-    if batch.uploads.filter(kind=Kind.VIDEO).exists():  # films are compared on their own pages
+    uploads = batch.uploads.aggregate(
+        photos=Count("pk"), films=Count("pk", filter=Q(kind=Kind.VIDEO))
+    )
+    if uploads["films"]:  # films are compared on their own pages
         return False
-    return batch.uploads.count() == 1 and batch.jobs.count() > 1
+    if uploads["photos"] != 1:
+        return False
+    return (batch.jobs.count() if job_count is None else job_count) > 1
 
 
 def model_choices() -> list[ModelChoice]:
-    return [ModelChoice(spec, is_installed(spec.weights)) for spec in ml.list_models()]
+    models = catalogue.current()
+    return [ModelChoice(spec, models.is_installed(spec.key)) for spec in models.models]
 
 
 def upload_choices() -> list[ModelChoice]:
@@ -213,13 +222,14 @@ class FamilyPage:
 def model_families(*, with_figures: bool = False) -> list[FamilyPage]:
     """One entry per model family in the registry, in registry order."""
     figures = evaluation_figures() if with_figures else {}
+    cards = catalogue.current()
     grouped: dict[str, list[FamilyModel]] = {}
     for choice in model_choices():
         grouped.setdefault(choice.spec.family, []).append(
             FamilyModel(
                 choice,
                 figures.get(choice.spec.key),
-                card_for(choice.spec.key) if with_figures else None,
+                cards.card_for(choice.spec.key) if with_figures else None,
             )
         )
     families = []

@@ -20,7 +20,6 @@ from django.utils import timezone
 from PIL import Image
 
 import ml
-from ml.cards import recommended_model, shipped_cards
 from ml.color import gray_image, mean_chroma, open_image, to_gray
 from ml.errors import ColorizeError
 from ml.registry import hint_points, params_as_json
@@ -28,6 +27,7 @@ from ml.weights import is_installed
 
 from .. import callbacks, queues
 from ..models import Batch, Job, Kind, Upload
+from ..selectors import catalogue
 from . import films
 from .errors import SubmissionError
 from .quotas import quota_charge, quota_check, quota_client
@@ -130,7 +130,8 @@ def check_image(upload: UploadedFile) -> CheckedImage:
 
 def available_model_keys() -> list[str]:
     """Models whose weights are installed, in registry order."""
-    return [spec.key for spec in ml.list_models() if is_installed(spec.weights)]
+    models = catalogue.current()
+    return [spec.key for spec in models.models if models.is_installed(spec.key)]
 
 
 def default_model_key() -> str | None:
@@ -144,10 +145,11 @@ def default_model_key() -> str | None:
     """
     # A model that needs more than a photo (strokes, a reference) cannot start a visit.
     keys = [key for key in available_model_keys() if not ml.get_spec(key).missing_required({})]
-    for preferred in (settings.COLORIA_DEFAULT_MODEL, recommended_model()):
+    models = catalogue.current()
+    for preferred in (settings.COLORIA_DEFAULT_MODEL, models.recommended):
         if preferred in keys:
             return preferred
-    failing = {card.model: card for card in shipped_cards() if not card.clears_the_bar}
+    failing = {card.model: card for card in models.cards if not card.clears_the_bar}
     unproven = next((key for key in keys if key not in failing), None)
     if unproven or not keys:
         return unproven

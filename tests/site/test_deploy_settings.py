@@ -67,6 +67,16 @@ def test_https_settings_follow_the_variables():
 
 
 @pytest.mark.django_db
+def test_sqlite_connections_are_kept_only_when_asked():
+    """scripts/serve asks for it in its web server (60 s); a queue worker forks and keeps none."""
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'coloria_site.settings'; "
+        "from django.conf import settings as s; print(s.DATABASES['default']['CONN_MAX_AGE'])"
+    )
+    assert run(["-c", code]).stdout.strip() == "0"
+    assert run(["-c", code], COLORIA_DB_CONN_MAX_AGE="60").stdout.strip() == "60"
+
+
 def test_links_behind_a_tls_proxy_say_https(settings, api_client, make_user, colorize_photos):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     ann = make_user("ann")
