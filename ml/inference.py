@@ -40,7 +40,10 @@ EXACT_LABEL = "exact (float32, eager)"
 # families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
 # a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
 # bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (LOW_PRECISION_HOLDS),
-# and DDColor-T no faster at all (1.09): they keep exact until measured better.
+# and DDColor-T no faster at all (1.09): they keep exact until measured better. ECCV16-Coloria
+# and Coloria-Lite now hold it in bfloat16 (LOW_PRECISION_HOLDS), but their bfloat16 time with
+# float32 layers is unmeasured (no CPU with native bfloat16 at hand); in float32 on an AVX2 EPYC
+# they ran 0.99x and 0.81x the network time (torch.compile, inductor: 0.92-0.99x for ECCV16).
 FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
 
 # Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
