@@ -159,9 +159,12 @@ class Runner:
             with torch.inference_mode(), self._autocast():
                 return _as_float(getattr(self.module, self.method)(*inputs))
         trace = self._trace(inputs)
-        # Outside autocast: the trace holds its casts, and TorchScript's autocast pass would
-        # add one before every convolution, the float32 submodules' too.
-        with torch.inference_mode():
+        # A network with float32 submodules runs its trace outside autocast: the trace holds
+        # its casts, and TorchScript's autocast pass would add one before every convolution,
+        # the float32 submodules' too. The others keep that pass (DeOldify's spectral norm,
+        # float32 in its own autocast-off block, traces with a mixed-dtype dot otherwise).
+        keeps_casts = bool(float32_modules(self.module))
+        with torch.inference_mode(), contextlib.nullcontext() if keeps_casts else self._autocast():
             return _as_float(trace(*inputs))
 
     def _autocast(self) -> Any:
@@ -180,8 +183,10 @@ class Runner:
             trace = self._traces.get(shapes)
             if trace is None:
                 target = self.module if self.method == "forward" else _method_module(self)
+                keeps_casts = bool(float32_modules(self.module))
+                recording = _casts_as_traced() if keeps_casts else contextlib.nullcontext()
                 # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
-                with torch.no_grad(), self._autocast(), _casts_as_traced():
+                with torch.inference_mode(False), torch.no_grad(), self._autocast(), recording:
                     trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
                 self._traces[shapes] = trace
                 while len(self._traces) > MAX_TRACES:
