@@ -6,7 +6,9 @@ best path measured on this project's CPUs (python -m ml.benchmark --inference): 
 channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
 weight norms, BatchNorm and the constant arithmetic into the convolutions), under bfloat16
 autocast where the processor computes bfloat16 natively (AVX-512 BF16 or AMX; float32
-otherwise, or when COLORIA_BF16=0), and float16 autocast on CUDA. A trace holds for one input
+otherwise, or when COLORIA_BF16=0), and float16 autocast on CUDA. A network names the
+submodules that must stay float32 under that autocast (its `float32_modules`: where low
+precision moved the colours most, as measured against `exact`). A trace holds for one input
 shape, so traces are kept by shape, a few at a time (DeOldify's render factors, DDColor's input
 sizes).
 
@@ -38,14 +40,21 @@ EXACT_LABEL = "exact (float32, eager)"
 # families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
 # a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
 # bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (LOW_PRECISION_HOLDS),
-# and DDColor-T no faster at all (1.09): they keep exact until measured better.
+# and DDColor-T no faster at all (1.09): they keep exact until measured better. ECCV16-Coloria
+# and Coloria-Lite now hold it in bfloat16 (LOW_PRECISION_HOLDS), but their bfloat16 time with
+# float32 layers is unmeasured (no CPU with native bfloat16 at hand); in float32 on an AVX2 EPYC
+# they ran 0.99x and 0.81x the network time (torch.compile, inductor: 0.92-0.99x for ECCV16).
 FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
 
 # Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
-# others run `fast` in float32 unless COLORIA_BF16=on. On the shipped weights bfloat16 left it
-# (ECCV16-Coloria: mean 0.10 but max 5.9; Coloria-Lite: mean 0.60, max 29), and on random test
-# networks for ECCV16, SIGGRAPH17, DeOldify and BigColor; no official weights were at hand.
-LOW_PRECISION_HOLDS: frozenset[str] = frozenset()
+# others run `fast` in float32 unless COLORIA_BF16=on. Every layer in bfloat16 left it on the
+# shipped weights (ECCV16-Coloria: mean 0.10, max 5.9; Coloria-Lite: mean 0.60, max 29); with
+# their float32_modules (ECCV16's first block, Coloria-Lite's encoder) they hold it on the 100
+# validation photos: ECCV16-Coloria mean 0.029, max 1.86, worst photo 0.080; Coloria-Lite mean
+# 0.055, max 2.69, worst photo 0.094 (bfloat16 emulated on an AVX2 CPU: the same roundings,
+# another summation order). Random test networks for ECCV16, SIGGRAPH17, DeOldify and BigColor
+# left it in bfloat16; no official weights were at hand.
+LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Traces kept per network (each holds its own folded copy of the weights).
 MAX_TRACES = 3
@@ -123,6 +132,7 @@ class Runner:
             wanted = self.fast and self.can_lower and lower
             self.dtype = low_precision(self.device, wanted) if wanted else None
             self._traces.clear()
+            _keep_float32(self.module, self.device, self.dtype is not None)
             layout = torch.channels_last if self.fast else torch.contiguous_format
             self.module.to(memory_format=layout)
 
@@ -145,9 +155,17 @@ class Runner:
         if not self.fast:
             return getattr(self.module, self.method)(*inputs)
         inputs = tuple(_channels_last(x) for x in inputs)
-        with torch.inference_mode(), self._autocast():
-            call = self._trace(inputs) if self.jit else getattr(self.module, self.method)
-            return _as_float(call(*inputs))
+        if not self.jit:
+            with torch.inference_mode(), self._autocast():
+                return _as_float(getattr(self.module, self.method)(*inputs))
+        trace = self._trace(inputs)
+        # A network with float32 submodules runs its trace outside autocast: the trace holds
+        # its casts, and TorchScript's autocast pass would add one before every convolution,
+        # the float32 submodules' too. The others keep that pass (DeOldify's spectral norm,
+        # float32 in its own autocast-off block, traces with a mixed-dtype dot otherwise).
+        keeps_casts = bool(float32_modules(self.module))
+        with torch.inference_mode(), contextlib.nullcontext() if keeps_casts else self._autocast():
+            return _as_float(trace(*inputs))
 
     def _autocast(self) -> Any:
         import torch
@@ -165,14 +183,67 @@ class Runner:
             trace = self._traces.get(shapes)
             if trace is None:
                 target = self.module if self.method == "forward" else _method_module(self)
+                keeps_casts = bool(float32_modules(self.module))
+                recording = _casts_as_traced() if keeps_casts else contextlib.nullcontext()
                 # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
-                with torch.inference_mode(False), torch.no_grad():
+                with torch.inference_mode(False), torch.no_grad(), self._autocast(), recording:
                     trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
                 self._traces[shapes] = trace
                 while len(self._traces) > MAX_TRACES:
                     self._traces.popitem(last=False)
             self._traces.move_to_end(shapes)
             return trace
+
+
+@contextlib.contextmanager
+def _casts_as_traced() -> Any:
+    """The trace records autocast's casts as they ran (the float32 submodules' inputs cast up,
+    their own operations left alone): TorchScript's autocast pass, on by default, would put a
+    cast before every convolution instead, blind to where autocast was off."""
+    import torch
+
+    previous = torch._C._jit_set_autocast_mode(False)
+    try:
+        yield
+    finally:
+        torch._C._jit_set_autocast_mode(previous)
+
+
+FLOAT32_ATTRIBUTE = "float32_modules"
+
+
+def float32_modules(module: Any) -> list[Any]:
+    """The submodules a network declares precision-sensitive (its class's `float32_modules`,
+    names as in its state_dict): under `fast`'s low precision they run in float32."""
+    return [module.get_submodule(name) for name in getattr(module, FLOAT32_ATTRIBUTE, ())]
+
+
+def _keep_float32(module: Any, device: str, lowered: bool) -> None:
+    """Run the declared float32 submodules in float32 while `lowered` (inputs cast up, autocast
+    off inside them: the trace records the casts and the float32 ops); otherwise, `exact` too,
+    each runs its class's own forward."""
+    for submodule in module.modules():
+        wrapped = vars(submodule).get("forward")
+        if isinstance(wrapped, functools.partial) and wrapped.func is _in_float32:
+            del submodule.forward
+    for submodule in float32_modules(module) if lowered else ():
+        submodule.forward = functools.partial(_in_float32, submodule, device)
+
+
+def _in_float32(submodule: Any, device: str, *inputs: Any) -> Any:
+    import torch
+
+    inputs = tuple(_up(x) for x in inputs)
+    with torch.autocast(device.split(":")[0], enabled=False):
+        return type(submodule).forward(submodule, *inputs)
+
+
+def _up(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.float()
+    return value
 
 
 def _method_module(runner: Runner) -> Any:

@@ -79,6 +79,16 @@ class ColoriaLite(nn.Module):
         self.classify = nn.Conv2d(d4, NUM_AB_BINS, 1)
         # The bins' ab centres travel with the weights, so a file decodes as it was trained.
         self.register_buffer("ab_bins", torch.zeros(NUM_AB_BINS, 2))
+        # Kept in float32 under `fast`'s bfloat16 (ml.inference): the whole encoder. At the
+        # shipped strength (temperature 0.16) the decode is nearly the likeliest bin, so logits
+        # moved by bfloat16 flip near-ties between bins far apart (largest difference 51 ab
+        # units on 10 validation photos); the encoder's first blocks move them most (stem and
+        # blocks 0-1 in float32: 11), the whole encoder in float32 brings it to 1.3, the
+        # decoder in bfloat16.
+        self.float32_modules = (
+            "encoder._conv_stem", "encoder._bn0",
+            *(f"encoder._blocks.{index}" for index in range(len(self.encoder._blocks))),
+        )  # fmt: skip
 
     def decoder_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if not name.startswith("encoder.")]

@@ -11,7 +11,7 @@ import torch
 import ml
 from ml import inference, runtime
 from ml.metrics import delta_e00_map
-from tests.conftest import make_photo
+from tests.conftest import SHIPPED_WEIGHTS_DIR, make_photo
 
 # The tolerance `fast` must hold against `exact` (issue #23): CIEDE2000 per pixel.
 MEAN_LIMIT, MAX_LIMIT = 0.5, 3.0
@@ -181,3 +181,100 @@ def test_warm_loads_each_model_once(monkeypatch, hint_model):
 
 def test_warm_skips_models_without_weights():
     assert runtime.warm(["deoldify-stable"]) == []
+
+
+# --- float32 submodules under bfloat16 (a network's `float32_modules`) ---------------------------
+
+
+@pytest.fixture
+def bf16_forced(monkeypatch):
+    """bfloat16 autocast in `fast` even where the processor only emulates it (slower, the same
+    roundings): what the tolerance and the float32 submodules are checked against."""
+    monkeypatch.setattr(inference, "_cpu_has_bf16", lambda: True)
+    ml.configure(bf16="on")
+
+
+def _dtypes_seen(net, names: list[str]) -> dict[str, set]:
+    """The output dtypes of the named submodules, recorded by forward hooks while `net` runs (a
+    trace runs them once, when it is made)."""
+    seen: dict[str, set] = {name: set() for name in names}
+    for name in names:
+        net.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, name=name: seen[name].add(out.dtype)
+        )
+    return seen
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["traced", "eager"])
+def test_declared_float32_modules_run_in_float32_under_bf16(bf16_forced, jit):
+    from ml.models.zhang import ECCV16
+
+    torch.manual_seed(9)
+    net = ECCV16(width=0.25).eval()
+    assert net.float32_modules == ("model1",)
+    lightness = torch.rand(1, 1, 64, 64) * 100
+    with torch.inference_mode():
+        eager = net.logits(lightness)
+    seen = _dtypes_seen(net, ["model1", "model2", "model8"])
+    runner = inference.prepare(net, "cpu", method="logits", jit=jit)
+    runner.switch("fast")
+    assert runner.label.startswith("fast (bfloat16")
+    fast = runner(lightness)
+    assert seen == {"model1": {torch.float32}, "model2": {torch.bfloat16},
+                    "model8": {torch.bfloat16}}  # fmt: skip
+    assert fast.dtype == torch.float32 and not torch.equal(fast, eager)  # bfloat16 ran
+    runner.switch("exact")
+    assert "forward" not in vars(net.model1)  # the class's own forward again
+    with torch.inference_mode():
+        assert torch.equal(runner(lightness), eager)
+
+
+def test_the_trace_keeps_the_float32_modules_in_float32(bf16_forced):
+    """The frozen trace computes what the eager network computes under bfloat16 autocast:
+    TorchScript's own autocast pass does not put the float32 submodules back in bfloat16."""
+    from ml.models.zhang import ECCV16
+
+    torch.manual_seed(10)
+    net = ECCV16(width=0.25).eval()
+    lightness = torch.rand(1, 1, 64, 64) * 100
+    with torch.inference_mode():
+        exact = net.logits(lightness)
+
+    def fast_logits(jit: bool) -> torch.Tensor:
+        runner = inference.prepare(net, "cpu", method="logits", jit=jit)
+        runner.switch("fast")
+        return runner(lightness)
+
+    traced, eager = fast_logits(True), fast_logits(False)
+    net.float32_modules = ()  # every layer in bfloat16
+    all_bf16 = fast_logits(True)
+    torch.testing.assert_close(traced, eager, rtol=0, atol=1e-6)
+    assert not torch.equal(traced, all_bf16) and not torch.equal(traced, exact)
+
+
+def test_coloria_lite_encoder_runs_in_float32_under_bf16(bf16_forced):
+    from ml.models.coloria_lite import ColoriaLite
+
+    torch.manual_seed(10)
+    net = ColoriaLite().eval()
+    seen = _dtypes_seen(net, ["encoder._conv_stem", "encoder._blocks.15", "up4", "classify"])
+    runner = inference.prepare(net, "cpu", method="logits")
+    runner.switch("fast")
+    assert runner(torch.rand(1, 1, 64, 96)).dtype == torch.float32
+    assert seen["encoder._conv_stem"] == seen["encoder._blocks.15"] == {torch.float32}
+    assert seen["up4"] == seen["classify"] == {torch.bfloat16}
+
+
+def test_eccv16_coloria_bf16_within_tolerance(bf16_forced, monkeypatch):
+    """The shipped Coloria-trained ECCV16 in bfloat16 (its first block in float32)."""
+    monkeypatch.setattr(ml.config, "SHIPPED_WEIGHTS_DIR", SHIPPED_WEIGHTS_DIR)
+    _assert_within_tolerance("zhang-eccv16-coloria", make_photo(160, 120, seed=11))
+
+
+def test_coloria_lite_bf16_within_tolerance(bf16_forced, tmp_path):
+    from ml.models.coloria_lite import random_weights
+
+    torch.manual_seed(6)
+    random_weights(ml.get_spec("coloria-lite"), tmp_path)
+    ml.configure(weights_dir=tmp_path)
+    _assert_within_tolerance("coloria-lite", strength=0.8)
