@@ -277,6 +277,13 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- REST API (colorize.api) ---------------------------------------------------------------
+
+
+def _api_rate(name: str, default: str) -> str | None:
+    rate = env_str(name, default).strip()
+    return None if rate.lower() == "off" else rate
+
+
 REST_FRAMEWORK = {
     # Token for scripts first, so an unauthenticated request gets 401 with
     # `WWW-Authenticate: Token`; the session (with CSRF) serves the site's own JavaScript.
@@ -289,9 +296,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "colorize.api.errors.exception_handler",
     # Two scopes (colorize.api.throttling): requests that queue model runs, and everything else.
+    # "off" lifts a scope's limit (a load measurement: DRF keeps one timestamp per request
+    # within the period, so a huge rate would make every request read and write a long list).
     "DEFAULT_THROTTLE_RATES": {
-        "submit": env_str("COLORIA_API_SUBMIT_RATE", "20/minute"),
-        "read": env_str("COLORIA_API_READ_RATE", "300/minute"),
+        "submit": _api_rate("COLORIA_API_SUBMIT_RATE", "20/minute"),
+        "read": _api_rate("COLORIA_API_READ_RATE", "300/minute"),
     },
     # `?format=` chooses the image format of a result download, not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,

@@ -149,6 +149,11 @@ def test_reads_are_throttled_with_retry_after(api, settings):
     assert api.post(f"{API}/jobs", {}).status_code == 400
 
 
+def test_a_scope_without_a_rate_is_not_limited(api, settings):
+    _rates(settings, submit="2/minute", read=None)  # COLORIA_API_READ_RATE=off
+    assert {api.get(f"{API}/jobs").status_code for _ in range(5)} == {200}
+
+
 def test_submits_are_throttled_apart_from_reads(api, settings):
     _rates(settings, submit="2/minute", read="100/minute")
     assert [api.post(f"{API}/jobs", {}).status_code for _ in range(3)] == [400, 400, 429]

@@ -84,3 +84,14 @@ def test_links_behind_a_tls_proxy_say_https(settings, api_client, make_user, col
     response = api_client(ann).get("/api/v1/jobs", headers={"X-Forwarded-Proto": "https"})
     (job,) = response.json()["results"]
     assert job["url"].startswith("https://")
+
+
+def test_an_api_rate_can_be_turned_off():
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'coloria_site.settings'; "
+        "from django.conf import settings as s; "
+        "print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])"
+    )
+    done = run(["-c", code], COLORIA_DEBUG="true", COLORIA_API_READ_RATE="off")
+    assert done.returncode == 0, done.stderr
+    assert "'read': None" in done.stdout and "'submit': '20/minute'" in done.stdout
