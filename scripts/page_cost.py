@@ -34,7 +34,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coloria_site.settings")
 os.environ.setdefault("COLORIA_STATIC_MANIFEST", "true")
 os.environ.setdefault("COLORIA_DB_CONN_MAX_AGE", "60")
 os.environ.setdefault("COLORIA_SECRET_KEY", "page-cost-measurements-only")
-os.environ.setdefault("COLORIA_API_READ_RATE", "10000000/minute")
+os.environ.setdefault("COLORIA_API_READ_RATE", "off")
 os.environ.setdefault("COLORIA_DAILY_JOBS_PER_USER", "0")
 os.environ["COLORIA_DEBUG"] = "false"
 
