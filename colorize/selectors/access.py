@@ -240,7 +240,8 @@ def recent_jobs(*, user: Any, session_key: str, limit: int) -> list[Job]:
 
 def history_models(*, user: Any) -> list[tuple[str, str]]:
     """(key, name) of the models a user's jobs used, for the history filter."""
-    keys = Job.objects.filter(owner=user).values_list("model_key", flat=True).distinct()
+    # No ordering: the model's default one (by time) would make DISTINCT keep a row a job.
+    keys = Job.objects.filter(owner=user).order_by().values_list("model_key", flat=True).distinct()
     return sorted(((key, model_name(key)) for key in set(keys)), key=lambda item: item[1])
 
 
