@@ -66,16 +66,19 @@ def path_to(name: str, *args: Any) -> str:
     return address
 
 
-def address_maker(name: str, finish: Callable[[str], str]) -> Callable[[Any], str]:
-    """A function of a UUID that gives `finish(reverse(name, args=[uuid]))`, for a list that
-    makes the same kind of address for each of its items. `finish` (such as a request's
+def address_maker(
+    name: str, finish: Callable[[str], str] = str, *rest: Any
+) -> Callable[[Any], str]:
+    """A function of a UUID that gives `finish(reverse(name, args=[uuid, *rest]))`, for a list
+    that makes the same kind of address for each of its items (`rest`: arguments that are the
+    same for every item, such as a thumbnail's "original"). `finish` (such as a request's
     `build_absolute_uri`, which leaves a UUID as it is) runs once, on a stand-in's address."""
     stand_in = str(_STAND_INS[0])
-    before, found, after = finish(path_to(name, _STAND_INS[0])).partition(stand_in)
+    before, found, after = finish(path_to(name, _STAND_INS[0], *rest)).partition(stand_in)
     if not found or stand_in in after:
-        return lambda value: finish(path_to(name, value))
+        return lambda value: finish(path_to(name, value, *rest))
     return lambda value: (
         before + str(value) + after
         if isinstance(value, uuid.UUID)
-        else finish(path_to(name, value))
+        else finish(path_to(name, value, *rest))
     )

@@ -31,8 +31,10 @@ def _session_key(request: HttpRequest, *, create: bool = False) -> str:
     return request.session.session_key or ""
 
 
-def _job_or_404(request: HttpRequest, job_id) -> Job:
-    job = access.job_for_viewer(job_id=job_id, user=request.user, session_key=_session_key(request))
+def _job_or_404(request: HttpRequest, job_id, *, page: bool = False) -> Job:
+    job = access.job_for_viewer(
+        job_id=job_id, user=request.user, session_key=_session_key(request), page=page
+    )
     if job is None:
         raise Http404("No such job.")
     return job
@@ -376,7 +378,7 @@ def _next_steps(job: Job, siblings: list) -> dict:
 
 
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
-    job = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id, page=True)
     return render(request, "colorize/job.html", _job_context(request, job))
 
 

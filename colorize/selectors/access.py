@@ -42,15 +42,24 @@ def is_public(job: Job) -> bool:
     return job.is_published and not job.is_hidden and job.status == Job.Status.SUCCEEDED
 
 
-def job_for_viewer(*, job_id: Any, user: Any, session_key: str) -> Job | None:
+# What a result page never shows: the worker's bookkeeping, the API's callback, the photo's
+# checksum and stored copies. Left out of its query; a field here that the page comes to read
+# would cost a query more (scripts/page-cost counts them; tests/web/test_page_costs.py).
+JOB_PAGE_DEFERRED = (
+    *("run_token", "worker", "heartbeat_at", "enqueued_at", "enqueue_count", "attempts"),
+    "callback_url",
+    *("upload__sha256", "upload__size_bytes", "upload__rendition"),
+)
+
+
+def job_for_viewer(*, job_id: Any, user: Any, session_key: str, page: bool = False) -> Job | None:
     """The job if this viewer may see it, else None (callers answer 404: no existence leak).
+    `page`: for its result page, without the fields it does not show (JOB_PAGE_DEFERRED).
 
     Published, non-hidden jobs are visible to everyone, read-only."""
-    return (
-        Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
-        .select_related("upload", "result", "batch")
-        .first()
-    )
+    found = Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
+    found = found.select_related("upload", "result", "batch")
+    return (found.defer(*JOB_PAGE_DEFERRED) if page else found).first()
 
 
 def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
@@ -240,7 +249,8 @@ def recent_jobs(*, user: Any, session_key: str, limit: int) -> list[Job]:
 
 def history_models(*, user: Any) -> list[tuple[str, str]]:
     """(key, name) of the models a user's jobs used, for the history filter."""
-    keys = Job.objects.filter(owner=user).values_list("model_key", flat=True).distinct()
+    # No ordering: the model's default one (by time) would make DISTINCT keep a row a job.
+    keys = Job.objects.filter(owner=user).order_by().values_list("model_key", flat=True).distinct()
     return sorted(((key, model_name(key)) for key in set(keys)), key=lambda item: item[1])
 
 
