@@ -58,17 +58,28 @@ FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
 LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Models whose float32 `fast` path runs on ONNX Runtime (ml.ort_engine) rather than PyTorch's
-# trace, where COLORIA_FAST_ENGINE=auto and the package is installed. Measured interleaved on
-# an AVX2 AMD EPYC (2 threads, exact eager against ONNX Runtime 1.32 with every graph
-# optimisation, medians of 7, outputs equal within float32 rounding: max abs difference ~2e-5):
-# ECCV16-Coloria 256 px 0.15x, Coloria-Lite 256 x 352 0.14x; see ORT_MEASURED below for the
-# others. OpenVINO 2026.4 ran the same graphs about as fast (0.11-0.14x) but is the larger
-# dependency. Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_HOLDS), the
-# PyTorch bfloat16 trace stays: that pairing is unmeasured.
+# trace, where COLORIA_FAST_ENGINE=auto and the package is installed. Measured on an AVX2 AMD
+# EPYC (no native bfloat16), the network alone, exact eager against ONNX Runtime 1.32 (CPU
+# provider, every graph optimisation, 2 intra-op threads) and OpenVINO 2026.4 (CPU, f32 hint,
+# 2 threads), interleaved in one process, medians of 7 after a warm-up, load average 3-5:
+#   ECCV16-Coloria 256 x 256 (shipped):   exact 781 ms, ORT 115 (0.15x), OpenVINO 109 (0.14x)
+#   Coloria-Lite 256 x 352 (shipped):     exact 726 ms, ORT 100 (0.14x), OpenVINO  82 (0.11x)
+#   SIGGRAPH17 256 x 256 (random):        exact 3936 ms, ORT 2613 (0.66x), OpenVINO 2425 (0.62x)
+# outputs equal within float32 rounding (max abs difference 1-2e-5 on logits up to 13). On the
+# 100 validation photos `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DeOldify
+# Artistic (render factor 21), BigColor (256) and DDColor-T (512) are unmeasured: their runs
+# outlasted 400 s on a machine at load 8-9. OpenVINO was as fast but is the larger dependency.
+# Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_HOLDS) the PyTorch bfloat16
+# trace stays: that pairing is unmeasured. SIGGRAPH17 won too but only just (one run): it keeps
+# the trace until measured again (COLORIA_FAST_ENGINE=onnxruntime runs it on ONNX Runtime).
 ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Traces kept per network (each holds its own folded copy of the weights).
 MAX_TRACES = 3
+# ONNX Runtime sessions kept per network: more, as an export costs more than a trace (2-6 s on
+# a 2-core CPU) and Coloria-Lite's input follows the photo's aspect (multiples of 32), while a
+# session holds only its graph's weights (8 MB for ECCV16-Coloria, 15 MB for Coloria-Lite).
+MAX_SESSIONS = 8
 
 
 def mode_for(key: str) -> str:
@@ -226,7 +237,7 @@ class Runner:
                     self.engine = TORCH
                     return None
                 self._traces[shapes] = session
-                while len(self._traces) > MAX_TRACES:
+                while len(self._traces) > MAX_SESSIONS:
                     self._traces.popitem(last=False)
             self._traces.move_to_end(shapes)
             return session

@@ -2,7 +2,7 @@
 win: the network exported once per input shape (the TorchScript-based exporter, fixed shapes, as
 the traces), run by ONNX Runtime's CPU provider with every graph optimisation on.
 
-On an AVX2 CPU without native bfloat16 it ran the same float32 graph in 0.11-0.16x PyTorch's
+On an AVX2 CPU without native bfloat16 it ran the same float32 graph in 0.14-0.15x PyTorch's
 eager time (see ml.inference's defaults), with outputs equal within float32 rounding. Optional:
 without the package, or when a network does not export, `fast` keeps PyTorch's path.
 """
