@@ -69,13 +69,18 @@ LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "colori
 #   ECCV16-Coloria 256 x 256 (shipped):   exact 781 ms, ORT 115 (0.15x), OpenVINO 109 (0.14x)
 #   Coloria-Lite 256 x 352 (shipped):     exact 726 ms, ORT 100 (0.14x), OpenVINO  82 (0.11x)
 #   SIGGRAPH17 256 x 256 (random):        exact 3936 ms, ORT 2613 (0.66x), OpenVINO 2425 (0.62x)
-# outputs equal within float32 rounding (max abs difference 1-2e-5 on logits up to 13). On the
-# 100 validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DeOldify
-# Artistic (render factor 21), BigColor (256) and DDColor-T (512) are unmeasured: their runs
-# outlasted 400 s on a machine at load 8-9. OpenVINO was as fast but is the larger dependency.
+#   DeOldify Artistic 336 x 336 (rf 21, random, median of 3, load 1.4-3.5):
+#                                         exact 11952 ms, ORT 8744 (0.73x), OpenVINO 6755 (0.57x)
+#   BigColor 256 x 352 (random, median of 3, load 8-11):
+#                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
+# outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
+# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512)
+# is unmeasured (its run outlasted 400 s on a machine at load 8-9). OpenVINO was as fast or
+# faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_HOLDS) the PyTorch bfloat16
 # trace stays: that pairing is unmeasured. SIGGRAPH17 won too but only just (one run): it keeps
-# the trace until measured again (COLORIA_FAST_ENGINE=onnxruntime runs it on ONNX Runtime).
+# the trace until measured again, as do BigColor and DeOldify (one short run each;
+# COLORIA_FAST_ENGINE=onnxruntime runs them on ONNX Runtime).
 ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Traces kept per network (each holds its own folded copy of the weights).
