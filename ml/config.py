@@ -3,8 +3,8 @@ many loaded models a process keeps.
 
 Defaults come from the environment (COLORIA_WEIGHTS_DIR, COLORIA_DEVICE, COLORIA_MODEL_CACHE_MB,
 COLORIA_MODEL_TTL, COLORIA_INFERENCE and COLORIA_INFERENCE_<MODEL>, COLORIA_BF16,
-COLORIA_WARM_MODELS) so the package works on its own; a host application (the Django site) calls
-`configure()` with its own settings.
+COLORIA_FAST_ENGINE, COLORIA_WARM_MODELS) so the package works on its own; a host application
+(the Django site) calls `configure()` with its own settings.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ SHIPPED_WEIGHTS_DIR = PACKAGE_DIR / "shipped"
 DEVICES = ("auto", "cpu", "cuda")
 # How networks run (ml.inference): "" lets each model take its measured default.
 INFERENCE_MODES = ("", "exact", "fast")
+# What runs `fast` in float32 on the CPU: "auto" (ONNX Runtime for the models where it was
+# measured to win, ml.inference.ONNXRUNTIME_BY_DEFAULT), "torch" (PyTorch's trace for every
+# model), "onnxruntime" (for every model that exports).
+FAST_ENGINES = ("auto", "torch", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class MLSettings:
     # "auto" for the models where it held the tolerance (ml.inference.LOW_PRECISION_HOLDS),
     # "on" for every model, "off" for none (float32: the fallback).
     bf16: str = "auto"
+    fast_engine: str = "auto"
     # Models a worker loads and warms up when it starts ("all-installed": every installed one).
     warm_models: tuple[str, ...] = ()
 
@@ -60,6 +65,7 @@ def _from_environment() -> MLSettings:
         inference=_inference_mode("COLORIA_INFERENCE", os.environ.get("COLORIA_INFERENCE", "")),
         inference_overrides=_inference_overrides(),
         bf16=_switch("COLORIA_BF16", os.environ.get("COLORIA_BF16", "")),
+        fast_engine=_fast_engine("COLORIA_FAST_ENGINE", os.environ.get("COLORIA_FAST_ENGINE", "")),
         warm_models=_names(os.environ.get("COLORIA_WARM_MODELS", "")),
     )
 
@@ -85,6 +91,13 @@ def _inference_mode(name: str, raw: str) -> str:
     if mode not in INFERENCE_MODES:
         raise ValueError(f"{name} must be exact or fast (or empty), not {raw!r}")
     return mode
+
+
+def _fast_engine(name: str, raw: str) -> str:
+    engine = raw.strip().lower() or "auto"
+    if engine not in FAST_ENGINES:
+        raise ValueError(f"{name} must be one of {', '.join(FAST_ENGINES)}, not {raw!r}")
+    return engine
 
 
 def _inference_overrides() -> dict[str, str]:
@@ -120,6 +133,7 @@ def configure(
     inference: str | None = None,
     inference_overrides: dict[str, str] | None = None,
     bf16: str | bool | None = None,
+    fast_engine: str | None = None,
     warm_models: tuple[str, ...] | list[str] | None = None,
 ) -> MLSettings:
     """Change the package's settings; returns the new settings."""
@@ -133,6 +147,8 @@ def configure(
         }
     if bf16 is not None:
         changes["bf16"] = _switch("bf16", bf16)
+    if fast_engine is not None:
+        changes["fast_engine"] = _fast_engine("fast_engine", fast_engine)
     if warm_models is not None:
         changes["warm_models"] = tuple(warm_models)
     for name, value in (("model_cache_mb", model_cache_mb), ("model_ttl", model_ttl)):

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 EXACT, FAST = "exact", "fast"
 EXACT_LABEL = "exact (float32, eager)"
+TORCH, ORT = "torch", "onnxruntime"
 
 # Models whose `fast` path held the tolerance (mean CIEDE2000 <= 0.5 and max <= 3 against
 # `exact`, on the validation photos) and won the time: they run `fast` unless told otherwise.
@@ -44,7 +45,11 @@ EXACT_LABEL = "exact (float32, eager)"
 # and Coloria-Lite now hold it in bfloat16 (LOW_PRECISION_HOLDS), but their bfloat16 time with
 # float32 layers is unmeasured (no CPU with native bfloat16 at hand); in float32 on an AVX2 EPYC
 # they ran 0.99x and 0.81x the network time (torch.compile, inductor: 0.92-0.99x for ECCV16).
-FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
+# ECCV16-Coloria and Coloria-Lite on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT, float32 on a CPU
+# without native bfloat16): 0.15x and 0.14x the network time; on the 100 validation photos
+# ECCV16-Coloria mean 0.000, max 0.96, worst photo 0.000; Coloria-Lite mean 0.000, max 1.15,
+# worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
+FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite"})
 
 # Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
 # others run `fast` in float32 unless COLORIA_BF16=on. Every layer in bfloat16 left it on the
@@ -56,8 +61,34 @@ FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria"})
 # left it in bfloat16; no official weights were at hand.
 LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
+# Models whose float32 `fast` path runs on ONNX Runtime (ml.ort_engine) rather than PyTorch's
+# trace, where COLORIA_FAST_ENGINE=auto and the package is installed. Measured on an AVX2 AMD
+# EPYC (no native bfloat16), the network alone, exact eager against ONNX Runtime 1.32 (CPU
+# provider, every graph optimisation, 2 intra-op threads) and OpenVINO 2026.4 (CPU, f32 hint,
+# 2 threads), interleaved in one process, medians of 7 after a warm-up, load average 3-5:
+#   ECCV16-Coloria 256 x 256 (shipped):   exact 781 ms, ORT 115 (0.15x), OpenVINO 109 (0.14x)
+#   Coloria-Lite 256 x 352 (shipped):     exact 726 ms, ORT 100 (0.14x), OpenVINO  82 (0.11x)
+#   SIGGRAPH17 256 x 256 (random):        exact 3936 ms, ORT 2613 (0.66x), OpenVINO 2425 (0.62x)
+#   DeOldify Artistic 336 x 336 (rf 21, random, median of 3, load 1.4-3.5):
+#                                         exact 11952 ms, ORT 8744 (0.73x), OpenVINO 6755 (0.57x)
+#   BigColor 256 x 352 (random, median of 3, load 8-11):
+#                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
+# outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
+# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512)
+# is unmeasured (its run outlasted 400 s on a machine at load 8-9). OpenVINO was as fast or
+# faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
+# Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_HOLDS) the PyTorch bfloat16
+# trace stays: that pairing is unmeasured. SIGGRAPH17 won too but only just (one run): it keeps
+# the trace until measured again, as do BigColor and DeOldify (one short run each;
+# COLORIA_FAST_ENGINE=onnxruntime runs them on ONNX Runtime).
+ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
+
 # Traces kept per network (each holds its own folded copy of the weights).
 MAX_TRACES = 3
+# ONNX Runtime sessions kept per network: more, as an export costs more than a trace (2-6 s on
+# a 2-core CPU) and Coloria-Lite's input follows the photo's aspect (multiples of 32), while a
+# session holds only its graph's weights (8 MB for ECCV16-Coloria, 15 MB for Coloria-Lite).
+MAX_SESSIONS = 8
 
 
 def mode_for(key: str) -> str:
@@ -83,6 +114,15 @@ def _cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def engine_for(key: str) -> str:
+    """The engine of a model's float32 `fast` path: "onnxruntime" or "torch" (COLORIA_FAST_ENGINE,
+    else the measured default)."""
+    setting = config.settings.fast_engine
+    if setting == "auto":
+        return ORT if key in ONNXRUNTIME_BY_DEFAULT else TORCH
+    return setting
 
 
 def wants_low_precision(key: str) -> bool:
@@ -119,16 +159,18 @@ class Runner:
         self.can_jit, self.can_lower = jit, low_precision
         self.fast = False
         self.dtype: Any = None
+        self.engine = TORCH
         self._traces: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def switch(self, mode: str, *, lower: bool = True) -> None:
+    def switch(self, mode: str, *, lower: bool = True, engine: str = TORCH) -> None:
         """Run as `mode` from now on ("exact" or "fast"; `lower`: in low precision where the
-        device has it)."""
+        device has it; `engine`: what runs `fast` in float32 on the CPU)."""
         import torch
 
         with self._lock:
             self.fast = mode == FAST
+            self.engine = engine
             wanted = self.fast and self.can_lower and lower
             self.dtype = low_precision(self.device, wanted) if wanted else None
             self._traces.clear()
@@ -141,10 +183,21 @@ class Runner:
         return self.fast and self.can_jit
 
     @property
+    def onnx(self) -> bool:
+        """Whether ONNX Runtime runs the network (float32 `fast` on the CPU, where asked): until
+        an export fails, which falls back to PyTorch's path for good."""
+        from ml import ort_engine
+
+        wanted = self.jit and self.engine == ORT and self.dtype is None
+        return wanted and self.device == "cpu" and ort_engine.available()
+
+    @property
     def label(self) -> str:
         """What runs, in words (a result's details)."""
         if not self.fast:
             return EXACT_LABEL
+        if self.onnx:
+            return f"fast (float32, {ORT})"
         parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
         parts += ["channels-last"] + ["jit-frozen"] * self.jit
         return f"fast ({', '.join(parts)})"
@@ -154,6 +207,10 @@ class Runner:
 
         if not self.fast:
             return getattr(self.module, self.method)(*inputs)
+        if self.onnx:
+            session = self._session(inputs)
+            if session is not None:
+                return session(*inputs)
         inputs = tuple(_channels_last(x) for x in inputs)
         if not self.jit:
             with torch.inference_mode(), self._autocast():
@@ -173,6 +230,26 @@ class Runner:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.split(":")[0], dtype=self.dtype)
+
+    def _session(self, inputs: tuple) -> Any:
+        """The ONNX Runtime session for these inputs' shapes, exported on first use (kept like
+        the traces); None, and PyTorch's path from then on, where the export fails (logged)."""
+        from ml import ort_engine
+
+        shapes = (ORT, *((tuple(x.shape), x.dtype) for x in inputs))
+        with self._lock:
+            session = self._traces.get(shapes)
+            if session is None:
+                target = self.module if self.method == "forward" else _method_module(self)
+                session = ort_engine.session(target, inputs)
+                if session is None:
+                    self.engine = TORCH
+                    return None
+                self._traces[shapes] = session
+                while len(self._traces) > MAX_SESSIONS:
+                    self._traces.popitem(last=False)
+            self._traces.move_to_end(shapes)
+            return session
 
     def _trace(self, inputs: tuple) -> Any:
         """The frozen trace for these inputs' shapes, made on first use (a few forwards' time)."""
@@ -287,7 +364,7 @@ def use(predictor: Any, mode: str, key: str = "") -> None:
     if custom is not None:
         custom(mode)
     for runner in runners(predictor):
-        runner.switch(mode, lower=wants_low_precision(key))
+        runner.switch(mode, lower=wants_low_precision(key), engine=engine_for(key))
 
 
 def label(predictor: Any) -> str:

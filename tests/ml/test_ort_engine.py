@@ -1,0 +1,90 @@
+"""ONNX Runtime as `fast`'s float32 engine (ml.ort_engine): within the tolerance of `exact` for
+the models that use it (random official-layout weights, generated photos), the PyTorch path
+where the package is missing or the export fails, and `exact` untouched."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ml
+from ml import inference, ort_engine
+from tests.conftest import make_photo
+from tests.ml.test_inference import _assert_within_tolerance, _both
+
+pytestmark = pytest.mark.skipif(not ort_engine.available(), reason="onnxruntime not installed")
+
+ORT_LABEL = "fast (float32, onnxruntime)"
+TORCH_LABEL = "fast (float32, channels-last, jit-frozen)"
+
+
+@pytest.fixture
+def onnxruntime_fast():
+    ml.configure(bf16="off", fast_engine="onnxruntime")
+
+
+def test_eccv16_onnxruntime_within_tolerance(onnxruntime_fast):
+    _assert_within_tolerance("zhang-eccv16", temperature=0.38)
+    _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
+    assert fast.info["coloria"]["inference"] == ORT_LABEL
+
+
+def test_coloria_lite_onnxruntime_within_tolerance(onnxruntime_fast, tmp_path):
+    from ml.models.coloria_lite import random_weights
+
+    torch.manual_seed(6)
+    random_weights(ml.get_spec("coloria-lite"), tmp_path)
+    ml.configure(weights_dir=tmp_path)
+    _assert_within_tolerance("coloria-lite", strength=0.5)
+    _, fast = _both("coloria-lite", make_photo(96, 64, seed=8), strength=0.5)
+    assert fast.info["coloria"]["inference"] == ORT_LABEL
+
+
+def test_falls_back_to_pytorch_without_the_package(onnxruntime_fast, monkeypatch):
+    monkeypatch.setattr(ort_engine, "available", lambda: False)
+    _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
+    assert fast.info["coloria"]["inference"] == TORCH_LABEL
+
+
+def test_falls_back_to_pytorch_when_the_export_fails(onnxruntime_fast, monkeypatch, caplog):
+    def failing_export(*args, **kwargs):
+        raise RuntimeError("an operator the exporter does not know")
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
+    assert fast.info["coloria"]["inference"] == TORCH_LABEL
+    assert "an operator the exporter does not know" in caplog.text
+
+
+def test_exact_stays_the_eager_network_with_the_engine_declared():
+    from ml.models.zhang import ECCV16
+
+    torch.manual_seed(7)
+    net = ECCV16(width=0.25).eval()
+    lightness = torch.rand(1, 1, 64, 64) * 100
+    with torch.inference_mode():
+        eager = net.logits(lightness)
+    runner = inference.prepare(net, "cpu", method="logits")
+    runner.switch("fast", engine=inference.ORT)
+    fast = runner(lightness)
+    assert runner.label == ORT_LABEL and fast.shape == eager.shape
+    assert torch.allclose(fast, eager, rtol=1e-4, atol=1e-4)
+    runner.switch("exact", engine=inference.ORT)
+    with torch.inference_mode():
+        assert torch.equal(runner(lightness), eager)
+    assert runner.label == inference.EXACT_LABEL
+
+
+def test_engine_per_model_setting_and_default(monkeypatch):
+    from ml import config
+
+    ml.configure(fast_engine="auto")
+    for key in inference.ONNXRUNTIME_BY_DEFAULT:
+        assert inference.engine_for(key) == inference.ORT
+    assert inference.engine_for("cnn-coloria") == inference.TORCH
+    ml.configure(fast_engine="torch")
+    assert inference.engine_for("zhang-eccv16-coloria") == inference.TORCH
+    monkeypatch.setenv("COLORIA_FAST_ENGINE", "onnxruntime")
+    assert config._from_environment().fast_engine == "onnxruntime"
+    with pytest.raises(ValueError):
+        ml.configure(fast_engine="tensorrt")
