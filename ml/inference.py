@@ -46,7 +46,12 @@ TORCH, ORT = "torch", "onnxruntime"
 # float32 layers is unmeasured (no CPU with native bfloat16 at hand); in float32 on an AVX2 EPYC
 # they ran 0.99x and 0.81x the network time (torch.compile, inductor: 0.92-0.99x for ECCV16).
 # ECCV16-Coloria and Coloria-Lite on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT, float32 on a CPU
-# without native bfloat16): 0.15x and 0.14x the network time; on the 100 validation photos
+# without native bfloat16): 0.15x and 0.14x the network time on busy cores (load 3-10: PyTorch's
+# two threads wait on each other's time slices, ONNX Runtime's do not), but 1.09x and 0.80x on an
+# idle machine (python -m ml.benchmark --inference, load 0.9: exact 63 / 68 ms, ORT 69 / 54 ms).
+# They run it for its steadiness where a worker shares its cores (the embedded default: web
+# server and worker on one machine); the idle figures do not meet #23's 0.7x. On the 100
+# validation photos
 # ECCV16-Coloria mean 0.000, max 0.96, worst photo 0.000; Coloria-Lite mean 0.000, max 1.15,
 # worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
 FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite"})
@@ -65,7 +70,8 @@ LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "colori
 # trace, where COLORIA_FAST_ENGINE=auto and the package is installed. Measured on an AVX2 AMD
 # EPYC (no native bfloat16), the network alone, exact eager against ONNX Runtime 1.32 (CPU
 # provider, every graph optimisation, 2 intra-op threads) and OpenVINO 2026.4 (CPU, f32 hint,
-# 2 threads), interleaved in one process, medians of 7 after a warm-up, load average 3-5:
+# 2 threads), interleaved in one process, medians of 7 after a warm-up, load average 3-5 (busy
+# cores: see FAST_BY_DEFAULT for the idle figures, near 1x; the rows below may shrink as much):
 #   ECCV16-Coloria 256 x 256 (shipped):   exact 781 ms, ORT 115 (0.15x), OpenVINO 109 (0.14x)
 #   Coloria-Lite 256 x 352 (shipped):     exact 726 ms, ORT 100 (0.14x), OpenVINO  82 (0.11x)
 #   SIGGRAPH17 256 x 256 (random):        exact 3936 ms, ORT 2613 (0.66x), OpenVINO 2425 (0.62x)

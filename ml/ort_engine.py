@@ -3,8 +3,10 @@ win: the network exported once per input shape (the TorchScript-based exporter, 
 the traces), run by ONNX Runtime's CPU provider with every graph optimisation on.
 
 On an AVX2 CPU without native bfloat16 it ran the same float32 graph in 0.14-0.15x PyTorch's
-eager time (see ml.inference's defaults), with outputs equal within float32 rounding. Optional:
-without the package, or when a network does not export, `fast` keeps PyTorch's path.
+eager time on busy cores (PyTorch's threads wait on each other's time slices there) and in
+0.80-1.09x on idle ones (see ml.inference's defaults), with outputs equal within float32
+rounding. Optional: without the package, or when a network does not export, `fast` keeps
+PyTorch's path.
 """
 
 from __future__ import annotations
