@@ -31,10 +31,8 @@ def _session_key(request: HttpRequest, *, create: bool = False) -> str:
     return request.session.session_key or ""
 
 
-def _job_or_404(request: HttpRequest, job_id, *, page: bool = False) -> Job:
-    job = access.job_for_viewer(
-        job_id=job_id, user=request.user, session_key=_session_key(request), page=page
-    )
+def _job_or_404(request: HttpRequest, job_id) -> Job:
+    job = access.job_for_viewer(job_id=job_id, user=request.user, session_key=_session_key(request))
     if job is None:
         raise Http404("No such job.")
     return job
@@ -378,7 +376,7 @@ def _next_steps(job: Job, siblings: list) -> dict:
 
 
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
-    job = _job_or_404(request, job_id, page=True)
+    job = _job_or_404(request, job_id)
     return render(request, "colorize/job.html", _job_context(request, job))
 
 

@@ -42,24 +42,15 @@ def is_public(job: Job) -> bool:
     return job.is_published and not job.is_hidden and job.status == Job.Status.SUCCEEDED
 
 
-# What a result page never shows: the worker's bookkeeping, the API's callback, the photo's
-# checksum and stored copies. Left out of its query; a field here that the page comes to read
-# would cost a query more (scripts/page-cost counts them; tests/web/test_page_costs.py).
-JOB_PAGE_DEFERRED = (
-    *("run_token", "worker", "heartbeat_at", "enqueued_at", "enqueue_count", "attempts"),
-    "callback_url",
-    *("upload__sha256", "upload__size_bytes", "upload__rendition"),
-)
-
-
-def job_for_viewer(*, job_id: Any, user: Any, session_key: str, page: bool = False) -> Job | None:
+def job_for_viewer(*, job_id: Any, user: Any, session_key: str) -> Job | None:
     """The job if this viewer may see it, else None (callers answer 404: no existence leak).
-    `page`: for its result page, without the fields it does not show (JOB_PAGE_DEFERRED).
 
     Published, non-hidden jobs are visible to everyone, read-only."""
-    found = Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
-    found = found.select_related("upload", "result", "batch")
-    return (found.defer(*JOB_PAGE_DEFERRED) if page else found).first()
+    return (
+        Job.objects.filter(_visible_to(user, session_key) | PUBLIC_JOBS, pk=job_id)
+        .select_related("upload", "result", "batch")
+        .first()
+    )
 
 
 def job_for_owner(*, job_id: Any, user: Any, session_key: str) -> Job | None:
