@@ -10,6 +10,7 @@ imported only when a model is first used.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ml import catalogue
@@ -21,6 +22,7 @@ from ml.registry import ModelSpec, all_specs, get_spec
 catalogue.load()  # every family's weights, models and record, registered once
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
 __all__ = ["ColorizeError", "ModelSpec", "colorize", "configure", "get_spec", "list_models"]
@@ -59,6 +61,7 @@ def colorize(
     gray = to_gray(source)
     # Held until it has predicted: the model cache never unloads a model in use (ml.runtime).
     with runtime.in_use(spec, device) as predictor:
+        lightness = lightness_beside(predictor, gray)
         if base is not None:
             if "refines" not in spec.param_names:
                 raise InvalidParameters(f"{spec.name} cannot refine a result.")
@@ -72,9 +75,20 @@ def colorize(
         if reference is not None:
             cleaned["reference"] = open_image(reference)
         chroma = runtime.predict(predictor, gray, cleaned, name=spec.name)
-    colorized = compose(gray, chroma)
+    colorized = compose(gray, chroma, lightness.result() if lightness else None)
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out
         colorized.putalpha(alpha)
     colorized.info["coloria"] = {**chroma.details, **inference.details(predictor)}
     return colorized
+
+
+def lightness_beside(predictor: Any, gray: np.ndarray) -> Future | None:
+    """The half of `compose` that needs no colour (the photo's full-resolution L*), started on
+    the cores a model that predicts on one core (`predictor.single_threaded`: the guided ones)
+    leaves idle; None for the others, whose threads would wait on it (ml.color_fast)."""
+    from ml import color_fast
+
+    if not getattr(predictor, "single_threaded", False) or color_fast.threads() < 2:
+        return None
+    return color_fast.lightness_beside(gray)

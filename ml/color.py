@@ -162,18 +162,20 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return True
 
 
-def compose(gray: np.ndarray, chroma: Chroma) -> Image.Image:
+def compose(gray: np.ndarray, chroma: Chroma, lightness: Any = None) -> Image.Image:
     """Join predicted chroma (any size) to the full-resolution lightness of `gray`, a stripe of
     rows at a time (memory stays bounded whatever the photo's size).
 
     Per pixel, the chroma is upsampled by `resize_bilinear`'s arithmetic, and then joined by
     `gray_to_lightness` and `lab_to_rgb` (space "lab") or by `yuv_to_rgb` (space "yuv"), rounded
-    to 8 bits; ml.color_fast computes exactly that in stripes, on every core."""
+    to 8 bits; ml.color_fast computes exactly that in stripes, on every core. `lightness`: the
+    photo's `color_fast.lightness_of(gray)` computed beforehand (the same bits, the sooner)."""
     from ml import color_fast
 
     ab = np.asarray(chroma.ab, dtype=np.float32)
     gray = np.asarray(gray, dtype=np.float32)
-    return Image.fromarray(color_fast.compose_rgb(gray, ab, chroma.space))
+    known = lightness if chroma.space == "lab" else None
+    return Image.fromarray(color_fast.compose_rgb(gray, ab, chroma.space, known))
 
 
 # zlib level of the PNG a result is stored as (downloads), written on every core by ml.png

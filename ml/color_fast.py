@@ -21,7 +21,8 @@ import functools
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,6 +37,7 @@ _DELTA = _F32(6 / 29)
 _DELTA3 = _F32((6 / 29) ** 3)
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_beside: ThreadPoolExecutor | None = None  # runs lightness_beside's work
 
 
 def threads() -> int:
@@ -60,8 +62,8 @@ def for_each_stripe(height: int, width: int, work: Callable[[list[slice]], None]
 def _forget_pool() -> None:
     """In a forked child (a worker forked after its parent composed a photo), the parent's
     threads do not exist: a new pool is made on first use."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+    global _pool, _pool_lock, _beside
+    _pool, _pool_lock, _beside = None, threading.Lock(), None
 
 
 if hasattr(os, "register_at_fork"):
@@ -194,8 +196,12 @@ def _upsample_rows(
     out += spare
 
 
-def compose_rgb(gray: np.ndarray, ab: np.ndarray, space: str) -> np.ndarray:
-    """The 8-bit RGB (H, W, 3) of ml.color.compose: chroma `ab` (h, w, 2) upsampled onto gray."""
+def compose_rgb(
+    gray: np.ndarray, ab: np.ndarray, space: str, lightness: Lightness | None = None
+) -> np.ndarray:
+    """The 8-bit RGB (H, W, 3) of ml.color.compose: chroma `ab` (h, w, 2) upsampled onto gray.
+
+    `lightness`: `lightness_of(gray)`, computed beforehand (space "lab" only)."""
     height, width = gray.shape
     planes = [np.ascontiguousarray(ab[..., 0]), np.ascontiguousarray(ab[..., 1])]
     row_axis, col_axis = ref._axis(height, ab.shape[0]), ref._axis(width, ab.shape[1])
@@ -214,31 +220,93 @@ def compose_rgb(gray: np.ndarray, ab: np.ndarray, space: str) -> np.ndarray:
             _upsample_rows(planes[0], picked, col_axis, first, spare)
             _upsample_rows(planes[1], picked, col_axis, second, spare)
             more = buffers[2:] if wide is None else wide.get(count, width)
-            stripe(gray[rows], first, second, more, out[rows])
+            known = None if lightness is None else lightness.rows(rows)
+            stripe(gray[rows], first, second, more, out[rows], known)
 
     for_each_stripe(height, width, work)
     return out
 
 
+@dataclass(frozen=True)
+class Lightness:
+    """A photo's full-resolution L* and linear Y (white-scaled), as compose's Lab stripes compute
+    them from its gray: the half of compose that needs no colour, so it can be done beforehand
+    on a core that a model leaves idle (ml.colorize). 8 bytes a pixel."""
+
+    lightness: np.ndarray
+    linear_y: np.ndarray
+
+    def rows(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        return self.lightness[rows], self.linear_y[rows]
+
+
+def lightness_of(gray: np.ndarray, every_core: bool = True) -> Lightness:
+    """compose_rgb's L* and linear Y of every pixel of `gray`, the same bits, on every core (or
+    on this thread only)."""
+    height, width = gray.shape
+    result = Lightness(np.empty_like(gray, dtype=np.float32), np.empty_like(gray, np.float32))
+
+    def work(stripes: list[slice]) -> None:
+        scratch = _Planes(stripes[0].stop - stripes[0].start, width, 3)
+        for rows in stripes:
+            y, spare, codes = scratch.get(rows.stop - rows.start, width)
+            lightness, linear_y = result.rows(rows)
+            _lightness_y(gray[rows], lightness, y, linear_y, spare, codes.view(np.uint8))
+
+    if every_core:
+        for_each_stripe(height, width, work)
+    else:
+        work(_stripes(height, width))
+    return result
+
+
+def lightness_beside(gray: np.ndarray) -> Future[Lightness]:
+    """`lightness_of(gray)`, started now on a background thread: one core, the one a model that
+    predicts on one core leaves idle (on both, it would slow that model down as much)."""
+    global _beside
+    with _pool_lock:
+        if _beside is None:
+            _beside = ThreadPoolExecutor(1, thread_name_prefix="coloria-lightness")
+    return _beside.submit(lightness_of, gray, every_core=False)
+
+
 @np.errstate(all="ignore")
-def _lab_stripe(gray: np.ndarray, a: np.ndarray, b: np.ndarray, buffers: list, out) -> None:
-    """ml.color's gray_to_lightness and lab_to_rgb for one stripe, written into `out` (8-bit)."""
-    lightness, x, y, z, red, green, blue, spare = buffers
-    eight_bit = _gray8_codes(gray, spare, red.view(np.uint8)[..., : gray.shape[1]])
+def _lightness_y(gray, lightness, y, linear_y, spare, codes) -> None:
+    """A stripe's L*, f(Y) (the Lab function of Y: (L* + 16) / 116) and linear Y into the
+    given planes; `codes` is uint8 scratch of at least the stripe's size."""
+    eight_bit = _gray8_codes(gray, spare, codes[..., : gray.shape[1]])
     if eight_bit is not None:  # an 8-bit photo's gray: its 256 values' results, by table
         lightness_of, y_of, linear_y_of = _gray8_tables()[1:]
         np.take(lightness_of, eight_bit, out=lightness, mode="clip")
         np.take(y_of, eight_bit, out=y, mode="clip")
+        np.take(linear_y_of, eight_bit, out=linear_y, mode="clip")
+        return
+    _lightness_and_y(gray, lightness, y, spare)
+    _f_inv(y, out=linear_y)
+    linear_y *= ref.WHITE_D65[1]
+
+
+@np.errstate(all="ignore")
+def _lab_stripe(
+    gray: np.ndarray, a: np.ndarray, b: np.ndarray, buffers: list, out, known=None
+) -> None:
+    """ml.color's gray_to_lightness and lab_to_rgb for one stripe, written into `out` (8-bit);
+    `known`: the stripe's L* and linear Y from `lightness_of`, if computed beforehand."""
+    lightness, x, y, z, red, green, blue, spare = buffers
+    if known is None:
+        _lightness_y(gray, lightness, y, z, spare, red.view(np.uint8))
     else:
-        _lightness_and_y(gray, lightness, y, spare)
+        lightness = known[0]
+        np.add(lightness, _F32(16.0), out=y)  # f(Y), as _lightness_and_y gets it
+        y /= _F32(116.0)
     np.divide(a, _F32(500.0), out=x)
     x += y
-    np.divide(b, _F32(200.0), out=z)
-    np.subtract(y, z, out=z)
-    for value, white in zip((x, y, z), ref.WHITE_D65, strict=True):
-        if value is y and eight_bit is not None:
-            np.take(linear_y_of, eight_bit, out=y, mode="clip")
-            continue
+    np.divide(b, _F32(200.0), out=red)
+    np.subtract(y, red, out=red)
+    # x, y, z: f(X), f(Y), f(Z) -> linear X, Y, Z (Y as computed with L*)
+    np.copyto(y, z if known is None else known[1])
+    np.copyto(z, red)
+    for value, white in ((x, ref.WHITE_D65[0]), (z, ref.WHITE_D65[2])):
         _f_inv(value, out=value)
         value *= white
     for target, row in zip((red, green, blue), ref.RGB_FROM_XYZ, strict=True):
@@ -371,7 +439,9 @@ def _srgb8_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 @np.errstate(all="ignore")
-def _yuv_stripe(gray: np.ndarray, u: np.ndarray, v: np.ndarray, buffers: list, out) -> None:
+def _yuv_stripe(
+    gray: np.ndarray, u: np.ndarray, v: np.ndarray, buffers: list, out, known=None
+) -> None:
     """ml.color.yuv_to_rgb for one stripe (in float64 as it), written into `out` (8-bit)."""
     luma, free, scale, limit, spare, *chroma = buffers
     np.copyto(luma, gray)

@@ -89,7 +89,7 @@ def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, fl
     """One colorization of `photo` (JPEG bytes) by `model`, stage by stage: (seconds per stage,
     and "cpu", the CPU seconds of the whole, every thread's; PNG bytes). The same steps as
     ml.colorize."""
-    from ml import get_spec, runtime
+    from ml import get_spec, lightness_beside, runtime
     from ml.color import alpha_of, compose, open_image, to_gray
 
     spec = get_spec(model)
@@ -108,8 +108,10 @@ def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, fl
     if spec.needs_reference:
         params["reference"] = open_image(reference)
     with runtime.in_use(spec, "cpu") as predictor:
+        lightness = lightness_beside(predictor, gray)
         chroma = timed("predict", lambda: predictor.predict(gray, **params))
-    image = timed("compose", lambda: compose(gray, chroma))
+    known = lightness.result if lightness else lambda: None  # its wait counts in compose's time
+    image = timed("compose", lambda: compose(gray, chroma, known()))
     timed("alpha", lambda: alpha_of(source))
     png = timed("png", lambda: _png(image))
     times["cpu"] = time.process_time() - started

@@ -172,6 +172,10 @@ def reinhard(gray: np.ndarray, reference: np.ndarray) -> np.ndarray:
 class ReferencePredictor:
     """Chroma borrowed from a reference photo (ml.colorize hands it over, opened)."""
 
+    # Its steps run on one core (SLIC, the small network on one thread, SuperLU): ml.colorize
+    # computes the photo's full-resolution lightness on the other cores meanwhile.
+    single_threaded = True
+
     def __init__(self, weights: Any, device: str, **_: Any) -> None:
         self.device = "cpu"  # superpixels and a sparse solve; the small network runs on the CPU
 

@@ -81,6 +81,10 @@ def rasterize(
 class ScribblesPredictor:
     """Predicts chroma from strokes alone, or refines a base chroma with them."""
 
+    # SuperLU solves on one core: ml.colorize computes the photo's full-resolution lightness on
+    # the other cores meanwhile.
+    single_threaded = True
+
     def __init__(self, weights: Path | None, device: str, **_: Any) -> None:
         self.device = "cpu"  # a sparse solve: SciPy on the CPU, whatever device the site has
 

@@ -74,6 +74,31 @@ def test_compose_equals_the_reference_formulas(threads, space, chroma_shape):
         assert np.array_equal(got, want), (name, np.abs(got.astype(int) - want).max())
 
 
+def test_compose_with_its_lightness_computed_beforehand_equals_the_reference(threads):
+    """ml.colorize computes a photo's L* beside a guided model's solve (color_fast.Lightness):
+    the same bits, whether by table (8-bit gray) or by formula, out of gamut too."""
+    ab = np.random.default_rng(14).uniform(-110, 110, (13, 17, 2)).astype(np.float32)
+    for name, gray in grays(83, 151).items():
+        lightness = color_fast.lightness_beside(gray).result()
+        assert np.array_equal(lightness.lightness, color.gray_to_lightness(gray)), name
+        got = np.asarray(color.compose(gray, Chroma(ab=ab), lightness))
+        assert np.array_equal(got, reference_compose(gray, ab, "lab")), name
+    yuv = Chroma(ab=ab / 300, space="yuv")  # luma-based: the L* planes are not used
+    assert np.array_equal(np.asarray(color.compose(gray, yuv, lightness)),
+                          reference_compose(gray, yuv.ab, "yuv"))  # fmt: skip
+
+
+def test_only_a_single_threaded_model_has_its_lightness_computed_beside_it():
+    import ml
+    from ml import runtime
+
+    gray = grays(40, 60)["noise"]
+    with runtime.in_use(ml.get_spec("scribbles"), "cpu") as predictor:
+        beside = ml.lightness_beside(predictor, gray)
+        assert (beside is not None) == (color_fast.threads() > 1)
+    assert ml.lightness_beside(object(), gray) is None  # a network's threads would wait on it
+
+
 def test_compose_of_a_one_row_and_a_one_column_photo(threads):
     ab = np.random.default_rng(5).uniform(-40, 40, (4, 4, 2)).astype(np.float32)
     for shape in ((1, 300), (300, 1), (1, 1)):
