@@ -242,18 +242,22 @@ class Runner:
         the traces); None, and PyTorch's path from then on, where the export fails (logged)."""
         from ml import ort_engine
 
-        shapes = (ORT, *((tuple(x.shape), x.dtype) for x in inputs))
+        any_size = _exports_any_size(self.module, inputs)
+        shapes = (ORT, any_size, *((_shape(x, any_size), x.dtype) for x in inputs))
         with self._lock:
             session = self._traces.get(shapes)
             if session is None:
                 target = self.module if self.method == "forward" else _method_module(self)
-                session = ort_engine.session(target, inputs)
+                session = ort_engine.session(target, inputs, any_size)
                 if session is None:
                     self.engine = TORCH
                     return None
                 self._traces[shapes] = session
                 while len(self._traces) > MAX_SESSIONS:
                     self._traces.popitem(last=False)
+            elif not session.holds_for(inputs):
+                self.engine = TORCH
+                return None
             self._traces.move_to_end(shapes)
             return session
 
@@ -276,6 +280,20 @@ class Runner:
                     self._traces.popitem(last=False)
             self._traces.move_to_end(shapes)
             return trace
+
+
+def _exports_any_size(module: Any, inputs: tuple) -> bool:
+    """Whether one ONNX export serves every size of these inputs: the network says that its
+    graph holds at every height and width that are multiples of its `export_size_multiple`
+    (where its padding does not depend on the size), and these are."""
+    multiple = getattr(module, "export_size_multiple", 0)
+    return bool(multiple) and all(
+        x.dim() == 4 and x.shape[2] % multiple == 0 and x.shape[3] % multiple == 0 for x in inputs
+    )
+
+
+def _shape(x: Any, any_size: bool) -> tuple:
+    return tuple(x.shape[:2]) if any_size else tuple(x.shape)
 
 
 @contextlib.contextmanager

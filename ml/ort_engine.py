@@ -1,6 +1,7 @@
 """ONNX Runtime as the engine of `fast` (ml.inference) for the networks where it was measured to
 win: the network exported once per input shape (the TorchScript-based exporter, fixed shapes, as
-the traces), run by ONNX Runtime's CPU provider with every graph optimisation on.
+the traces; once for every size where the network says its graph allows it), run by ONNX
+Runtime's CPU provider with every graph optimisation on.
 
 On an AVX2 CPU without native bfloat16 it ran the same float32 graph in 0.14-0.15x PyTorch's
 eager time on busy cores (PyTorch's threads wait on each other's time slices there) and in
@@ -37,13 +38,19 @@ def available() -> bool:
 
 
 class Session:
-    """One exported network for one set of input shapes, called like the module with tensors."""
+    """One exported network for one set of input shapes, called like the module with tensors.
 
-    def __init__(self, module: Any, inputs: tuple) -> None:
+    `any_size`: the graph is exported with free heights and widths (a network whose export
+    holds at every size, ml.inference's `export_size_multiple`), and `holds_for` checks it once
+    against the eager network at each new size, one forward's time rather than an export's."""
+
+    def __init__(self, module: Any, inputs: tuple, any_size: bool = False) -> None:
         import onnxruntime
         import torch
 
+        self.module = module
         self.names = [f"input_{index}" for index in range(len(inputs))]
+        free = {name: {2: f"height_{name}", 3: f"width_{name}"} for name in self.names}
         graph = io.BytesIO()
         # Outside inference mode (the exporter traces) and with the eager outputs to compare.
         with torch.inference_mode(False), torch.no_grad():
@@ -51,6 +58,7 @@ class Session:
             torch.onnx.export(
                 module, inputs, graph, dynamo=False, opset_version=17,
                 input_names=self.names, do_constant_folding=True,
+                dynamic_axes=free if any_size else None,
             )  # fmt: skip
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -62,6 +70,25 @@ class Session:
         )
         self.tuple_type = type(expected) if isinstance(expected, tuple | list) else None
         self._check(inputs, expected)
+        self.checked_sizes = {_sizes(inputs)}
+
+    def holds_for(self, inputs: tuple) -> bool:
+        """Whether the graph computes what the eager network does at these inputs' sizes:
+        checked on the first inputs of each size (logged when it does not)."""
+        import torch
+
+        sizes = _sizes(inputs)
+        if sizes in self.checked_sizes:
+            return True
+        try:
+            with torch.inference_mode(False), torch.no_grad():
+                self._check(inputs, self.module(*inputs))
+        except Exception as error:
+            log.warning("ONNX Runtime graph of %s at %s: %s", type(self.module).__name__,
+                        sizes, error)  # fmt: skip
+            return False
+        self.checked_sizes.add(sizes)
+        return True
 
     def __call__(self, *inputs: Any) -> Any:
         import torch
@@ -82,13 +109,18 @@ class Session:
                 raise ValueError(f"exported graph differs from eager by {difference:.3g}")
 
 
-def session(module: Any, inputs: tuple) -> Session | None:
-    """An ONNX Runtime session for `module` on inputs of these shapes, or None (logged) when the
-    package is missing or the network does not export faithfully."""
+def _sizes(inputs: tuple) -> tuple:
+    return tuple(tuple(x.shape) for x in inputs)
+
+
+def session(module: Any, inputs: tuple, any_size: bool = False) -> Session | None:
+    """An ONNX Runtime session for `module` on inputs of these shapes (of any height and width
+    with `any_size`), or None (logged) when the package is missing or the network does not
+    export faithfully."""
     if not available():
         return None
     try:
-        return Session(module, inputs)
+        return Session(module, inputs, any_size)
     except Exception as error:  # any export or runtime failure means: fall back
         log.warning("ONNX Runtime export of %s failed, fast keeps PyTorch: %s",
                     type(module).__name__, error)  # fmt: skip

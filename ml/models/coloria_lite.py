@@ -65,6 +65,10 @@ class ColoriaLite(nn.Module):
     """Input gray in [0, 1], (N, 1, H, W) with H, W multiples of 32. `logits` gives the 313-bin
     scores at (H/4, W/4); `forward` the decoded ab there."""
 
+    # At those sizes no padding depends on the size: ONNX Runtime's one export serves them all
+    # (ml.inference), where a photo of a new aspect ratio would otherwise cost an export.
+    export_size_multiple = 32
+
     def __init__(
         self, variant: str = "lite0", decoder: tuple[int, int, int, int] = (160, 128, 96, 64)
     ) -> None:

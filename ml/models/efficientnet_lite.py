@@ -78,7 +78,10 @@ class SameConv2d(nn.Conv2d):
         for size, kernel, stride in zip(
             reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride), strict=True
         ):
-            total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+            if size % stride == 0:  # the usual case, where the padding is the same whatever
+                total = max(kernel - stride, 0)  # the size: an exported graph then holds for all
+            else:
+                total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
             pads += [total // 2, total - total // 2]
         if any(pads):
             x = F.pad(x, pads)

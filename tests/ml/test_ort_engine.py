@@ -40,6 +40,52 @@ def test_coloria_lite_onnxruntime_within_tolerance(onnxruntime_fast, tmp_path):
     assert fast.info["coloria"]["inference"] == ORT_LABEL
 
 
+def test_coloria_lite_is_exported_once_for_every_working_size(onnxruntime_fast, monkeypatch):
+    """Photos of other aspect ratios reuse the one export (each size checked once against the
+    eager network), with outputs as close to `exact` as at the first size."""
+    from ml.models.coloria_lite import ColoriaLite
+
+    net = ColoriaLite().eval()
+    runner = inference.prepare(net, "cpu", method="logits")
+    runner.switch(inference.FAST, lower=False, engine=inference.ORT)
+    exports = []
+    real_export = torch.onnx.export
+    monkeypatch.setattr(
+        torch.onnx, "export", lambda *a, **k: exports.append(1) or real_export(*a, **k)
+    )
+    torch.manual_seed(3)
+    for height, width in ((64, 96), (96, 64), (64, 64), (64, 96)):
+        gray = torch.rand(1, 1, height, width)
+        with torch.no_grad():
+            want = net.logits(gray)
+        got = runner(gray)
+        assert got.shape == want.shape == (1, 313, height // 4, width // 4)
+        assert torch.allclose(got, want, atol=1e-4)
+    assert len(exports) == 1
+    assert runner.label == ORT_LABEL
+
+
+def test_a_size_where_the_graph_does_not_hold_falls_back_to_pytorch(onnxruntime_fast, caplog):
+    """A network that claims one export for every size but pads by its input's size: the
+    exported graph is wrong at the next size, the check sees it, PyTorch runs it instead."""
+
+    class SizedPadding(torch.nn.Module):
+        export_size_multiple = 8
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.pad(x, (0, 64 - int(x.shape[-1]))) * 2.0
+
+    runner = inference.prepare(SizedPadding().eval(), "cpu")
+    runner.switch(inference.FAST, lower=False, engine=inference.ORT)
+    first = torch.rand(1, 1, 8, 32)
+    assert torch.equal(runner(first), SizedPadding()(first))
+    assert runner.label == ORT_LABEL
+    second = torch.rand(1, 1, 8, 48)
+    assert torch.equal(runner(second), SizedPadding()(second))
+    assert runner.label == TORCH_LABEL
+    assert "(1, 1, 8, 48)" in caplog.text
+
+
 def test_falls_back_to_pytorch_without_the_package(onnxruntime_fast, monkeypatch):
     monkeypatch.setattr(ort_engine, "available", lambda: False)
     _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
