@@ -227,7 +227,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
         "refresh": not progress.is_finished,
         "expires_at": access.batch_expires_at(batch),
         "is_all_models": batch.model_key == Batch.ALL_MODELS,
-        "is_comparison": model_pages.is_comparison(batch),
+        "is_comparison": model_pages.is_comparison(batch, job_count=len(jobs)),
         "owner": access.is_owner(batch, request.user, _session_key(request)),
     }
 
