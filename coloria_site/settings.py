@@ -438,7 +438,7 @@ STORAGES = globals().get("STORAGES") or {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
 }
 STORAGES["staticfiles"] = {
-    "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    "BACKEND": "coloria_site.static_storage.CachedManifestStaticFilesStorage"
     if COLORIA_STATIC_MANIFEST
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
