@@ -9,19 +9,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from coloria_site.prepared import PreparedQuery
-
 from . import services
-
-
-def _user_by_pk() -> PreparedQuery:
-    model = get_user_model()
-    return PreparedQuery(
-        model,
-        lambda pk: model._default_manager.filter(pk=pk),
-        fields=(model._meta.pk.name,),
-        stand_ins=(model._meta.pk.to_python("1"),),
-    )
 
 
 class EmailOrUsernameBackend(ModelBackend):
@@ -29,8 +17,6 @@ class EmailOrUsernameBackend(ModelBackend):
     email address, and refuses everyone while too many sign-ins failed for the name or the
     address (except from a device that signed in to the account before). Every sign-in form
     goes through it: the site's, the admin's, `Client.login`."""
-
-    _by_pk: PreparedQuery | None = None  # made on first use: the user model may be swapped
 
     def authenticate(
         self,
@@ -60,7 +46,5 @@ class EmailOrUsernameBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any | None:
         """ModelBackend's (the user, unless inactive), its query prepared: every signed-in
         request reads its user (coloria_site.prepared)."""
-        if self._by_pk is None or self._by_pk.model is not get_user_model():
-            type(self)._by_pk = _user_by_pk()
-        user = self._by_pk.first(user_id)
+        user = services.user_by_pk(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -18,7 +18,10 @@ _LIVE_SESSION = PreparedQuery(
     Session,
     lambda key, now: Session.objects.filter(session_key=key, expire_date__gt=now),
     fields=("session_key", "expire_date"),
-    stand_ins=("stand-in", datetime(2000, 1, 1, tzinfo=UTC)),
+    stand_ins=(
+        ("stand-in", datetime(2000, 1, 1, tzinfo=UTC)),
+        ("other-stand-in", datetime(2001, 1, 1, tzinfo=UTC)),
+    ),
 )
 
 

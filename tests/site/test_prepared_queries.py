@@ -59,7 +59,7 @@ def test_a_query_whose_values_cannot_be_placed_is_compiled_each_time() -> None:
         Session,
         lambda key: Session.objects.filter(session_key__startswith=key),
         fields=("session_key",),
-        stand_ins=("stand-in",),
+        stand_ins=(("stand-in",), ("other-stand-in",)),
     )
     assert listed.first(store.session_key).session_key == store.session_key
     assert list(listed._compiled.values()) == [None]
