@@ -317,7 +317,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     spec = model_pages.spec_or_none(job.model_key)
     owner = access.is_owner(job, request.user, _session_key(request))
     # The submission's jobs in order, ids only: for stepping through them and for counting.
-    siblings = list(access.batch_jobs(job.batch).values_list("id", flat=True))
+    siblings = access.batch_job_ids(job.batch)
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None
