@@ -66,3 +66,12 @@ def test_lists_and_submissions_use_it_too(make_user) -> None:
     assert [dict(item) for item in listed] == [_generic(JobSerializer(), job) for job in jobs]
     submission = SubmissionSerializer({"batch": jobs[0].batch_id, "jobs": jobs[:2]}).data
     assert submission["jobs"][1] == _generic(JobSerializer(), jobs[1])
+
+
+def test_dates_in_another_time_zone_are_what_drf_gives(make_user) -> None:
+    jobs = _jobs(make_user("ann"))
+    with timezone.override("Europe/Paris"):
+        for job in jobs:
+            serializer = JobSerializer()
+            assert serializer.to_representation(job) == _generic(serializer, job)
+            assert not serializer.to_representation(job)["queued_at"].endswith("Z")
