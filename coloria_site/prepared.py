@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 
@@ -76,7 +76,8 @@ class PreparedQuery:
             with self._lock:
                 self._compiled[key] = self._compile(alias)
         compiled = self._compiled[key]
-        if compiled is None:
+        # None is no value to compare with (the ORM writes IS NULL): such a call is compiled.
+        if compiled is None or any(value is None for value in values):
             return list(self.build(*values).using(alias))
         sql, slots, queryset, kept = compiled
         prepared = self._prepare(values, connection)
@@ -103,17 +104,21 @@ class PreparedQuery:
     def _compile(self, alias: str) -> tuple | None:
         connection = connections[alias]
         compiled = []
-        for stand_ins in self.stand_ins:
-            queryset = self.build(*stand_ins).using(alias)
-            compiler = queryset.query.get_compiler(using=alias)
-            try:
+        try:
+            for stand_ins in self.stand_ins:
+                queryset = self.build(*stand_ins).using(alias)
+                compiler = queryset.query.get_compiler(using=alias)
                 compiled.append((queryset, compiler, *compiler.as_sql()))
-            except EmptyResultSet:  # a query that finds nothing without asking the database
-                return None
-        (queryset, compiler, sql, params), (_, _, other_sql, other_params) = compiled
-        if sql != other_sql or len(params) != len(other_params) or queryset._known_related_objects:
+            marks, other_marks = (self._prepare(each, connection) for each in self.stand_ins)
+        # A query that finds nothing without asking the database, or stand-ins its fields do
+        # not take (a swapped user model's keys): compiled each time.
+        except (EmptyResultSet, ValidationError, ValueError, TypeError):
             return None
-        marks, other_marks = (self._prepare(each, connection) for each in self.stand_ins)
+        (queryset, compiler, sql, params), (_, _, other_sql, other_params) = compiled
+        if sql != other_sql or len(params) != len(other_params):
+            return None
+        if queryset._known_related_objects or queryset._prefetch_related_lookups:
+            return None
         slots: list[tuple[int | None, Any]] = []
         for param, other in zip(params, other_params, strict=True):
             if param == other:

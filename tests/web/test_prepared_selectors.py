@@ -90,3 +90,27 @@ def test_an_empty_history(make_user) -> None:
     empty = access.history_page(user=make_user("ann"))
     assert (list(empty.object_list), empty.paginator.count, empty.number) == ([], 0, 1)
     assert access.history_models(user=make_user("bob")) == []
+
+
+def test_none_and_prefetching_go_through_the_orm(make_user) -> None:
+    from coloria_site.prepared import PreparedQuery
+
+    ann = make_user("ann")
+    published = _job(ann, published_at=timezone.now())
+    private = _job(ann)
+    by_date = PreparedQuery(
+        Job,
+        lambda at: Job.objects.filter(published_at=at).order_by("queued_at"),
+        fields=("published_at",),
+        stand_ins=((timezone.now(),), (timezone.now() - timedelta(days=1),)),
+    )
+    assert by_date.all(published.published_at) == [published]
+    assert by_date.all(None) == [private]  # IS NULL, as the ORM writes it
+    prefetching = PreparedQuery(
+        Batch,
+        lambda pk: Batch.objects.filter(pk=pk).prefetch_related("jobs"),
+        fields=("id",),
+        stand_ins=((published.batch_id,), (private.batch_id,)),
+    )
+    assert [job.pk for job in prefetching.first(private.batch_id).jobs.all()] == [private.pk]
+    assert list(prefetching._compiled.values()) == [None]
