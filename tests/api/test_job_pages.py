@@ -60,3 +60,14 @@ def test_cursors_lead_forwards_and_back(api_client, make_user) -> None:
     back = api.get(third["previous"]).json()
     assert _ids(back) == jobs[2:4]
     assert _ids(api.get(back["previous"]).json()) == jobs[:2]
+
+
+def test_the_first_page_and_the_token_are_kept_compiled(api_client, make_user) -> None:
+    from accounts import services
+    from colorize.api import job_pages
+
+    ann = make_user("ann")
+    _jobs(ann, 2)
+    assert api_client(ann).get(f"{API}/jobs", {"page_size": 7}).status_code == 200
+    for query in (job_pages._first_pages[8], services._LIVE_TOKEN):
+        assert query._compiled and None not in query._compiled.values()

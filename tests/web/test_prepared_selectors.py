@@ -114,3 +114,21 @@ def test_none_and_prefetching_go_through_the_orm(make_user) -> None:
     )
     assert [job.pk for job in prefetching.first(private.batch_id).jobs.all()] == [private.pk]
     assert list(prefetching._compiled.values()) == [None]
+
+
+def test_the_pages_queries_are_kept_compiled(make_user) -> None:
+    """Not compiled each time (which would answer the same, only slower) on this database."""
+    ann = make_user("ann")
+    job = _job(ann)
+    access.job_for_viewer(job_id=job.pk, user=ann, session_key="")
+    access.batch_job_ids(job.batch)
+    access.recent_jobs(user=ann, session_key="", limit=4)
+    access.history_page(user=ann)
+    access.history_models(user=ann)
+    prepared = [
+        access._JOB_FOR_SIGNED_IN, access._BATCH_JOB_IDS, access._recent_of_signed_in[4],
+        access._SUBMISSION_COUNT, access._unfiltered_history[1], access._USER_MODEL_KEYS,
+        *access._submission_pages.values(),
+    ]  # fmt: skip
+    for query in prepared:
+        assert query._compiled and None not in query._compiled.values()
