@@ -42,3 +42,9 @@ class EmailOrUsernameBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id: Any) -> Any | None:
+        """ModelBackend's (the user, unless inactive), its query prepared: every signed-in
+        request reads its user (coloria_site.prepared)."""
+        user = services.user_by_pk(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None

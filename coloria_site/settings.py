@@ -342,6 +342,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sign-in accepts an email address or a username (accounts.backends); it refuses, with a clear
 # message, while too many attempts failed for that name or from that address.
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
+# Django's database sessions, read with SQL compiled once per process (coloria_site.sessions).
+SESSION_ENGINE = "coloria_site.sessions"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "colorize:history"
 LOGOUT_REDIRECT_URL = "colorize:home"
@@ -438,7 +440,7 @@ STORAGES = globals().get("STORAGES") or {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
 }
 STORAGES["staticfiles"] = {
-    "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    "BACKEND": "coloria_site.static_storage.CachedManifestStaticFilesStorage"
     if COLORIA_STATIC_MANIFEST
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 }

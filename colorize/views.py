@@ -227,7 +227,7 @@ def _batch_context(request: HttpRequest, batch: Batch) -> dict:
         "refresh": not progress.is_finished,
         "expires_at": access.batch_expires_at(batch),
         "is_all_models": batch.model_key == Batch.ALL_MODELS,
-        "is_comparison": model_pages.is_comparison(batch),
+        "is_comparison": model_pages.is_comparison(batch, job_count=len(jobs)),
         "owner": access.is_owner(batch, request.user, _session_key(request)),
     }
 
@@ -317,7 +317,7 @@ def _job_context(request: HttpRequest, job: Job, **extra) -> dict:
     spec = model_pages.spec_or_none(job.model_key)
     owner = access.is_owner(job, request.user, _session_key(request))
     # The submission's jobs in order, ids only: for stepping through them and for counting.
-    siblings = list(access.batch_jobs(job.batch).values_list("id", flat=True))
+    siblings = access.batch_job_ids(job.batch)
     # Points for models that take them (SIGGRAPH17); scribbles repaint with strokes instead.
     takes_hints = (
         spec is not None

@@ -35,6 +35,7 @@ from ..selectors import access, downloads, model_pages
 from ..selectors import films as film_selectors
 from ..services import films, running, sharing, storage, submission
 from ..services.errors import QuotaExceeded
+from . import job_pages
 from .errors import errors
 from .serializers import (
     CallbackSecretSerializer,
@@ -254,16 +255,17 @@ class JobListView(ScopedThrottleMixin, generics.ListAPIView):
             )
         filters = JobFilterSerializer(data=params)
         filters.is_valid(raise_exception=True)
-        jobs = (
-            Job.objects.filter(owner=self.request.user)
-            .select_related("upload", "result")
-            .only(*JobSerializer.COLUMNS)
-        )
+        jobs = job_pages.owner_jobs(self.request.user)
         if model := filters.validated_data.get("model"):
             jobs = jobs.filter(model_key=model)
         if job_status := filters.validated_data.get("status"):
             jobs = jobs.filter(status=job_status)
         return jobs
+
+    def paginate_queryset(self, queryset: QuerySet[Job]) -> Any:
+        if any(self.request.query_params.get(name) for name in ("model", "status")):
+            return super().paginate_queryset(queryset)
+        return super().paginate_queryset(job_pages.FirstPages(self.request.user))
 
     @extend_schema(
         tags=["jobs"],

@@ -91,6 +91,8 @@ def is_comparison(batch: Batch, *, job_count: int | None = None) -> bool:
     model (BigColor) on one photo. `job_count`: the batch's jobs, when the caller has them."""
     if batch.model_key == Batch.ALL_MODELS:
         return True
+    if job_count is not None and job_count <= 1:  # one result: nothing to compare, no query
+        return False
     uploads = batch.uploads.aggregate(
         photos=Count("pk"), films=Count("pk", filter=Q(kind=Kind.VIDEO))
     )

@@ -30,3 +30,20 @@ def test_the_sent_summary_is_the_includes(photos, results, ago):
         {"photos": photos, "results": results, "sent_at": sent_at},
     )
     assert sent_summary(photos, results, sent_at, now) == included
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["<script>\"a\" & 'b'</script>", "plain", 64, None, "", "é → ü"],
+)
+def test_its_escape_is_djangos(value):
+    from django.utils.functional import lazy
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import mark_safe
+
+    from colorize.templatetags.history import escape
+
+    assert escape(value) == conditional_escape(value)
+    assert escape(mark_safe(str(value))) == conditional_escape(mark_safe(str(value)))
+    lazy_value = lazy(lambda: str(value), str)()
+    assert escape(lazy_value) == conditional_escape(lazy_value)
