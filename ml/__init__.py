@@ -10,7 +10,6 @@ imported only when a model is first used.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ml import catalogue
@@ -24,6 +23,8 @@ catalogue.load()  # every family's weights, models and record, registered once
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
+
+    from ml import color_fast
 
 __all__ = ["ColorizeError", "ModelSpec", "colorize", "configure", "get_spec", "list_models"]
 
@@ -75,7 +76,7 @@ def colorize(
         if reference is not None:
             cleaned["reference"] = open_image(reference)
         chroma = runtime.predict(predictor, gray, cleaned, name=spec.name)
-    colorized = compose(gray, chroma, lightness.result() if lightness else None)
+    colorized = compose(gray, chroma, lightness.finish() if lightness else None)
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out
         colorized.putalpha(alpha)
@@ -83,10 +84,10 @@ def colorize(
     return colorized
 
 
-def lightness_beside(predictor: Any, gray: np.ndarray) -> Future | None:
+def lightness_beside(predictor: Any, gray: np.ndarray) -> color_fast.Lightness | None:
     """The half of `compose` that needs no colour (the photo's full-resolution L*), started on
-    the cores a model that predicts on one core (`predictor.single_threaded`: the guided ones)
-    leaves idle; None for the others, whose threads would wait on it (ml.color_fast)."""
+    the core a model that predicts on one core (`predictor.single_threaded`: the guided ones)
+    leaves idle, until `finish`ed; None for the others, whose threads would wait on it."""
     from ml import color_fast
 
     if not getattr(predictor, "single_threaded", False) or color_fast.threads() < 2:

@@ -22,7 +22,6 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -220,54 +219,65 @@ def compose_rgb(
             _upsample_rows(planes[0], picked, col_axis, first, spare)
             _upsample_rows(planes[1], picked, col_axis, second, spare)
             more = buffers[2:] if wide is None else wide.get(count, width)
-            known = None if lightness is None else lightness.rows(rows)
+            known = None if lightness is None else lightness.rows(rows)  # None: not done
             stripe(gray[rows], first, second, more, out[rows], known)
 
     for_each_stripe(height, width, work)
     return out
 
 
-@dataclass(frozen=True)
 class Lightness:
     """A photo's full-resolution L* and linear Y (white-scaled), as compose's Lab stripes compute
-    them from its gray: the half of compose that needs no colour, so it can be done beforehand
-    on a core that a model leaves idle (ml.colorize). 8 bytes a pixel."""
+    them from its gray: the half of compose that needs no colour, done beforehand, stripe by
+    stripe, on the core that a model predicting on one core leaves idle (ml.colorize), until
+    compose starts (`finish`); compose computes the stripes not done. 8 bytes a pixel done.
 
-    lightness: np.ndarray
-    linear_y: np.ndarray
+    As far as the prediction lasts, no further: at 40 megapixels, all of it took longer than a
+    guided model's prediction, and writing it whole and reading it back cost more than it saved
+    (python -m ml.pipeline_benchmark)."""
 
-    def rows(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        return self.lightness[rows], self.linear_y[rows]
+    def __init__(self, gray: np.ndarray) -> None:
+        self.gray = gray
+        self.done: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by a stripe's first row
+        self._stop = threading.Event()
+        self._running: Future | None = None
 
-
-def lightness_of(gray: np.ndarray, every_core: bool = True) -> Lightness:
-    """compose_rgb's L* and linear Y of every pixel of `gray`, the same bits, on every core (or
-    on this thread only)."""
-    height, width = gray.shape
-    result = Lightness(np.empty_like(gray, dtype=np.float32), np.empty_like(gray, np.float32))
-
-    def work(stripes: list[slice]) -> None:
-        scratch = _Planes(stripes[0].stop - stripes[0].start, width, 3)
+    def compute(self) -> Lightness:
+        """Compute stripes in order, on this thread, until all are done or `finish` is called."""
+        height, width = self.gray.shape
+        stripes = _stripes(height, width)
+        scratch = _Planes(stripes[0].stop - stripes[0].start, width, 3) if stripes else None
         for rows in stripes:
-            y, spare, codes = scratch.get(rows.stop - rows.start, width)
-            lightness, linear_y = result.rows(rows)
-            _lightness_y(gray[rows], lightness, y, linear_y, spare, codes.view(np.uint8))
+            if self._stop.is_set():
+                break
+            count = rows.stop - rows.start
+            y, spare, codes = scratch.get(count, width)
+            lightness, linear_y = (np.empty((count, width), dtype=np.float32) for _ in range(2))
+            _lightness_y(self.gray[rows], lightness, y, linear_y, spare, codes.view(np.uint8))
+            self.done[rows.start] = (lightness, linear_y)
+        return self
 
-    if every_core:
-        for_each_stripe(height, width, work)
-    else:
-        work(_stripes(height, width))
-    return result
+    def finish(self) -> Lightness:
+        """Stop computing (the stripe under way is completed) and hand over what is done."""
+        self._stop.set()
+        if self._running is not None:
+            self._running.result()
+        return self
+
+    def rows(self, rows: slice) -> tuple[np.ndarray, np.ndarray] | None:
+        """A stripe's L* and linear Y, if done (compose's stripes are this class's)."""
+        return self.done.get(rows.start)
 
 
-def lightness_beside(gray: np.ndarray) -> Future[Lightness]:
-    """`lightness_of(gray)`, started now on a background thread: one core, the one a model that
-    predicts on one core leaves idle (on both, it would slow that model down as much)."""
+def lightness_beside(gray: np.ndarray) -> Lightness:
+    """A Lightness of `gray`, computed from now on a background thread until it is finished."""
     global _beside
     with _pool_lock:
         if _beside is None:
             _beside = ThreadPoolExecutor(1, thread_name_prefix="coloria-lightness")
-    return _beside.submit(lightness_of, gray, every_core=False)
+    lightness = Lightness(gray)
+    lightness._running = _beside.submit(lightness.compute)
+    return lightness
 
 
 @np.errstate(all="ignore")

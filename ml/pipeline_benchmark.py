@@ -110,7 +110,7 @@ def run_stages(model: str, photo: bytes, reference: bytes) -> tuple[dict[str, fl
     with runtime.in_use(spec, "cpu") as predictor:
         lightness = lightness_beside(predictor, gray)
         chroma = timed("predict", lambda: predictor.predict(gray, **params))
-    known = lightness.result if lightness else lambda: None  # its wait counts in compose's time
+    known = lightness.finish if lightness else lambda: None  # its wait counts in compose's time
     image = timed("compose", lambda: compose(gray, chroma, known()))
     timed("alpha", lambda: alpha_of(source))
     png = timed("png", lambda: _png(image))

@@ -79,8 +79,14 @@ def test_compose_with_its_lightness_computed_beforehand_equals_the_reference(thr
     the same bits, whether by table (8-bit gray) or by formula, out of gamut too."""
     ab = np.random.default_rng(14).uniform(-110, 110, (13, 17, 2)).astype(np.float32)
     for name, gray in grays(83, 151).items():
-        lightness = color_fast.lightness_beside(gray).result()
-        assert np.array_equal(lightness.lightness, color.gray_to_lightness(gray)), name
+        lightness = color_fast.Lightness(gray).compute()
+        stripes = color_fast._stripes(*gray.shape)
+        assert len(lightness.done) == len(stripes) > 2
+        joined = np.concatenate([lightness.rows(rows)[0] for rows in stripes])
+        assert np.array_equal(joined, color.gray_to_lightness(gray)), name
+        got = np.asarray(color.compose(gray, Chroma(ab=ab), lightness))
+        assert np.array_equal(got, reference_compose(gray, ab, "lab")), name
+        del lightness.done[stripes[1].start]  # not done when compose started: computed there
         got = np.asarray(color.compose(gray, Chroma(ab=ab), lightness))
         assert np.array_equal(got, reference_compose(gray, ab, "lab")), name
     yuv = Chroma(ab=ab / 300, space="yuv")  # luma-based: the L* planes are not used
@@ -96,6 +102,9 @@ def test_only_a_single_threaded_model_has_its_lightness_computed_beside_it():
     with runtime.in_use(ml.get_spec("scribbles"), "cpu") as predictor:
         beside = ml.lightness_beside(predictor, gray)
         assert (beside is not None) == (color_fast.threads() > 1)
+    if beside is not None:
+        done = beside.finish().done  # stops at once, or when all is done, never in a stripe
+        assert set(done) <= {rows.start for rows in color_fast._stripes(*gray.shape)}
     assert ml.lightness_beside(object(), gray) is None  # a network's threads would wait on it
 
 
