@@ -62,7 +62,6 @@ def colorize(
     gray = to_gray(source)
     # Held until it has predicted: the model cache never unloads a model in use (ml.runtime).
     with runtime.in_use(spec, device) as predictor:
-        lightness = lightness_beside(predictor, gray)
         if base is not None:
             if "refines" not in spec.param_names:
                 raise InvalidParameters(f"{spec.name} cannot refine a result.")
@@ -75,8 +74,12 @@ def colorize(
             )
         if reference is not None:
             cleaned["reference"] = open_image(reference)
-        chroma = runtime.predict(predictor, gray, cleaned, name=spec.name)
-    colorized = compose(gray, chroma, lightness.finish() if lightness else None)
+        lightness = lightness_beside(predictor, gray)
+        try:
+            chroma = runtime.predict(predictor, gray, cleaned, name=spec.name)
+        finally:  # stopped whether the model answered or failed
+            known = lightness.finish() if lightness else None
+    colorized = compose(gray, chroma, known)
     alpha = alpha_of(source)
     if alpha is not None:  # a cut-out stays a cut-out
         colorized.putalpha(alpha)

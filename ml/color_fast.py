@@ -200,7 +200,7 @@ def compose_rgb(
 ) -> np.ndarray:
     """The 8-bit RGB (H, W, 3) of ml.color.compose: chroma `ab` (h, w, 2) upsampled onto gray.
 
-    `lightness`: `lightness_of(gray)`, computed beforehand (space "lab" only)."""
+    `lightness`: a `Lightness` of `gray`, its stripes done beforehand (space "lab" only)."""
     height, width = gray.shape
     planes = [np.ascontiguousarray(ab[..., 0]), np.ascontiguousarray(ab[..., 1])]
     row_axis, col_axis = ref._axis(height, ab.shape[0]), ref._axis(width, ab.shape[1])
@@ -301,7 +301,7 @@ def _lab_stripe(
     gray: np.ndarray, a: np.ndarray, b: np.ndarray, buffers: list, out, known=None
 ) -> None:
     """ml.color's gray_to_lightness and lab_to_rgb for one stripe, written into `out` (8-bit);
-    `known`: the stripe's L* and linear Y from `lightness_of`, if computed beforehand."""
+    `known`: the stripe's L* and linear Y from a `Lightness`, if done beforehand."""
     lightness, x, y, z, red, green, blue, spare = buffers
     if known is None:
         _lightness_y(gray, lightness, y, z, spare, red.view(np.uint8))

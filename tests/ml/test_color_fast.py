@@ -185,3 +185,24 @@ def test_a_process_forked_after_composing_composes_on_threads_of_its_own(threads
         child.kill()
     assert child.exitcode == 0
     assert queue.get(timeout=5) == (256, 64, 3)
+
+
+def test_a_guided_model_that_fails_stops_the_lightness_beside_it(monkeypatch):
+    import ml
+    from ml.errors import InvalidParameters
+    from ml.guided import scribbles
+
+    def failing_solve(*args, **kwargs):
+        raise InvalidParameters("the solver refused")
+
+    started = []
+    real = color_fast.lightness_beside
+    monkeypatch.setattr(color_fast, "threads", lambda: 2)
+    monkeypatch.setattr(
+        color_fast, "lightness_beside", lambda g: started.append(real(g)) or started[-1]
+    )
+    monkeypatch.setattr(scribbles, "propagate", failing_solve)
+    photo = Image.fromarray(np.full((300, 400), 120, dtype=np.uint8))
+    with pytest.raises(InvalidParameters, match="the solver refused"):
+        ml.colorize(photo, "scribbles", hints=[[10, 10, "#ff0000"]])
+    assert len(started) == 1 and started[0]._stop.is_set()  # finished: computes no further
