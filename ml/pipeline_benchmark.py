@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-SIZES_MP = (1.0, 12.0, 24.0)
+SIZES_MP = (1.0, 12.0, 24.0, 40.0)  # 40: the site's default limit (COLORIA_MAX_MEGAPIXELS)
 MODELS = ("scribbles", "reference", "coloria-lite")
 STAGES = ("decode", "to_gray", "predict", "compose", "alpha", "png")
 

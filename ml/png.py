@@ -12,6 +12,11 @@ for most rows, and its output compresses within about 1 % of Pillow's at the sam
 "Up" filter alone, tried earlier, was 7-16 % larger). `python -m ml.pipeline_benchmark --png`
 compares both encoders at levels 1, 2 and 3.
 
+At levels 1-3 the deflating is Intel's ISA-L (the `isal` package) where it is installed: on a
+40-megapixel result it deflated the filtered rows in 0.17 s on one core where zlib at level 2
+took 0.87 s, into 3 % fewer bytes (ISA-L's levels are 0-3 and its 0 is not zlib's "stored", so
+level 0 and levels above 3 stay zlib's). Either way the stream is standard deflate.
+
 Modes other than 8-bit L, LA, RGB and RGBA, and images whose info asks Pillow for more chunks
 (an ICC profile, a transparent colour), are written by Pillow itself.
 """
@@ -26,6 +31,11 @@ import numpy as np
 from PIL import Image
 
 from ml import color_fast
+
+try:  # a wheel on PyPI for the usual platforms; zlib does the same job slower without it
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - a platform without its wheel
+    _isal = None
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Mode: (PNG colour type, bytes per pixel).
@@ -80,7 +90,7 @@ def _bands(height: int, row_bytes: int) -> list[slice]:
 def _deflate(rows: np.ndarray, band: slice, depth: int, level: int) -> tuple[bytes, int, int]:
     """A band's Paeth-filtered scanlines as raw deflate ending with a sync flush (so that the
     next band's piece can follow), with their Adler-32 and length."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    compressor = _compressor(level)
     width = rows.shape[1]
     step = max(1, _STRIPE_BYTES // (width + 1))
     lines = np.empty((step, width + 1), dtype=np.uint8)
@@ -106,6 +116,13 @@ def _deflate(rows: np.ndarray, band: slice, depth: int, level: int) -> tuple[byt
         out.append(compressor.compress(data))
     out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
     return b"".join(out), adler, length
+
+
+def _compressor(level: int):
+    """A raw-deflate compressor (no zlib header or checksum: encode writes them) at `level`."""
+    if _isal is not None and 1 <= level <= 3:
+        return _isal.compressobj(level, zlib.DEFLATED, -15)
+    return zlib.compressobj(level, zlib.DEFLATED, -15)
 
 
 def paeth(rows: np.ndarray, above: np.ndarray, depth: int, out: np.ndarray,
