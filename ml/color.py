@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -38,6 +38,9 @@ from ml.colorspace import (
     yuv_to_rgb,
 )
 from ml.errors import InvalidImage
+
+if TYPE_CHECKING:
+    from ml.color_fast import Lightness
 
 # The formulas of ml.colorspace are part of this module's interface, as they always were.
 __all__ = [
@@ -162,7 +165,7 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return True
 
 
-def compose(gray: np.ndarray, chroma: Chroma, lightness: Any = None) -> Image.Image:
+def compose(gray: np.ndarray, chroma: Chroma, lightness: Lightness | None = None) -> Image.Image:
     """Join predicted chroma (any size) to the full-resolution lightness of `gray`, a stripe of
     rows at a time (memory stays bounded whatever the photo's size).
 

@@ -214,9 +214,9 @@ class Runner:
         if not self.fast:
             return getattr(self.module, self.method)(*inputs)
         if self.onnx:
-            session = self._session(inputs)
+            session, outputs = self._session(inputs)
             if session is not None:
-                return session(*inputs)
+                return outputs if outputs is not None else session(*inputs)
         inputs = tuple(_channels_last(x) for x in inputs)
         if not self.jit:
             with torch.inference_mode(), self._autocast():
@@ -237,9 +237,11 @@ class Runner:
             return contextlib.nullcontext()
         return torch.autocast(self.device.split(":")[0], dtype=self.dtype)
 
-    def _session(self, inputs: tuple) -> Any:
+    def _session(self, inputs: tuple) -> tuple[Any, Any]:
         """The ONNX Runtime session for these inputs' shapes, exported on first use (kept like
-        the traces); None, and PyTorch's path from then on, where the export fails (logged)."""
+        the traces), and its outputs for `inputs` where checking the graph at their size
+        computed them (else None); (None, None), and PyTorch's path from then on, where the
+        export fails or the graph does not hold at this size (logged)."""
         from ml import ort_engine
 
         any_size = _exports_any_size(self.module, inputs)
@@ -251,15 +253,18 @@ class Runner:
                 session = ort_engine.session(target, inputs, any_size)
                 if session is None:
                     self.engine = TORCH
-                    return None
+                    return None, None
                 self._traces[shapes] = session
                 while len(self._traces) > MAX_SESSIONS:
                     self._traces.popitem(last=False)
-            elif not session.holds_for(inputs):
-                self.engine = TORCH
-                return None
+                outputs = session.take_first_outputs()
+            else:
+                holds, outputs = session.checked_call(inputs)
+                if not holds:
+                    self.engine = TORCH
+                    return None, None
             self._traces.move_to_end(shapes)
-            return session
+            return session, outputs
 
     def _trace(self, inputs: tuple) -> Any:
         """The frozen trace for these inputs' shapes, made on first use (a few forwards' time)."""

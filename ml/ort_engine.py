@@ -41,7 +41,7 @@ class Session:
     """One exported network for one set of input shapes, called like the module with tensors.
 
     `any_size`: the graph is exported with free heights and widths (a network whose export
-    holds at every size, ml.inference's `export_size_multiple`), and `holds_for` checks it once
+    holds at every size, ml.inference's `export_size_multiple`), and `checked_call` checks it once
     against the eager network at each new size, one forward's time rather than an export's."""
 
     def __init__(self, module: Any, inputs: tuple, any_size: bool = False) -> None:
@@ -69,26 +69,34 @@ class Session:
             graph.getvalue(), options, providers=["CPUExecutionProvider"]
         )
         self.tuple_type = type(expected) if isinstance(expected, tuple | list) else None
-        self._check(inputs, expected)
+        # The graph's outputs for the export's own inputs, computed by the check: the answer to
+        # the call that asked for this session (`take_first_outputs`), so it does not run twice.
+        self.first_outputs: Any = self._check(inputs, expected)
         self.checked_sizes = {_sizes(inputs)}
 
-    def holds_for(self, inputs: tuple) -> bool:
-        """Whether the graph computes what the eager network does at these inputs' sizes:
-        checked on the first inputs of each size (logged when it does not)."""
+    def take_first_outputs(self) -> Any:
+        """The outputs the export's check computed, once (None afterwards)."""
+        outputs, self.first_outputs = self.first_outputs, None
+        return outputs
+
+    def checked_call(self, inputs: tuple) -> tuple[bool, Any]:
+        """Whether the graph computes what the eager network does at these inputs' sizes
+        (checked on the first inputs of each size, logged when it does not), and the graph's
+        outputs where this call checked them (else None: the caller runs the session)."""
         import torch
 
         sizes = _sizes(inputs)
         if sizes in self.checked_sizes:
-            return True
+            return True, None
         try:
             with torch.inference_mode(False), torch.no_grad():
-                self._check(inputs, self.module(*inputs))
+                outputs = self._check(inputs, self.module(*inputs))
         except Exception as error:
             log.warning("ONNX Runtime graph of %s at %s: %s", type(self.module).__name__,
                         sizes, error)  # fmt: skip
-            return False
+            return False, None
         self.checked_sizes.add(sizes)
-        return True
+        return True, outputs
 
     def __call__(self, *inputs: Any) -> Any:
         import torch
@@ -97,9 +105,9 @@ class Session:
         outputs = [torch.from_numpy(value) for value in self.session.run(None, feed)]
         return self.tuple_type(outputs) if self.tuple_type else outputs[0]
 
-    def _check(self, inputs: tuple, expected: Any) -> None:
-        """Refuse a graph that does not compute what the eager network does (an operation the
-        exporter renders differently): the caller falls back."""
+    def _check(self, inputs: tuple, expected: Any) -> Any:
+        """The graph's outputs for `inputs`, or ValueError where they differ from what the eager
+        network computed (an operation the exporter renders differently): the caller falls back."""
         produced = self(*inputs)
         pairs = zip(expected, produced, strict=True) if self.tuple_type else [(expected, produced)]
         for eager, exported in pairs:
@@ -107,6 +115,7 @@ class Session:
             difference = float((eager.float() - exported.float()).abs().max())
             if not difference <= AGREEMENT * scale or exported.shape != eager.shape:
                 raise ValueError(f"exported graph differs from eager by {difference:.3g}")
+        return produced
 
 
 def _sizes(inputs: tuple) -> tuple:

@@ -65,6 +65,30 @@ def test_coloria_lite_is_exported_once_for_every_working_size(onnxruntime_fast, 
     assert runner.label == ORT_LABEL
 
 
+def test_each_call_runs_the_graph_once_even_where_it_is_checked(onnxruntime_fast, monkeypatch):
+    """The check of a new size (and of the export itself) computes the graph's outputs: they
+    answer that call, rather than the graph running a second time."""
+    from ml.models.coloria_lite import ColoriaLite
+
+    net = ColoriaLite().eval()
+    runner = inference.prepare(net, "cpu", method="logits")
+    runner.switch(inference.FAST, lower=False, engine=inference.ORT)
+    runs = []
+    real_call = ort_engine.Session.__call__
+    monkeypatch.setattr(
+        ort_engine.Session, "__call__", lambda self, *x: runs.append(1) or real_call(self, *x)
+    )
+    torch.manual_seed(4)
+    for height, width in ((64, 96), (64, 96), (96, 64), (96, 64)):  # export, reuse, check, reuse
+        gray = torch.rand(1, 1, height, width)
+        before = len(runs)
+        got = runner(gray)
+        assert len(runs) == before + 1
+        with torch.no_grad():
+            assert torch.allclose(got, net.logits(gray), atol=1e-4)
+    assert runner.label == ORT_LABEL
+
+
 def test_a_size_where_the_graph_does_not_hold_falls_back_to_pytorch(onnxruntime_fast, caplog):
     """A network that claims one export for every size but pads by its input's size: the
     exported graph is wrong at the next size, the check sees it, PyTorch runs it instead."""
@@ -111,7 +135,7 @@ def test_exact_stays_the_eager_network_with_the_engine_declared():
     with torch.inference_mode():
         eager = net.logits(lightness)
     runner = inference.prepare(net, "cpu", method="logits")
-    runner.switch("fast", engine=inference.ORT)
+    runner.switch("fast", lower=False, engine=inference.ORT)  # ORT is the float32 engine
     fast = runner(lightness)
     assert runner.label == ORT_LABEL and fast.shape == eager.shape
     assert torch.allclose(fast, eager, rtol=1e-4, atol=1e-4)
