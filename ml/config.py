@@ -42,8 +42,9 @@ class MLSettings:
     inference: str = ""
     inference_overrides: dict[str, str] = field(default_factory=dict)
     # Low precision in `fast` (bfloat16 on a CPU with AVX-512 BF16 or AMX, float16 on CUDA):
-    # "auto" for the models where it held the tolerance (ml.inference.LOW_PRECISION_HOLDS),
-    # "on" for every model, "off" for none (float32: the fallback).
+    # "auto" for the models where it held the tolerance and won the time
+    # (ml.inference.LOW_PRECISION_BY_DEFAULT), "on" for every model, "off" for none (float32:
+    # the fallback).
     bf16: str = "auto"
     fast_engine: str = "auto"
     # Models a worker loads and warms up when it starts ("all-installed": every installed one).

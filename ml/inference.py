@@ -40,11 +40,11 @@ TORCH, ORT = "torch", "onnxruntime"
 # graph gives the eager numbers (0.000 mean and max) at 0.4-0.66x the network time. The PyTorch
 # families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
 # a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
-# bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (LOW_PRECISION_HOLDS),
+# bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (see below),
 # and DDColor-T no faster at all (1.09): they keep exact until measured better. ECCV16-Coloria
-# and Coloria-Lite now hold it in bfloat16 (LOW_PRECISION_HOLDS), but their bfloat16 time with
-# float32 layers is unmeasured (no CPU with native bfloat16 at hand); in float32 on an AVX2 EPYC
-# they ran 0.99x and 0.81x the network time (torch.compile, inductor: 0.92-0.99x for ECCV16).
+# and Coloria-Lite now hold it in bfloat16 (their bfloat16 times with float32 layers: see
+# LOW_PRECISION_BY_DEFAULT); in float32 on an AVX2 EPYC they ran 0.99x and 0.81x the network
+# time (torch.compile, inductor: 0.92-0.99x for ECCV16).
 # ECCV16-Coloria and Coloria-Lite on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT, float32 on a CPU
 # without native bfloat16): 0.15x and 0.14x the network time on busy cores (load 3-10: PyTorch's
 # two threads wait on each other's time slices, ONNX Runtime's do not), but 1.09x and 0.80x on an
@@ -56,15 +56,21 @@ TORCH, ORT = "torch", "onnxruntime"
 # worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
 FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite"})
 
-# Models whose `fast` path held the tolerance in low precision too (bfloat16 on the CPU): the
-# others run `fast` in float32 unless COLORIA_BF16=on. Every layer in bfloat16 left it on the
-# shipped weights (ECCV16-Coloria: mean 0.10, max 5.9; Coloria-Lite: mean 0.60, max 29); with
-# their float32_modules (ECCV16's first block, Coloria-Lite's encoder) they hold it on the 100
+# Models whose `fast` path runs in low precision (bfloat16 on the CPU) under COLORIA_BF16=auto:
+# it held the tolerance and won the time; the others run `fast` in float32 unless
+# COLORIA_BF16=on. Every layer in bfloat16 left the tolerance on the shipped weights
+# (ECCV16-Coloria: mean 0.10, max 5.9; Coloria-Lite: mean 0.60, max 29); with their
+# float32_modules (ECCV16's first block, Coloria-Lite's encoder) they hold it on the 100
 # validation photos: ECCV16-Coloria mean 0.029, max 1.86, worst photo 0.080; Coloria-Lite mean
 # 0.055, max 2.69, worst photo 0.094 (bfloat16 emulated on an AVX2 CPU: the same roundings,
 # another summation order). Random test networks for ECCV16, SIGGRAPH17, DeOldify and BigColor
 # left it in bfloat16; no official weights were at hand.
-LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
+# Measured on a CPU with native bfloat16 (AMD EPYC with AVX-512 BF16, 2 cores, idle; python -m
+# ml.benchmark --inference, network time against exact, three runs): ECCV16-Coloria 0.60-0.68x
+# in bfloat16 against 0.90-0.92x on ONNX Runtime in float32, so it keeps bfloat16; Coloria-Lite
+# 0.75-0.86x in bfloat16 (its float32 encoder is most of the work) against 0.61-0.70x on ONNX
+# Runtime, so it runs float32 on ONNX Runtime (nearer exact as well).
+LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 
 # Models whose float32 `fast` path runs on ONNX Runtime (ml.ort_engine) rather than PyTorch's
 # trace, where COLORIA_FAST_ENGINE=auto and the package is installed. Measured on an AVX2 AMD
@@ -83,10 +89,10 @@ LOW_PRECISION_HOLDS: frozenset[str] = frozenset({"zhang-eccv16-coloria", "colori
 # validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512)
 # is unmeasured (its run outlasted 400 s on a machine at load 8-9). OpenVINO was as fast or
 # faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
-# Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_HOLDS) the PyTorch bfloat16
-# trace stays: that pairing is unmeasured. SIGGRAPH17 won too but only just (one run): it keeps
-# the trace until measured again, as do BigColor and DeOldify (one short run each;
-# COLORIA_FAST_ENGINE=onnxruntime runs them on ONNX Runtime).
+# Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
+# bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
+# just (one run): it keeps the trace until measured again, as do BigColor and DeOldify (one
+# short run each; COLORIA_FAST_ENGINE=onnxruntime runs them on ONNX Runtime).
 ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Traces kept per network (each holds its own folded copy of the weights).
@@ -134,7 +140,7 @@ def engine_for(key: str) -> str:
 def wants_low_precision(key: str) -> bool:
     """Whether a model's `fast` path may use low precision (COLORIA_BF16)."""
     setting = config.settings.bf16
-    return setting == "on" or (setting == "auto" and key in LOW_PRECISION_HOLDS)
+    return setting == "on" or (setting == "auto" and key in LOW_PRECISION_BY_DEFAULT)
 
 
 def low_precision(device: str, wanted: bool = True) -> Any:

@@ -38,7 +38,7 @@ def _assert_within_tolerance(model: str, photo=None, **params) -> None:
 
 
 # Every family's fast path in float32 (channels-last, frozen trace): what COLORIA_BF16=auto runs
-# for the models outside ml.inference.LOW_PRECISION_HOLDS, and =off or a CPU without bfloat16
+# for the models outside ml.inference.LOW_PRECISION_BY_DEFAULT, and =off or a CPU without bfloat16
 # for all. In bfloat16 (COLORIA_BF16=on) these random test networks (calibrated to vary
 # strongly) leave the tolerance for ECCV16, SIGGRAPH17, DeOldify and BigColor; DDColor and
 # Coloria-Lite hold it (tested below in bfloat16 too).
@@ -115,7 +115,7 @@ def test_bf16_is_used_where_the_processor_has_it():
     assert inference.low_precision("cpu") is expected
     assert inference.wants_low_precision("zhang-eccv16")
     ml.configure(bf16="auto")  # only where it held the tolerance
-    holds = "zhang-eccv16" in inference.LOW_PRECISION_HOLDS
+    holds = "zhang-eccv16" in inference.LOW_PRECISION_BY_DEFAULT
     assert inference.wants_low_precision("zhang-eccv16") == holds
 
 
