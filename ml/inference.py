@@ -54,7 +54,15 @@ TORCH, ORT = "torch", "onnxruntime"
 # validation photos
 # ECCV16-Coloria mean 0.000, max 0.96, worst photo 0.000; Coloria-Lite mean 0.000, max 1.15,
 # worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
-FAST_BY_DEFAULT: frozenset[str] = frozenset({"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite"})
+# DeOldify Artistic and Stable, measured idle on a 2-core AMD EPYC with AVX-512 (python -m
+# ml.benchmark --inference, medians of 5, exact and fast in turns), float32 fast against exact,
+# network / whole pipeline: Artistic 0.66 / 0.70 at render factor 21, 0.66 / 0.66 at 35; Stable
+# 0.72 / 0.61 and 0.68 / 0.67. Tolerance at the default render factor 35, random weights in the
+# official layout (no official weights reachable here), the first 20 validation photos (a
+# photo pair takes about 25 s): Artistic mean 0.000, max 0.96; Stable mean 0.000, max 0.73.
+FAST_BY_DEFAULT: frozenset[str] = frozenset(
+    {"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite", "deoldify-artistic", "deoldify-stable"}
+)
 
 # Models whose `fast` path runs in low precision (bfloat16 on the CPU) under COLORIA_BF16=auto:
 # it held the tolerance and won the time; the others run `fast` in float32 unless
