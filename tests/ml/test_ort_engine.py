@@ -40,19 +40,29 @@ def test_coloria_lite_onnxruntime_within_tolerance(onnxruntime_fast, tmp_path):
     assert fast.info["coloria"]["inference"] == ORT_LABEL
 
 
-def test_coloria_lite_is_exported_once_for_every_working_size(onnxruntime_fast, monkeypatch):
-    """Photos of other aspect ratios reuse the one export (each size checked once against the
-    eager network), with outputs as close to `exact` as at the first size."""
+def _coloria_lite_on_onnxruntime() -> tuple[torch.nn.Module, inference.Runner]:
+    """A random Coloria-Lite and its runner, switched to `fast` in float32 on ONNX Runtime."""
     from ml.models.coloria_lite import ColoriaLite
 
     net = ColoriaLite().eval()
     runner = inference.prepare(net, "cpu", method="logits")
     runner.switch(inference.FAST, lower=False, engine=inference.ORT)
-    exports = []
-    real_export = torch.onnx.export
-    monkeypatch.setattr(
-        torch.onnx, "export", lambda *a, **k: exports.append(1) or real_export(*a, **k)
-    )
+    return net, runner
+
+
+def _calls_counted(monkeypatch, owner: object, name: str) -> list:
+    """A list that grows by one at each call of owner.name (which still runs)."""
+    calls: list = []
+    real = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_coloria_lite_is_exported_once_for_every_working_size(onnxruntime_fast, monkeypatch):
+    """Photos of other aspect ratios reuse the one export (each size checked once against the
+    eager network), with outputs as close to `exact` as at the first size."""
+    net, runner = _coloria_lite_on_onnxruntime()
+    exports = _calls_counted(monkeypatch, torch.onnx, "export")
     torch.manual_seed(3)
     for height, width in ((64, 96), (96, 64), (64, 64), (64, 96)):
         gray = torch.rand(1, 1, height, width)
@@ -68,16 +78,8 @@ def test_coloria_lite_is_exported_once_for_every_working_size(onnxruntime_fast, 
 def test_each_call_runs_the_graph_once_even_where_it_is_checked(onnxruntime_fast, monkeypatch):
     """The check of a new size (and of the export itself) computes the graph's outputs: they
     answer that call, rather than the graph running a second time."""
-    from ml.models.coloria_lite import ColoriaLite
-
-    net = ColoriaLite().eval()
-    runner = inference.prepare(net, "cpu", method="logits")
-    runner.switch(inference.FAST, lower=False, engine=inference.ORT)
-    runs = []
-    real_call = ort_engine.Session.__call__
-    monkeypatch.setattr(
-        ort_engine.Session, "__call__", lambda self, *x: runs.append(1) or real_call(self, *x)
-    )
+    net, runner = _coloria_lite_on_onnxruntime()
+    runs = _calls_counted(monkeypatch, ort_engine.Session, "__call__")
     torch.manual_seed(4)
     for height, width in ((64, 96), (64, 96), (96, 64), (96, 64)):  # export, reuse, check, reuse
         gray = torch.rand(1, 1, height, width)
