@@ -94,8 +94,12 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 #   BigColor 256 x 352 (random, median of 3, load 8-11):
 #                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
 # outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
-# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512)
-# is unmeasured (its run outlasted 400 s on a machine at load 8-9). OpenVINO was as fast or
+# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512),
+# idle on an AVX-512 EPYC: 0.56-0.59x the network, 0.57-0.69x the pipeline (its torch trace:
+# 0.97x), within the tolerance on the 100 validation photos (random weights: mean 0.000, max
+# 0.95), but its peak memory 3.6 GB against exact's 2.0 (ONNX Runtime's arena beside the PyTorch
+# network; without the arena 3.0 GB and no faster than exact): not a default until that is
+# weighed. BigColor there: 0.78x (trace 0.87x). OpenVINO was as fast or
 # faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
 # bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
