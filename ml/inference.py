@@ -97,9 +97,9 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 # validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512),
 # idle on an AVX-512 EPYC: 0.56-0.59x the network, 0.57-0.69x the pipeline (its torch trace:
 # 0.97x), within the tolerance on the 100 validation photos (random weights: mean 0.000, max
-# 0.95), but its peak memory 3.6 GB against exact's 2.0 (ONNX Runtime's arena beside the PyTorch
-# network; without the arena 3.0 GB and no faster than exact): not a default until that is
-# weighed. BigColor there: 0.78x (trace 0.87x). OpenVINO was as fast or
+# 0.95), but it holds 3.6 GB resident after a few jobs against exact's 1.0 (ONNX Runtime's arena
+# beside the PyTorch network; without the arena 3.0 GB peak and no faster than exact): not a
+# default until that is weighed. BigColor there: 0.78x (trace 0.87x). OpenVINO was as fast or
 # faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
 # bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
