@@ -27,6 +27,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ml import config
+from ml.memory import resident_bytes, trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,19 @@ TORCH, ORT = "torch", "onnxruntime"
 # 0.72 / 0.61 and 0.68 / 0.67. Tolerance at the default render factor 35, random weights in the
 # official layout (no official weights reachable here), the first 20 validation photos (a
 # photo pair takes about 25 s): Artistic mean 0.000, max 0.96; Stable mean 0.000, max 0.73.
+# DDColor-T on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT), idle on the same CPU: 0.51-0.59x the
+# network, 0.54-0.69x the whole pipeline at its official 512 x 512; on the 100 validation photos
+# (random official-layout weights, one export for every input size) mean 0.000, max 0.99, worst
+# photo 0.000.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
-    {"cnn-coloria", "zhang-eccv16-coloria", "coloria-lite", "deoldify-artistic", "deoldify-stable"}
+    {
+        "cnn-coloria",
+        "zhang-eccv16-coloria",
+        "coloria-lite",
+        "deoldify-artistic",
+        "deoldify-stable",
+        "ddcolor-tiny",
+    }
 )
 
 # Models whose `fast` path runs in low precision (bfloat16 on the CPU) under COLORIA_BF16=auto:
@@ -95,17 +107,23 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 #                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
 # outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
 # validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512),
-# idle on an AVX-512 EPYC: 0.56-0.59x the network, 0.57-0.69x the pipeline (its torch trace:
-# 0.97x), within the tolerance on the 100 validation photos (random weights: mean 0.000, max
-# 0.95), but it holds 3.6 GB resident after a few jobs against exact's 1.0 (ONNX Runtime's arena
-# beside the PyTorch network; without the arena 3.0 GB peak and no faster than exact): not a
-# default until that is weighed. BigColor there: 0.78x (trace 0.87x). OpenVINO was as fast or
-# faster on the large networks but is the larger dependency: worth a try for DeOldify/BigColor.
+# idle on an AVX-512 EPYC: 0.51-0.59x the network, 0.54-0.69x the pipeline (its torch trace:
+# 0.97x), within the tolerance on the 100 validation photos (see FAST_BY_DEFAULT). It holds
+# 3.5 GB resident after a few jobs against exact's 1.2: ONNX Runtime's arena keeps the largest
+# activations (the full-size image features) where PyTorch hands them back, and neither a
+# smaller arena nor handing it back after each run kept the speed (arena off: 1.03x; shrinkage
+# after each run: 0.9-1.0x, 1.6 GB). So it runs ONNX Runtime up to the official 512 x 512 and
+# the trace beyond (DDColor's `onnx_max_pixels`: 1024 x 1024 would hold 7 GB more), and the
+# model cache counts that memory in its size (Runner.held_bytes). DDColor-L: 0.69x the network,
+# 0.73x the pipeline, 6.1 GB peak against 3.2: it keeps exact. BigColor there: 0.78x (trace
+# 0.87x). OpenVINO was as fast or faster on the large networks but is the larger dependency.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
 # bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
 # just (one run): it keeps the trace until measured again, as do BigColor and DeOldify (one
 # short run each; COLORIA_FAST_ENGINE=onnxruntime runs them on ONNX Runtime).
-ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
+ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset(
+    {"zhang-eccv16-coloria", "coloria-lite", "ddcolor-tiny"}
+)
 
 # Traces kept per network (each holds its own folded copy of the weights).
 MAX_TRACES = 3
@@ -184,7 +202,12 @@ class Runner:
         self.fast = False
         self.dtype: Any = None
         self.engine = TORCH
+        self.ran_onnx: bool | None = None  # whether the last call ran ONNX Runtime (None: none yet)
         self._traces: OrderedDict[tuple, Any] = OrderedDict()
+        # Memory each kept trace or session holds beyond the module's weights (ml.runtime counts
+        # it in the model's size): how much the process grew while it was made and, for an ONNX
+        # Runtime session, whenever a run grew its arena. An estimate: the process is measured.
+        self._held: dict[tuple, int] = {}
         self._lock = threading.Lock()
 
     def switch(self, mode: str, *, lower: bool = True, engine: str = TORCH) -> None:
@@ -198,6 +221,7 @@ class Runner:
             wanted = self.fast and self.can_lower and lower
             self.dtype = low_precision(self.device, wanted) if wanted else None
             self._traces.clear()
+            self._held.clear()
             _keep_float32(self.module, self.device, self.dtype is not None)
             layout = torch.channels_last if self.fast else torch.contiguous_format
             self.module.to(memory_format=layout)
@@ -217,10 +241,11 @@ class Runner:
 
     @property
     def label(self) -> str:
-        """What runs, in words (a result's details)."""
+        """What runs, in words (a result's details): what the last call ran, where the size
+        of the inputs decides (`onnx_max_pixels`)."""
         if not self.fast:
             return EXACT_LABEL
-        if self.onnx:
+        if self.onnx and self.ran_onnx is not False:
             return f"fast (float32, {ORT})"
         parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
         parts += ["channels-last"] + ["jit-frozen"] * self.jit
@@ -231,10 +256,16 @@ class Runner:
 
         if not self.fast:
             return getattr(self.module, self.method)(*inputs)
-        if self.onnx:
-            session, outputs = self._session(inputs)
+        self.ran_onnx = self.onnx and _onnx_serves(self.module, inputs)
+        if self.ran_onnx:
+            shapes = _session_key(self.module, inputs)
+            session, outputs = self._session(shapes, inputs)
+            if session is not None and outputs is None:
+                with self._holding(shapes):  # a larger input grows the session's arena
+                    outputs = session(*inputs)
             if session is not None:
-                return outputs if outputs is not None else session(*inputs)
+                return outputs
+            self.ran_onnx = False
         inputs = tuple(_channels_last(x) for x in inputs)
         if not self.jit:
             with torch.inference_mode(), self._autocast():
@@ -248,6 +279,13 @@ class Runner:
         with torch.inference_mode(), contextlib.nullcontext() if keeps_casts else self._autocast():
             return _as_float(trace(*inputs))
 
+    def held_bytes(self) -> int:
+        """Bytes the kept traces and ONNX Runtime sessions hold beyond the module's own weights
+        (a trace's folded copy of them; a session's graph and its arena, which keeps the largest
+        activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512)."""
+        with self._lock:
+            return sum(self._held.get(shapes, 0) for shapes in self._traces)
+
     def _autocast(self) -> Any:
         import torch
 
@@ -255,29 +293,28 @@ class Runner:
             return contextlib.nullcontext()
         return torch.autocast(self.device.split(":")[0], dtype=self.dtype)
 
-    def _session(self, inputs: tuple) -> tuple[Any, Any]:
+    def _session(self, shapes: tuple, inputs: tuple) -> tuple[Any, Any]:
         """The ONNX Runtime session for these inputs' shapes, exported on first use (kept like
         the traces), and its outputs for `inputs` where checking the graph at their size
         computed them (else None); (None, None), and PyTorch's path from then on, where the
         export fails or the graph does not hold at this size (logged)."""
         from ml import ort_engine
 
-        any_size = _exports_any_size(self.module, inputs)
-        shapes = (ORT, any_size, *((_shape(x, any_size), x.dtype) for x in inputs))
         with self._lock:
             session = self._traces.get(shapes)
             if session is None:
                 target = self.module if self.method == "forward" else _method_module(self)
-                session = ort_engine.session(target, inputs, any_size)
+                with self._holding(shapes, trim=True):
+                    session = ort_engine.session(target, inputs, any_size=shapes[1])
                 if session is None:
+                    self._held.pop(shapes, None)
                     self.engine = TORCH
                     return None, None
-                self._traces[shapes] = session
-                while len(self._traces) > MAX_SESSIONS:
-                    self._traces.popitem(last=False)
+                self._keep(shapes, session, MAX_SESSIONS)
                 outputs = session.take_first_outputs()
             else:
-                holds, outputs = session.checked_call(inputs)
+                with self._holding(shapes, trim=True):  # the check's eager run: handed back
+                    holds, outputs = session.checked_call(inputs)
                 if not holds:
                     self.engine = TORCH
                     return None, None
@@ -296,13 +333,33 @@ class Runner:
                 keeps_casts = bool(float32_modules(self.module))
                 recording = _casts_as_traced() if keeps_casts else contextlib.nullcontext()
                 # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
-                with torch.inference_mode(False), torch.no_grad(), self._autocast(), recording:
+                grad, held = torch.no_grad(), self._holding(shapes, trim=True)
+                with torch.inference_mode(False), grad, self._autocast(), recording, held:
                     trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
-                self._traces[shapes] = trace
-                while len(self._traces) > MAX_TRACES:
-                    self._traces.popitem(last=False)
+                self._keep(shapes, trace, MAX_TRACES)
             self._traces.move_to_end(shapes)
             return trace
+
+    @contextlib.contextmanager
+    def _holding(self, shapes: tuple, trim: bool = False) -> Any:
+        """Counts what the process grew by in the block as held by the trace or session for
+        `shapes` (made or run in it; `trim`: the C heap's free pages handed back first, where an
+        eager run or an export left them). Two threads at once may count each other's growth or
+        lose one count: an estimate either way, as the process is what is measured."""
+        before = resident_bytes()
+        yield
+        if trim:
+            trim_heap()
+        grown = resident_bytes() - before
+        if grown > 0:
+            self._held[shapes] = self._held.get(shapes, 0) + grown
+
+    def _keep(self, shapes: tuple, made: Any, most: int) -> None:
+        """Keep a new trace or session, forgetting the least recently used beyond `most`."""
+        self._traces[shapes] = made
+        while len(self._traces) > most:
+            oldest, _ = self._traces.popitem(last=False)
+            self._held.pop(oldest, None)
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:
@@ -313,6 +370,24 @@ def _exports_any_size(module: Any, inputs: tuple) -> bool:
     return bool(multiple) and all(
         x.dim() == 4 and x.shape[2] % multiple == 0 and x.shape[3] % multiple == 0 for x in inputs
     )
+
+
+def _onnx_serves(module: Any, inputs: tuple) -> bool:
+    """Whether ONNX Runtime runs inputs of this size: up to the network's `onnx_max_pixels`
+    (height x width) where it declares one. ONNX Runtime's arena keeps the largest activations
+    it has needed for as long as the model stays loaded, where PyTorch hands them back after
+    each run: DDColor at 512 x 512 holds 2.4 GB more than the eager network, at 1024 x 1024
+    7 GB, and handing it back after each run (the arena's shrinkage) cost more time than ONNX
+    Runtime saved. Larger inputs take PyTorch's path."""
+    most = getattr(module, "onnx_max_pixels", 0)
+    return not most or all(x.dim() < 2 or x.shape[-2] * x.shape[-1] <= most for x in inputs)
+
+
+def _session_key(module: Any, inputs: tuple) -> tuple:
+    """What an ONNX Runtime session is kept by: its inputs' shapes and dtypes, without their
+    heights and widths where one export serves every size (the key's second item says so)."""
+    any_size = _exports_any_size(module, inputs)
+    return (ORT, any_size, *((_shape(x, any_size), x.dtype) for x in inputs))
 
 
 def _shape(x: Any, any_size: bool) -> tuple:

@@ -6,7 +6,9 @@ COLORIA_MODEL_CACHE_MB and COLORIA_MODEL_TTL): when loading one more would go ov
 the least recently used models are unloaded first, and a model unused for `model_ttl` seconds is
 released (checked on every load and by `release_idle`, which workers call between jobs). A
 model's size is the memory of its weights: the bytes of a PyTorch module's parameters and buffers,
-four bytes per parameter of a Keras model, else how much the process grew while loading it.
+four bytes per parameter of a Keras model, else how much the process grew while loading it; plus,
+measured again after each use, what its `fast` path's traces and ONNX Runtime sessions hold
+(ml.inference's `held_bytes`: DDColor's arena at 512 x 512 is larger than its weights).
 
 A model in use (`in_use`, which `ml.colorize` holds around a prediction) is never unloaded: a
 model may load another during its prediction (BigColor's classifier, the reference model's
@@ -19,7 +21,6 @@ workers cannot use a CUDA context made by their parent).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import logging
 import os
@@ -37,6 +38,7 @@ import numpy as np
 from ml import config, inference
 from ml.color import Chroma
 from ml.errors import WeightsNotInstalled
+from ml.memory import resident_bytes, trim_heap
 from ml.registry import ModelSpec, load_code
 from ml.weights import install_command, weights_path
 
@@ -157,6 +159,17 @@ def hold(key: Key, load: Callable[[], Any]) -> Iterator[Any]:
             entry = _LOADED.get(key)
             if entry is not None:  # its idle time starts when it is put down
                 entry.used = clock()
+                _remeasure(key, entry)
+
+
+def _remeasure(key: Key, entry: _Entry) -> None:
+    """A model grows as it runs where its fast path keeps traces or ONNX Runtime sessions (their
+    memory counts in its size, ml.inference's `held_bytes`): count it, and keep the budget."""
+    size = measure(entry.value)
+    if size <= entry.size:
+        return
+    entry.size = _SIZES[key] = size
+    _collect(_make_room(0, keep=key))
 
 
 def _get(key: Key, load: Callable[[], Any]) -> Any:
@@ -168,9 +181,9 @@ def _get(key: Key, load: Callable[[], Any]) -> Any:
             freed += _make_room(_SIZES[key])
         _collect(freed)
         freed = 0
-        before = _rss()
+        before = resident_bytes()
         value = load()
-        size = measure(value) or max(_rss() - before, 0)
+        size = measure(value) or max(resident_bytes() - before, 0)
         _SIZES[key] = size
         freed += _make_room(size)
         entry = _LOADED[key] = _Entry(value, size, now)
@@ -187,9 +200,9 @@ def _budget() -> int | None:
     return int(megabytes * 2**20) if megabytes > 0 else None
 
 
-def _make_room(size: int) -> int:
-    """Unload least recently used models not in use until `size` more bytes fit the budget;
-    how many were unloaded."""
+def _make_room(size: int, keep: Key | None = None) -> int:
+    """Unload least recently used models not in use (nor `keep`) until `size` more bytes fit
+    the budget; how many were unloaded."""
     budget = _budget()
     if budget is None:
         return 0
@@ -197,7 +210,7 @@ def _make_room(size: int) -> int:
     for key in list(_LOADED):
         if sum(entry.size for entry in _LOADED.values()) + size <= budget:
             break
-        if key not in _IN_USE:
+        if key not in _IN_USE and key != keep:
             _unload(key, "over the model cache budget")
             unloaded += 1
     return unloaded
@@ -227,13 +240,7 @@ def _collect(unloaded: int) -> None:
     torch = sys.modules.get("torch")  # never import it here: a process without it has no CUDA
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
-    _trim_heap()
-
-
-def _trim_heap() -> None:
-    # Not glibc (macOS, musl): that allocator decides alone.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
+    trim_heap()
 
 
 def release_idle(*, wait: bool = True) -> int:
@@ -283,6 +290,9 @@ class _Sizer:
         if depth > 4 or id(value) in self.seen or isinstance(value, _SKIPPED):
             return 0
         self.seen.add(id(value))
+        if callable(getattr(value, "held_bytes", None)):  # ml.inference's Runner: traces, sessions
+            held = int(value.held_bytes())
+            return held + sum(self.bytes_of(v, depth + 1) for v in vars(value).values())
         if hasattr(value, "named_parameters") and hasattr(value, "buffers"):  # torch.nn.Module
             return sum(self.tensor(t) for t in (*value.parameters(), *value.buffers()))
         if hasattr(value, "untyped_storage") and hasattr(value, "element_size"):  # a Tensor
@@ -313,15 +323,6 @@ class _Sizer:
 
 
 _SKIPPED = (type(None), str, bytes, int, float, bool, type, type(os), Path)
-
-
-def _rss() -> int:
-    """This process's resident memory in bytes (Linux), else 0."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 # --- warm workers --------------------------------------------------------------------------------

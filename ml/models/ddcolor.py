@@ -349,6 +349,15 @@ class DDColor(nn.Module):
     """Gray RGB in [0, 1], shape (N, 3, H, W) with H, W multiples of 32 -> Lab a, b (N, 2, H, W)
     in Lab units (roughly -110..110)."""
 
+    # At those sizes no branch depends on the size (the pixel decoder's skips always match, the
+    # position embeddings follow the feature sizes): one ONNX Runtime export serves every input
+    # size (ml.inference), each checked against the eager network on first use.
+    export_size_multiple = SIZE_MULTIPLE
+    # ONNX Runtime's arena keeps the largest activations it has needed while the model stays
+    # loaded: up to the official input size, 2.4 GB beside the eager network's 1.2 GB; larger
+    # inputs (7 GB more at 1024) take PyTorch's path (ml.inference).
+    onnx_max_pixels = DEFAULT_INPUT_SIZE * DEFAULT_INPUT_SIZE
+
     def __init__(self, config: DDColorConfig) -> None:
         super().__init__()
         self.config = config

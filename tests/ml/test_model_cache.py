@@ -202,3 +202,35 @@ def test_the_settings_come_from_the_environment_or_configure(monkeypatch):
         config._from_environment()
     with pytest.raises(ValueError, match="model_cache_mb must be 0 or more"):
         ml.configure(model_cache_mb=-1)
+
+
+class Growing:
+    """A stand-in for a model whose fast path grows as it runs (ml.inference's Runner: traces
+    and ONNX Runtime sessions made on first use, counted by `held_bytes`)."""
+
+    def __init__(self, megabytes: float) -> None:
+        self.weights = Weights(megabytes)
+        self.held = 0
+
+    def held_bytes(self) -> int:
+        return self.held
+
+
+def test_what_a_model_holds_after_running_counts_in_its_size():
+    key, loader = ("growing",), lambda: Growing(1)
+    with runtime.hold(key, loader) as model:
+        assert runtime.loaded()[key] == MB
+        model.held = 3 * MB  # its first job made a session with an arena
+    assert runtime.loaded()[key] == 4 * MB
+
+
+def test_a_model_that_grows_past_the_budget_unloads_the_others_but_not_itself():
+    ml.configure(model_cache_mb=3.5)
+    runtime.cached(*load("a"))
+    key, loader = ("growing",), lambda: Growing(1)
+    with runtime.hold(key, loader) as model:
+        assert [k[0] for k in runtime.loaded()] == ["a", "growing"]
+        model.held = 3 * MB
+    assert [k[0] for k in runtime.loaded()] == ["growing"]
+    with runtime.hold(key, loader) as again:  # still loaded, though over the budget alone
+        assert again is model

@@ -4,13 +4,15 @@ where the package is missing or the export fails, and `exact` untouched."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import ml
 from ml import inference, ort_engine
+from ml.metrics import delta_e00_map
 from tests.conftest import make_photo
-from tests.ml.test_inference import _assert_within_tolerance, _both
+from tests.ml.test_inference import MAX_LIMIT, MEAN_LIMIT, _assert_within_tolerance, _both
 
 pytestmark = pytest.mark.skipif(not ort_engine.available(), reason="onnxruntime not installed")
 
@@ -160,3 +162,53 @@ def test_engine_per_model_setting_and_default(monkeypatch):
     assert config._from_environment().fast_engine == "onnxruntime"
     with pytest.raises(ValueError):
         ml.configure(fast_engine="tensorrt")
+
+
+def test_a_sessions_arena_counts_in_the_models_size(onnxruntime_fast):
+    from ml import runtime
+
+    # 64 channels at 512 x 512 between the layers: a 64 MB activation in ONNX Runtime's arena,
+    # which keeps it after the run, where PyTorch's eager path hands it back.
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.Conv2d(64, 2, 1))
+    runner = inference.prepare(net.eval(), "cpu")
+    weights = runtime.measure(runner)
+    assert weights == runtime.measure(net) and runner.held_bytes() == 0
+    runner.switch(inference.FAST, lower=False, engine=inference.ORT)
+    runner(torch.rand(1, 1, 512, 512))
+    assert runner.label == ORT_LABEL
+    assert runner.held_bytes() >= 32 * 2**20
+    assert runtime.measure(runner) == weights + runner.held_bytes()
+    runner.switch(inference.EXACT)  # the sessions are dropped, and what they held with them
+    assert runner.held_bytes() == 0
+
+
+def test_ddcolor_onnxruntime_within_tolerance_with_one_export_for_every_size(
+    onnxruntime_fast, ddcolor_model, monkeypatch
+):
+    exports = _calls_counted(monkeypatch, ort_engine, "session")
+    _assert_within_tolerance(ddcolor_model, input_size=256)
+    assert len(exports) == 1
+    # The input size is the user's to choose (256-1024): the loaded graph serves a new one after
+    # a check against the eager network (which would fall back to PyTorch where it differs),
+    # its weights held once, where an export per size would hold a copy each.
+    fast = ml.colorize(make_photo(96, 64, seed=8), model=ddcolor_model, input_size=320)
+    assert fast.info["coloria"]["inference"] == ORT_LABEL
+    assert len(exports) == 1
+
+
+def test_ddcolor_inputs_beyond_the_official_size_take_pytorchs_path(
+    onnxruntime_fast, ddcolor_model, monkeypatch
+):
+    # ONNX Runtime's arena would keep a 1024 x 1024 input's activations (7 GB for DDColor-T)
+    # for as long as the model stays loaded: larger inputs run the PyTorch trace instead.
+    exports = _calls_counted(monkeypatch, ort_engine, "session")
+    photo = make_photo(96, 64, seed=8)
+    ml.configure(inference="fast")
+    results = [ml.colorize(photo, model=ddcolor_model, input_size=side) for side in (512, 576, 512)]
+    paths = [result.info["coloria"]["inference"] for result in results]
+    assert paths == [ORT_LABEL, TORCH_LABEL, ORT_LABEL]
+    assert len(exports) == 1
+    ml.configure(inference="exact")
+    exact = ml.colorize(photo, model=ddcolor_model, input_size=576)
+    differences = delta_e00_map(np.asarray(results[1]), np.asarray(exact))
+    assert differences.mean() <= MEAN_LIMIT and differences.max() <= MAX_LIMIT
