@@ -4,11 +4,11 @@
     python -m ml.benchmark --inference --models zhang-eccv16 deoldify-artistic:21 --repeats 7
 
 For each model and setting: the network's time (the predictor's `predict`, on the photo's gray)
-and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo) in `exact` and in `fast`, run
-interleaved in one process (medians after a warm-up, so the ratio compares like with like on a
-shared machine); then, each mode in a fresh process of its own, the load + warm-up time (load,
-then one prediction: what a warm worker pays at start, tracing included) and the peak resident
-memory. Random weights in the official layout unless --installed.
+and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo) in `exact` and in `fast`, each
+mode in fresh processes of its own as a worker runs it (two each, in the order exact, fast,
+fast, exact; medians after a warm-up), with the load + warm-up time (load, then one prediction:
+what a warm worker pays at start, tracing included) and the peak resident memory. Random
+weights in the official layout unless --installed.
 """
 
 from __future__ import annotations
@@ -86,55 +86,38 @@ def _photo():
     return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
 
 
-def _time_child(model: str, setting: int, repeats: int, device: str, weights_dir: str) -> None:
-    """Both modes loaded in this process, timed in turns; prints a JSON line."""
+def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
+                weights_dir: str) -> None:  # fmt: skip
+    """One mode in this fresh process, as a worker runs it: load + warm-up (load, then one
+    prediction: what a warm worker pays at start, tracing or exporting included), the network
+    and whole-pipeline times (medians of `repeats` after a second warm-up), the peak resident
+    memory; prints a JSON line."""
     import ml
     from ml import runtime
     from ml.color import to_gray
 
-    ml.configure(weights_dir=weights_dir or None, device=device)
+    ml.configure(weights_dir=weights_dir or None, device=device, inference=mode)
     spec, params, photo = ml.get_spec(model), _params(model, setting), _photo()
     gray, cleaned = to_gray(photo), spec.clean_params(_params(model, setting))
-    predictors = {}
-    for mode in ("exact", "fast"):
-        ml.configure(inference=mode)
-        predictors[mode] = runtime.load_predictor(spec)
-        for _ in range(2):  # warm-up: the fast path traces on its first call
-            predictors[mode].predict(gray, **cleaned)
-    times: dict[str, list[float]] = {f"{k}_{m}": [] for k in ("net", "pipe") for m in predictors}
-    for _ in range(repeats):
-        for mode, predictor in predictors.items():
-            ml.configure(inference=mode)
-            started = time.perf_counter()
-            predictor.predict(gray, **cleaned)
-            times[f"net_{mode}"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            result = ml.colorize(photo, model=model, **params)
-            times[f"pipe_{mode}"].append(time.perf_counter() - started)
-    figures = {name: statistics.median(values) for name, values in times.items()}
-    figures["path"] = result.info["coloria"].get("inference", "exact")
-    print(json.dumps(figures))
-
-
-def _load_child(model: str, setting: int, mode: str, device: str, weights_dir: str) -> None:
-    """Load + warm-up in a fresh process, then two photos; prints time and peak memory."""
-    import ml
-    from ml import runtime
-
-    ml.configure(weights_dir=weights_dir or None, device=device, inference=mode)
-    params, photo = _params(model, setting), _photo()
-    spec = ml.get_spec(model)
     started = time.perf_counter()
     predictor = runtime.load_predictor(spec)
     loaded = time.perf_counter() - started
-    from ml.color import to_gray
-
-    predictor.predict(to_gray(photo), **spec.clean_params(dict(params)))
+    predictor.predict(gray, **cleaned)
     warm = time.perf_counter() - started
-    for _ in range(2):
-        ml.colorize(photo, model=model, **params)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"load_s": loaded, "load_warm_s": warm, "peak_rss_mb": peak}))
+    result = ml.colorize(photo, model=model, **params)
+    net, pipe = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predictor.predict(gray, **cleaned)
+        net.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        result = ml.colorize(photo, model=model, **params)
+        pipe.append(time.perf_counter() - started)
+    print(json.dumps({
+        "net": net, "pipe": pipe, "load_s": loaded, "load_warm_s": warm,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "path": result.info["coloria"].get("inference", "exact"),
+    }))  # fmt: skip
 
 
 def _run_child(args: list[str]) -> dict | str:
@@ -176,8 +159,10 @@ def run(
 ) -> list[dict]:
     print(describe_machine(device), file=out)
     print(
-        f"photo {PHOTO[0]} x {PHOTO[1]}; times: median of {repeats} after a warm-up, exact and "
-        "fast in turns in one process; load + warm-up and peak RSS: each mode in a fresh process",
+        f"photo {PHOTO[0]} x {PHOTO[1]}; each mode in fresh processes, as a worker runs it "
+        f"({' '.join(ORDER)}: drift on a shared machine falls on both alike); times: medians "
+        f"of {repeats * len(ORDER) // len(MODES)} after a warm-up; load + warm-up and peak RSS: "
+        "the first process of each mode",
         file=out,
     )
     header = (
@@ -193,21 +178,37 @@ def run(
             model, _, setting = case.partition(":")
             if not installed and not _shipped(model):
                 random_weights(model, Path(scratch))
-            common = [model, setting or "0"]
-            tail = [device, weights_dir]
-            timed = _run_child(["--inference-time", *common, str(repeats), *tail])
-            loads = [_run_child(["--inference-load", *common, mode, *tail]) for mode in MODES]
-            failed = next((r for r in (timed, *loads) if isinstance(r, str)), None)
+            arguments = [model, setting or "0"]
+            tail = [str(repeats), device, weights_dir]
+            runs = [_run_child(["--inference-mode", *arguments, mode, *tail]) for mode in ORDER]
+            failed = next((r for r in runs if isinstance(r, str)), None)
             if failed is not None:
                 print(f"{case}: failed: {failed}", file=out, flush=True)
                 continue
-            row = {"case": case, **timed, "loads": loads}
+            row = {"case": case, **_combined(runs)}
             rows.append(row)
             print(_format(row), file=out, flush=True)
     return rows
 
 
 MODES = ("exact", "fast")
+# The order of the processes: exact, fast, fast, exact, so that a machine growing busier or
+# quieter over the run weighs on both modes alike. (Both modes in one process, in turns, made
+# `exact` slower than alone, by a third for DDColor-T beside ONNX Runtime: a worker runs one.)
+ORDER = ("exact", "fast", "fast", "exact")
+
+
+def _combined(runs: list[dict]) -> dict:
+    """The medians of each mode's times over its processes, and its first process's load +
+    warm-up and peak memory (`loads`, exact then fast)."""
+    row: dict[str, Any] = {}
+    for mode in MODES:
+        mine = [run for run, name in zip(runs, ORDER, strict=True) if name == mode]
+        for part in ("net", "pipe"):
+            row[f"{part}_{mode}"] = statistics.median(t for run in mine for t in run[part])
+        row.setdefault("loads", []).append(mine[0])
+    row["path"] = row["loads"][1]["path"]
+    return row
 
 
 def _format(row: dict) -> str:
@@ -224,15 +225,11 @@ def _format(row: dict) -> str:
 
 def child(argv: list[str]) -> bool:
     """Run a child's measurement if argv asks for one (ml.benchmark's main calls this)."""
-    if argv[:1] == ["--inference-time"]:
-        model, setting, repeats, device, weights_dir = argv[1:6]
-        _time_child(model, int(setting), int(repeats), device, weights_dir)
-        return True
-    if argv[:1] == ["--inference-load"]:
-        model, setting, mode, device, weights_dir = argv[1:6]
-        _load_child(model, int(setting), mode, device, weights_dir)
-        return True
-    return False
+    if argv[:1] != ["--inference-mode"]:
+        return False
+    model, setting, mode, repeats, device, weights_dir = argv[1:7]
+    _mode_child(model, int(setting), mode, int(repeats), device, weights_dir)
+    return True
 
 
 # --- tolerance: fast against exact on real photos -------------------------------------------------

@@ -61,10 +61,17 @@ TORCH, ORT = "torch", "onnxruntime"
 # 0.72 / 0.61 and 0.68 / 0.67. Tolerance at the default render factor 35, random weights in the
 # official layout (no official weights reachable here), the first 20 validation photos (a
 # photo pair takes about 25 s): Artistic mean 0.000, max 0.96; Stable mean 0.000, max 0.73.
-# DDColor-T on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT), idle on the same CPU: 0.51-0.59x the
-# network, 0.54-0.69x the whole pipeline at its official 512 x 512; on the 100 validation photos
-# (random official-layout weights, one export for every input size) mean 0.000, max 0.99, worst
-# photo 0.000.
+# DDColor-T on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT), idle on the same CPU, each mode in fresh
+# processes of its own (as the benchmark now runs them): 0.80x the network, 0.78x the whole
+# pipeline at its official 512 x 512 (exact 1.76 s, ONNX Runtime 1.40 s; its torch trace 0.97x);
+# on the 100 validation photos (random official-layout weights, one export for every input
+# size) mean 0.000, max 0.99, worst photo 0.000.
+# Measured the same way (fresh processes, exact fast fast exact, medians of 6): ECCV16-Coloria
+# 0.68 / 0.79 (network / pipeline), Coloria-Lite on ONNX Runtime 0.75-0.98 / 0.88-1.05 (bfloat16
+# trace 0.63 / 0.64, float32 trace 0.85 / 0.84; exact itself varied 42-61 ms between runs), the
+# CNN 0.66 / 0.81, DeOldify-Artistic 0.71 / 0.70 and Stable 0.73 / 0.69 at render factor 21.
+# Both modes in one process in turns (the earlier method) had made exact slower beside ONNX
+# Runtime (DDColor-T exact 2.3-2.7 s there, 1.8 s alone), flattering ONNX Runtime's ratios.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
     {
         "cnn-coloria",
@@ -107,16 +114,19 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 #                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
 # outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
 # validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512),
-# idle on an AVX-512 EPYC: 0.51-0.59x the network, 0.54-0.69x the pipeline (its torch trace:
-# 0.97x), within the tolerance on the 100 validation photos (see FAST_BY_DEFAULT). It holds
-# 3.5 GB resident after a few jobs against exact's 1.2: ONNX Runtime's arena keeps the largest
+# idle on an AVX-512 EPYC: 0.80x the network, 0.78x the pipeline (its torch trace: 0.97x;
+# fresh processes), within the tolerance on the 100 validation photos (see FAST_BY_DEFAULT). It
+# holds 3.5 GB resident after a few jobs against exact's 1.2: ONNX Runtime's arena keeps the largest
 # activations (the full-size image features) where PyTorch hands them back, and neither a
 # smaller arena nor handing it back after each run kept the speed (arena off: 1.03x; shrinkage
 # after each run: 0.9-1.0x, 1.6 GB). So it runs ONNX Runtime up to the official 512 x 512 and
 # the trace beyond (DDColor's `onnx_max_pixels`: 1024 x 1024 would hold 7 GB more), and the
-# model cache counts that memory in its size (Runner.held_bytes). DDColor-L: 0.69x the network,
-# 0.73x the pipeline, 6.1 GB peak against 3.2: it keeps exact. BigColor there: 0.78x (trace
-# 0.87x). OpenVINO was as fast or faster on the large networks but is the larger dependency.
+# model cache counts that memory in its size (Runner.held_bytes). DDColor-L, each mode alone:
+# exact 3.33 s, ONNX Runtime 3.1-3.25 s (0.93-0.97x; 0.69x in the earlier interleaved runs),
+# 5.6 GB resident against 1.8: it keeps exact. BigColor: 0.78x interleaved (trace 0.87x), not
+# measured alone; its convolutions (136 G multiply-adds) run at about 94% of the two cores'
+# float32 peak in the trace already. OpenVINO was as fast or faster on the large networks but
+# is the larger dependency.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
 # bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
 # just (one run): it keeps the trace until measured again, as do BigColor and DeOldify (one
@@ -282,9 +292,10 @@ class Runner:
     def held_bytes(self) -> int:
         """Bytes the kept traces and ONNX Runtime sessions hold beyond the module's own weights
         (a trace's folded copy of them; a session's graph and its arena, which keeps the largest
-        activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512)."""
-        with self._lock:
-            return sum(self._held.get(shapes, 0) for shapes in self._traces)
+        activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512). Without the lock, which
+        an export holds for seconds: the model cache asks after every prediction."""
+        kept, held = list(self._traces), dict(self._held)  # one step each under the GIL
+        return sum(held.get(shapes, 0) for shapes in kept)
 
     def _autocast(self) -> Any:
         import torch

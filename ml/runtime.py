@@ -59,8 +59,9 @@ Key = tuple[str, ...]
 @dataclass
 class _Entry:
     value: Any
-    size: int  # bytes of memory its weights take
+    size: int  # bytes of memory its weights take, with what its fast paths hold (`held`)
     used: float  # clock() when last asked for
+    held: int = 0  # of which, what its traces and ONNX Runtime sessions hold (held_bytes)
 
 
 # Everything a process has loaded: predictors by (model, device, file), and other networks the
@@ -164,12 +165,21 @@ def hold(key: Key, load: Callable[[], Any]) -> Iterator[Any]:
 
 def _remeasure(key: Key, entry: _Entry) -> None:
     """A model grows as it runs where its fast path keeps traces or ONNX Runtime sessions (their
-    memory counts in its size, ml.inference's `held_bytes`): count it, and keep the budget."""
-    size = measure(entry.value)
-    if size <= entry.size:
+    memory counts in its size, ml.inference's `held_bytes`): count it, and keep the budget.
+    Cheap (no walk through the weights): it runs after every prediction."""
+    held = held_bytes(entry.value)
+    if held == entry.held:
         return
-    entry.size = _SIZES[key] = size
+    entry.size, entry.held = entry.size + held - entry.held, held
+    _SIZES[key] = entry.size
     _collect(_make_room(0, keep=key))
+
+
+def held_bytes(value: Any) -> int:
+    """What a loaded model's fast paths hold beyond its weights: its own `held_bytes()` or its
+    attributes' (a predictor's ml.inference runners)."""
+    holders = [value, *getattr(value, "__dict__", {}).values()]
+    return sum(int(h.held_bytes()) for h in holders if callable(getattr(h, "held_bytes", None)))
 
 
 def _get(key: Key, load: Callable[[], Any]) -> Any:
@@ -186,7 +196,7 @@ def _get(key: Key, load: Callable[[], Any]) -> Any:
         size = measure(value) or max(resident_bytes() - before, 0)
         _SIZES[key] = size
         freed += _make_room(size)
-        entry = _LOADED[key] = _Entry(value, size, now)
+        entry = _LOADED[key] = _Entry(value, size, now, held_bytes(value))
         log.info("loaded %s (%.0f MB)", "/".join(key), size / 2**20)
     else:
         _LOADED.move_to_end(key)
