@@ -141,7 +141,8 @@ def describe_machine(device: str) -> str:
     except (OSError, StopIteration):
         pass
     versions = []
-    for package in ("torch", "torchvision", "numpy", "pillow", "tensorflow", "keras"):
+    packages = ("torch", "torchvision", "onnxruntime", "numpy", "pillow", "tensorflow", "keras")
+    for package in packages:
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:

@@ -157,7 +157,8 @@ def test_a_reference_photo_is_dropped_on_its_own_zone(page, live_server, setting
     page.goto(live_server.url + "/")
     page.select_option("#model", "reference")
     drop(page, [("beach.png", encode(hue_wheel()), "image/png")], selector="#reference-drop")
-    assert page.locator("#reference-thumb").is_visible()
+    # Shown at once, but an image has no size, so is not yet visible, until its file is decoded.
+    page.locator("#reference-thumb").wait_for(state="visible")
     assert page.evaluate("document.getElementById('reference').files[0].name") == "beach.png"
     assert page.locator("#thumbs .thumb").count() == 0  # not one more photo to colour
     drop(page, [("old.png", encode(make_photo(120, 90)), "image/png")])
