@@ -69,7 +69,8 @@ TORCH, ORT = "torch", "onnxruntime"
 # Measured the same way (fresh processes, exact fast fast exact, medians of 6): ECCV16-Coloria
 # 0.68 / 0.79 (network / pipeline), Coloria-Lite on ONNX Runtime 0.75-0.98 / 0.88-1.05 (bfloat16
 # trace 0.63 / 0.64, float32 trace 0.85 / 0.84; exact itself varied 42-61 ms between runs), the
-# CNN 0.66 / 0.81, DeOldify-Artistic 0.71 / 0.70 and Stable 0.73 / 0.69 at render factor 21.
+# CNN 0.66 / 0.81, DeOldify-Artistic 0.71 / 0.70 and Stable 0.73 / 0.69 at render factor 21,
+# 0.71 / 0.72 and 0.74 / 0.75 at 35 (medians of 4).
 # Both modes in one process in turns (the earlier method) had made exact slower beside ONNX
 # Runtime (DDColor-T exact 2.3-2.7 s there, 1.8 s alone), flattering ONNX Runtime's ratios.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
