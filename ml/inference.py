@@ -124,10 +124,10 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 # the trace beyond (DDColor's `onnx_max_pixels`: 1024 x 1024 would hold 7 GB more), and the
 # model cache counts that memory in its size (Runner.held_bytes). DDColor-L, each mode alone:
 # exact 3.33 s, ONNX Runtime 3.1-3.25 s (0.93-0.97x; 0.69x in the earlier interleaved runs),
-# 5.6 GB resident against 1.8: it keeps exact. BigColor: 0.78x interleaved (trace 0.87x), not
-# measured alone; its convolutions (136 G multiply-adds) run at about 94% of the two cores'
-# float32 peak in the trace already. OpenVINO was as fast or faster on the large networks but
-# is the larger dependency.
+# 5.6 GB resident against 1.8: it keeps exact. BigColor alone: 0.76x the network, 0.75x the
+# pipeline, +0.4 GB peak (its trace 0.98x: its convolutions, 136 G multiply-adds, run at about
+# 94% of the two cores' float32 peak); its tolerance not yet measured, so it keeps exact.
+# OpenVINO was as fast or faster on the large networks but is the larger dependency.
 # Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
 # bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
 # just (one run): it keeps the trace until measured again, as do BigColor and DeOldify (one
