@@ -50,7 +50,11 @@ class Session:
 
         self.module = module
         self.names = [f"input_{index}" for index in range(len(inputs))]
-        free = {name: {2: f"height_{name}", 3: f"width_{name}"} for name in self.names}
+        free = {
+            name: {2: f"height_{name}", 3: f"width_{name}"}
+            for name, x in zip(self.names, inputs, strict=True)
+            if x.dim() == 4  # images; a class or a latent vector keeps its shape
+        }
         graph = io.BytesIO()
         # Outside inference mode (the exporter traces) and with the eager outputs to compare.
         with torch.inference_mode(False), torch.no_grad():

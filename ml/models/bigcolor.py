@@ -294,6 +294,11 @@ class Generator(nn.Module):
 class BigColor(nn.Module):
     """The official `Colorizer`: E (encoder) and G (generator), keys `E.*` and `G.*`."""
 
+    # No branch depends on the working size (its sides are multiples of 16, the attention's
+    # pooling always halves an even map): one ONNX Runtime export serves every photo's aspect
+    # ratio (ml.inference), each new size checked once against the eager network.
+    export_size_multiple = SIDE_MULTIPLE
+
     def __init__(self, config: BigColorConfig | None = None) -> None:
         super().__init__()
         self.config = config or BigColorConfig()

@@ -212,3 +212,19 @@ def test_ddcolor_inputs_beyond_the_official_size_take_pytorchs_path(
     exact = ml.colorize(photo, model=ddcolor_model, input_size=576)
     differences = delta_e00_map(np.asarray(results[1]), np.asarray(exact))
     assert differences.mean() <= MEAN_LIMIT and differences.max() <= MAX_LIMIT
+
+
+def test_bigcolor_onnxruntime_within_tolerance_with_one_export_for_every_aspect(
+    onnxruntime_fast, bigcolor_model, monkeypatch
+):
+    # BigColor's inputs are the photo at its working size (its aspect ratio, sides multiples of
+    # 16), a class and a latent vector: one export with free image sizes serves every photo,
+    # the class and latent keeping their shapes.
+    exports = _calls_counted(monkeypatch, ort_engine, "session")
+    _assert_within_tolerance(bigcolor_model, imagenet_class=979)
+    for width, height in ((64, 96), (96, 64)):  # portrait, then landscape
+        fast = ml.colorize(
+            make_photo(width, height, seed=8), model=bigcolor_model, imagenet_class=979
+        )
+        assert fast.info["coloria"]["inference"] == ORT_LABEL
+    assert len(exports) == 1
