@@ -4,11 +4,12 @@
     python -m ml.benchmark --inference --models zhang-eccv16 deoldify-artistic:21 --repeats 7
 
 For each model and setting: the network's time (the predictor's `predict`, on the photo's gray)
-and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo) in `exact` and in `fast`, each
-mode in fresh processes of its own as a worker runs it (two each, in the order exact, fast,
-fast, exact; medians after a warm-up), with the load + warm-up time (load, then one prediction:
-what a warm worker pays at start, tracing included) and the peak resident memory. Random
-weights in the official layout unless --installed.
+and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo, then of a 12-megapixel one) in
+`exact` and in `fast`, each mode in fresh processes of its own as a worker runs it (two each, in
+the order exact, fast, fast, exact; medians after a warm-up), with the load + warm-up time
+(load, then one prediction: what a warm worker pays at start, tracing included) and the peak
+resident memory (before the 12-megapixel photo, and with it). Random weights in the official
+layout unless --installed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ DEFAULT_CASES = (
     "bigcolor", "ddcolor-tiny:512", "ddcolor-paper:512", "cnn-coloria",
 )  # fmt: skip
 PHOTO = (1024, 768)
+LARGE_PHOTO = (4000, 3000)  # 12 megapixels: where the stages around the network weigh most
 
 
 def random_weights(model: str, directory: Path) -> None:
@@ -76,12 +78,12 @@ def _params(model: str, setting: int) -> dict:
     return params
 
 
-def _photo():
+def _photo(size: tuple[int, int] = PHOTO):
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    y, x = np.mgrid[0 : PHOTO[1], 0 : PHOTO[0]]
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
     smooth = 128 + 60 * np.sin(x / 150) * np.cos(y / 110) + rng.normal(0, 12, x.shape)
     return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
 
@@ -91,7 +93,7 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
     """One mode in this fresh process, as a worker runs it: load + warm-up (load, then one
     prediction: what a warm worker pays at start, tracing or exporting included), the network
     and whole-pipeline times (medians of `repeats` after a second warm-up), the peak resident
-    memory; prints a JSON line."""
+    memory (before the 12-megapixel photo, and with it); prints a JSON line."""
     import ml
     from ml import runtime
     from ml.color import to_gray
@@ -113,11 +115,21 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
         started = time.perf_counter()
         result = ml.colorize(photo, model=model, **params)
         pipe.append(time.perf_counter() - started)
+    peak = _peak_rss_mb()
+    large, pipe_large = _photo(LARGE_PHOTO), []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        ml.colorize(large, model=model, **params)
+        pipe_large.append(time.perf_counter() - started)
     print(json.dumps({
-        "net": net, "pipe": pipe, "load_s": loaded, "load_warm_s": warm,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "net": net, "pipe": pipe, "pipe_large": pipe_large, "load_s": loaded,
+        "load_warm_s": warm, "peak_rss_mb": peak, "peak_rss_large_mb": _peak_rss_mb(),
         "path": result.info["coloria"].get("inference", "exact"),
     }))  # fmt: skip
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run_child(args: list[str]) -> dict | str:
@@ -160,7 +172,8 @@ def run(
 ) -> list[dict]:
     print(describe_machine(device), file=out)
     print(
-        f"photo {PHOTO[0]} x {PHOTO[1]}; each mode in fresh processes, as a worker runs it "
+        f"photos {PHOTO[0]} x {PHOTO[1]} and {LARGE_PHOTO[0]} x {LARGE_PHOTO[1]} (pipe 12MP); "
+        f"each mode in fresh processes, as a worker runs it "
         f"({' '.join(ORDER)}: drift on a shared machine falls on both alike); times: medians "
         f"of {repeats * len(ORDER) // len(MODES)} after a warm-up; load + warm-up and peak RSS: "
         "the first process of each mode",
@@ -169,7 +182,8 @@ def run(
     header = (
         f"{'model':<22} {'set':>4} {'net exact':>9} {'net fast':>8} {'ratio':>5} "
         f"{'pipe exact':>10} {'pipe fast':>9} {'ratio':>5} {'RSS MB e/f':>11} "
-        f"{'load+warm s e/f':>15}  path"
+        f"{'load+warm s e/f':>15} {'12MP exact':>10} {'12MP fast':>9} {'ratio':>5} "
+        f"{'12MP RSS e/f':>12}  path"
     )
     print(header, file=out, flush=True)
     rows = []
@@ -205,7 +219,7 @@ def _combined(runs: list[dict]) -> dict:
     row: dict[str, Any] = {}
     for mode in MODES:
         mine = [run for run, name in zip(runs, ORDER, strict=True) if name == mode]
-        for part in ("net", "pipe"):
+        for part in ("net", "pipe", "pipe_large"):
             row[f"{part}_{mode}"] = statistics.median(t for run in mine for t in run[part])
         row.setdefault("loads", []).append(mine[0])
     row["path"] = row["loads"][1]["path"]
@@ -216,12 +230,18 @@ def _format(row: dict) -> str:
     model, _, setting = row["case"].partition(":")
     exact, fast = row["loads"]
     return (
-        f"{model:<22} {setting or '-':>4} {row['net_exact']:>9.3f} {row['net_fast']:>8.3f} "
-        f"{row['net_fast'] / row['net_exact']:>5.2f} {row['pipe_exact']:>10.3f} "
-        f"{row['pipe_fast']:>9.3f} {row['pipe_fast'] / row['pipe_exact']:>5.2f} "
+        f"{model:<22} {setting or '-':>4} {_times(row, 'net', 9, 8)} {_times(row, 'pipe', 10, 9)} "
         f"{exact['peak_rss_mb']:>5.0f}/{fast['peak_rss_mb']:<5.0f} "
-        f"{exact['load_warm_s']:>7.1f}/{fast['load_warm_s']:<7.1f}  {row['path']}"
+        f"{exact['load_warm_s']:>7.1f}/{fast['load_warm_s']:<7.1f} "
+        f"{_times(row, 'pipe_large', 10, 9)} "
+        f"{exact['peak_rss_large_mb']:>6.0f}/{fast['peak_rss_large_mb']:<5.0f}  {row['path']}"
     )
+
+
+def _times(row: dict, part: str, exact_width: int, fast_width: int) -> str:
+    """A part's exact and fast times and their ratio, as the table's three columns."""
+    exact, fast = row[f"{part}_exact"], row[f"{part}_fast"]
+    return f"{exact:>{exact_width}.3f} {fast:>{fast_width}.3f} {fast / exact:>5.2f}"
 
 
 def child(argv: list[str]) -> bool:

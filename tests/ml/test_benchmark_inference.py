@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 
 from ml import benchmark_inference
+from ml.benchmark_inference import MODES
 
 
 def _run(net: list[float], pipe: list[float], path: str, peak: float) -> dict:
-    return {"net": net, "pipe": pipe, "load_s": 1.0, "load_warm_s": 2.0, "peak_rss_mb": peak,
+    return {"net": net, "pipe": pipe, "pipe_large": [t * 10 for t in pipe], "load_s": 1.0,
+            "load_warm_s": 2.0, "peak_rss_mb": peak, "peak_rss_large_mb": peak * 2,
             "path": path}  # fmt: skip
 
 
@@ -24,6 +26,7 @@ def test_each_modes_times_are_the_medians_over_its_processes():
     row = benchmark_inference._combined(runs)
     assert (row["net_exact"], row["net_fast"]) == (4.75, 2.0)
     assert (row["pipe_exact"], row["pipe_fast"]) == (6.0, 2.25)
+    assert (row["pipe_large_exact"], row["pipe_large_fast"]) == (60.0, 22.5)
     assert [load["peak_rss_mb"] for load in row["loads"]] == [900, 1500]  # each mode's first
     assert row["path"] == "fast (float32, onnxruntime)"
 
@@ -35,8 +38,13 @@ def test_a_real_model_is_measured_in_its_own_processes():
     )
     assert row["loads"][0]["path"] == "exact"
     assert row["path"].startswith("fast (")
-    assert min(row["net_exact"], row["net_fast"], row["pipe_exact"], row["pipe_fast"]) > 0
+    times = [row[f"{part}_{mode}"] for part in ("net", "pipe", "pipe_large") for mode in MODES]
+    assert min(times) > 0
+    # The 12-megapixel photo costs more than the 1024 x 768 one, in time and in memory.
+    assert row["pipe_large_exact"] > row["pipe_exact"]
+    assert row["loads"][0]["peak_rss_large_mb"] >= row["loads"][0]["peak_rss_mb"]
     assert "exact fast fast exact" in out.getvalue()
     table_row = out.getvalue().strip().splitlines()[-1]
     assert table_row.startswith("zhang-eccv16-coloria")
     assert f"{row['net_fast'] / row['net_exact']:5.2f}" in table_row
+    assert f"{row['pipe_large_fast'] / row['pipe_large_exact']:5.2f}" in table_row
