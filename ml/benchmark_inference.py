@@ -6,10 +6,10 @@
 For each model and setting: the network's time (the predictor's `predict`, on the photo's gray)
 and the whole pipeline's (`ml.colorize` of a 1024 x 768 photo, then of a 12-megapixel one) in
 `exact` and in `fast`, each mode in fresh processes of its own as a worker runs it (two each, in
-the order exact, fast, fast, exact; medians after a warm-up), with the load + warm-up time
-(load, then one prediction: what a warm worker pays at start, tracing included) and the peak
-resident memory (before the 12-megapixel photo, and with it). Random weights in the official
-layout unless --installed.
+the order exact, fast, fast, exact; medians once the process has settled), with the load +
+warm-up time (load, then one prediction: what a warm worker pays at start, tracing included)
+and the peak resident memory (before the 12-megapixel photo, and with it). Random weights in
+the official layout unless --installed.
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
                 weights_dir: str) -> None:  # fmt: skip
     """One mode in this fresh process, as a worker runs it: load + warm-up (load, then one
     prediction: what a warm worker pays at start, tracing or exporting included), the network
-    and whole-pipeline times (medians of `repeats` after a second warm-up), the peak resident
-    memory (before the 12-megapixel photo, and with it); prints a JSON line."""
+    and whole-pipeline times (medians of `repeats` once the process has settled, as a worker's
+    has after a few jobs: SETTLING), the peak resident memory (before the 12-megapixel photo,
+    and with it); prints a JSON line."""
     import ml
     from ml import runtime
     from ml.color import to_gray
@@ -106,7 +107,9 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
     loaded = time.perf_counter() - started
     predictor.predict(gray, **cleaned)
     warm = time.perf_counter() - started
-    result = ml.colorize(photo, model=model, **params)
+    for _ in range(SETTLING):
+        predictor.predict(gray, **cleaned)
+        result = ml.colorize(photo, model=model, **params)
     net, pipe = [], []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -117,6 +120,7 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
         pipe.append(time.perf_counter() - started)
     peak = _peak_rss_mb()
     large, pipe_large = _photo(LARGE_PHOTO), []
+    ml.colorize(large, model=model, **params)  # its first run pays for its larger buffers
     for _ in range(repeats):
         started = time.perf_counter()
         ml.colorize(large, model=model, **params)
@@ -126,6 +130,13 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
         "load_warm_s": warm, "peak_rss_mb": peak, "peak_rss_large_mb": _peak_rss_mb(),
         "path": result.info["coloria"].get("inference", "exact"),
     }))  # fmt: skip
+
+
+# Untimed rounds (a prediction and a whole pipeline each) before the timed ones. The eager
+# network runs faster after a few rounds, once the C heap keeps its activations' blocks rather
+# than mapping them afresh at each run (DeOldify-Stable at render factor 21: 5.0-5.9 s over its
+# first six predictions, 4.9-5.0 s from then on); a frozen trace settles at once.
+SETTLING = 3
 
 
 def _peak_rss_mb() -> float:
@@ -175,8 +186,8 @@ def run(
         f"photos {PHOTO[0]} x {PHOTO[1]} and {LARGE_PHOTO[0]} x {LARGE_PHOTO[1]} (pipe 12MP); "
         f"each mode in fresh processes, as a worker runs it "
         f"({' '.join(ORDER)}: drift on a shared machine falls on both alike); times: medians "
-        f"of {repeats * len(ORDER) // len(MODES)} after a warm-up; load + warm-up and peak RSS: "
-        "the first process of each mode",
+        f"of {repeats * len(ORDER) // len(MODES)} after a warm-up and {SETTLING} untimed rounds; "
+        "load + warm-up and peak RSS: the first process of each mode",
         file=out,
     )
     header = (
