@@ -40,9 +40,9 @@ def test_a_real_model_is_measured_in_its_own_processes():
     assert row["path"].startswith("fast (")
     times = [row[f"{part}_{mode}"] for part in ("net", "pipe", "pipe_large") for mode in MODES]
     assert min(times) > 0
-    # The 12-megapixel photo costs more than the 1024 x 768 one, in time and in memory.
-    assert row["pipe_large_exact"] > row["pipe_exact"]
-    assert row["loads"][0]["peak_rss_large_mb"] >= row["loads"][0]["peak_rss_mb"]
+    # The 12-megapixel photo ran after the 1024 x 768 one: its planes raised the peak.
+    for load in row["loads"]:
+        assert load["peak_rss_large_mb"] > load["peak_rss_mb"]
     assert "exact fast fast exact" in out.getvalue()
     table_row = out.getvalue().strip().splitlines()[-1]
     assert table_row.startswith("zhang-eccv16-coloria")
