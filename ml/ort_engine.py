@@ -87,6 +87,10 @@ class Session:
         outputs, self.first_outputs = self.first_outputs, None
         return outputs
 
+    def is_checked(self, inputs: tuple) -> bool:
+        """Whether the graph was already checked at these inputs' sizes."""
+        return _sizes(inputs) in self.checked_sizes
+
     def checked_call(self, inputs: tuple) -> tuple[bool, Any]:
         """Whether the graph computes what the eager network does at these inputs' sizes
         (checked on the first inputs of each size, logged when it does not), and the graph's

@@ -93,6 +93,22 @@ def test_each_call_runs_the_graph_once_even_where_it_is_checked(onnxruntime_fast
     assert runner.label == ORT_LABEL
 
 
+def test_the_heap_is_trimmed_after_an_export_or_a_check_not_after_every_call(
+    onnxruntime_fast, monkeypatch
+):
+    """An export or a check runs the eager network, whose memory is handed back; a call at a
+    size already checked leaves the C heap's free blocks to the stages around the network."""
+    _, runner = _coloria_lite_on_onnxruntime()
+    trims = _calls_counted(monkeypatch, inference, "trim_heap")
+    torch.manual_seed(4)
+    counts = []
+    for height, width in ((64, 96), (64, 96), (96, 64), (96, 64), (64, 96)):
+        runner(torch.rand(1, 1, height, width))
+        counts.append(len(trims))
+    assert counts == [1, 1, 2, 2, 2]  # export, reuse, check, reuse, reuse
+    assert runner.label == ORT_LABEL
+
+
 def test_a_size_where_the_graph_does_not_hold_falls_back_to_pytorch(onnxruntime_fast, caplog):
     """A network that claims one export for every size but pads by its input's size: the
     exported graph is wrong at the next size, the check sees it, PyTorch runs it instead."""
