@@ -74,9 +74,11 @@ TORCH, ORT = "torch", "onnxruntime"
 # Both modes in one process in turns (the earlier method) had made exact slower beside ONNX
 # Runtime (DDColor-T exact 2.3-2.7 s there, 1.8 s alone), flattering ONNX Runtime's ratios.
 # On a 2-core AVX2 EPYC (no AVX-512), each process settled first (ml.benchmark_inference's
-# SETTLING), network / pipeline / 12-megapixel pipeline: DDColor-T 0.77 / 0.79 / 0.82,
-# BigColor 0.68 / 0.67 / 0.83, DeOldify-Stable (rf 21) 0.68 / 0.68 / 0.74; ECCV16-Coloria on
-# ONNX Runtime there (no bfloat16) 1.04 / 1.11 / 1.24 idle, Coloria-Lite 0.90 / 0.96 / 1.08.
+# SETTLING), network / pipeline / 12-megapixel pipeline, on ONNX Runtime once it no longer
+# trimmed the C heap at every call (Runner._session): ECCV16-Coloria 0.62 / 0.74 / 0.81 (no
+# bfloat16 there; 1.04 / 1.11 / 1.24 before), Coloria-Lite 0.71 / 0.80 / 0.82 (0.90 / 0.96 /
+# 1.08 before), DDColor-T 0.70 / 0.67 / 0.78, BigColor 0.68-0.77 / 0.67-0.80 / 0.83-0.84
+# (its runs vary by 10 %); DeOldify-Stable (rf 21, its trace) 0.68 / 0.68 / 0.74.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
     {
         "cnn-coloria",
