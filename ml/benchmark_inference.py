@@ -123,11 +123,12 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
     ml.colorize(large, model=model, **params)  # its first run pays for its larger buffers
     for _ in range(repeats):
         started = time.perf_counter()
-        ml.colorize(large, model=model, **params)
+        large_result = ml.colorize(large, model=model, **params)
         pipe_large.append(time.perf_counter() - started)
     print(json.dumps({
         "net": net, "pipe": pipe, "pipe_large": pipe_large, "load_s": loaded,
         "load_warm_s": warm, "peak_rss_mb": peak, "peak_rss_large_mb": _peak_rss_mb(),
+        "large_size": large_result.size,
         "path": result.info["coloria"].get("inference", "exact"),
     }))  # fmt: skip
 
