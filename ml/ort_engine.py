@@ -92,14 +92,12 @@ class Session:
         return _sizes(inputs) in self.checked_sizes
 
     def checked_call(self, inputs: tuple) -> tuple[bool, Any]:
-        """Whether the graph computes what the eager network does at these inputs' sizes
-        (checked on the first inputs of each size, logged when it does not), and the graph's
-        outputs where this call checked them (else None: the caller runs the session)."""
+        """Whether the graph computes what the eager network does at these inputs' sizes, not
+        checked yet (`is_checked`; logged when it does not), and the graph's outputs for them
+        where it does (else None)."""
         import torch
 
         sizes = _sizes(inputs)
-        if sizes in self.checked_sizes:
-            return True, None
         try:
             with torch.inference_mode(False), torch.no_grad():
                 outputs = self._check(inputs, self.module(*inputs))
