@@ -271,6 +271,8 @@ class Runner:
             return f"fast (float32, {ORT})"
         parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
         parts += ["channels-last"] + ["jit-frozen"] * self.jit
+        if self.jit and self.dtype is None and _winograd_opted_in(self.module):
+            parts.append("winograd")
         return f"fast ({', '.join(parts)})"
 
     def __call__(self, *inputs: Any) -> Any:
@@ -362,10 +364,21 @@ class Runner:
                 # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
                 grad, held = torch.no_grad(), self._holding(shapes, trim=True)
                 with torch.inference_mode(False), grad, self._autocast(), recording, held:
-                    trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
+                    with self._winograd():
+                        trace = torch.jit.trace(target, inputs, check_trace=False)
+                    trace = torch.jit.freeze(trace)
                 self._keep(shapes, trace, MAX_TRACES)
             self._traces.move_to_end(shapes)
             return trace
+
+    def _winograd(self) -> Any:
+        """The block in which a float32 trace records the network's opted-in 3 x 3
+        convolutions by Winograd's algorithm (ml.winograd); bfloat16 traces keep oneDNN's."""
+        from ml import winograd
+
+        if self.dtype is not None:
+            return contextlib.nullcontext()
+        return winograd.traced_as_winograd(self.module)
 
     @contextlib.contextmanager
     def _holding(self, shapes: tuple, trim: bool = False) -> Any:
@@ -387,6 +400,12 @@ class Runner:
         while len(self._traces) > most:
             oldest, _ = self._traces.popitem(last=False)
             self._held.pop(oldest, None)
+
+
+def _winograd_opted_in(module: Any) -> bool:
+    from ml import winograd
+
+    return bool(winograd.opted_in(module))
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:

@@ -12,7 +12,13 @@ import ml
 from ml import inference, ort_engine
 from ml.metrics import delta_e00_map
 from tests.conftest import make_photo
-from tests.ml.test_inference import MAX_LIMIT, MEAN_LIMIT, _assert_within_tolerance, _both
+from tests.ml.test_inference import (
+    MAX_LIMIT,
+    MEAN_LIMIT,
+    WINOGRAD_LABEL,
+    _assert_within_tolerance,
+    _both,
+)
 
 pytestmark = pytest.mark.skipif(not ort_engine.available(), reason="onnxruntime not installed")
 
@@ -133,7 +139,7 @@ def test_a_size_where_the_graph_does_not_hold_falls_back_to_pytorch(onnxruntime_
 def test_falls_back_to_pytorch_without_the_package(onnxruntime_fast, monkeypatch):
     monkeypatch.setattr(ort_engine, "available", lambda: False)
     _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
-    assert fast.info["coloria"]["inference"] == TORCH_LABEL
+    assert fast.info["coloria"]["inference"] == WINOGRAD_LABEL  # ECCV16's trace
 
 
 def test_falls_back_to_pytorch_when_the_export_fails(onnxruntime_fast, monkeypatch, caplog):
@@ -142,7 +148,7 @@ def test_falls_back_to_pytorch_when_the_export_fails(onnxruntime_fast, monkeypat
 
     monkeypatch.setattr(torch.onnx, "export", failing_export)
     _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
-    assert fast.info["coloria"]["inference"] == TORCH_LABEL
+    assert fast.info["coloria"]["inference"] == WINOGRAD_LABEL
     assert "an operator the exporter does not know" in caplog.text
 
 

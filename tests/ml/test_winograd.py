@@ -1,0 +1,128 @@
+"""Winograd's 3 x 3 convolutions (ml.winograd) in `fast`'s float32 trace: the same results as
+the direct convolution within float32 rounding, only where they suit, and only in the trace."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from ml import inference, winograd
+
+# Relative to the output's range: Winograd's transforms add and subtract terms up to 8x a tile's
+# values, so its rounding differs from the direct convolution's by about 1e-5 of the range.
+RELATIVE = 1e-4
+
+
+def _close(result: torch.Tensor, expected: torch.Tensor) -> bool:
+    scale = expected.abs().max().item()
+    return (result - expected).abs().max().item() <= RELATIVE * scale
+
+
+class Convs(nn.Module):
+    """Convolutions that suit the Winograd path and one that does not (stride 2)."""
+
+    winograd_modules = ("body",)
+
+    def __init__(self, dilation: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        pad = dilation
+        self.body = nn.Sequential(
+            nn.Conv2d(128, 160, 3, padding=pad, dilation=dilation, bias=bias),
+            nn.ReLU(),
+            nn.Conv2d(160, 128, 3, padding=pad, dilation=dilation, bias=bias),
+            nn.Conv2d(128, 128, 3, stride=2, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@pytest.mark.parametrize(
+    ("dilation", "bias", "size", "batch"),
+    [(1, True, (13, 18), 1), (1, False, (16, 16), 2), (2, True, (18, 22), 1)],
+    ids=["odd-size", "no-bias-batch-2", "dilation-2"],
+)
+def test_the_winograd_convolutions_give_the_direct_result(dilation, bias, size, batch):
+    torch.manual_seed(0)
+    net = Convs(dilation, bias).eval()
+    x = torch.randn(batch, 128, *size)
+    with torch.no_grad():
+        expected = net(x)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            with winograd.traced_as_winograd(net):
+                result = net(x.contiguous(memory_format=layout))
+            assert result.shape == expected.shape
+            assert _close(result, expected), layout
+            assert not torch.equal(result, expected)  # another algorithm ran, not oneDNN's
+
+
+def test_only_plain_3x3_convolutions_of_enough_channels_suit():
+    x, odd = torch.zeros(1, 128, 16, 16), torch.zeros(1, 128, 15, 16)
+    plain = nn.Conv2d(128, 128, 3, padding=1)
+    assert winograd.suits(plain, x)
+    assert not winograd.suits(plain, x.bfloat16())  # low precision keeps oneDNN's
+    assert not winograd.suits(nn.Conv2d(128, 128, 3, stride=2, padding=1), x)
+    assert not winograd.suits(nn.Conv2d(128, 128, 1), x)
+    assert not winograd.suits(nn.Conv2d(128, 128, 3), x)  # no padding: a smaller output
+    assert not winograd.suits(nn.Conv2d(128, 128, 3, padding=1, groups=2), x)
+    assert not winograd.suits(nn.Conv2d(128, 64, 3, padding=1), x)  # too few channels
+    assert not winograd.suits(nn.Conv2d(128, 128, 3, padding=1, padding_mode="reflect"), x)
+    dilated = nn.Conv2d(128, 128, 3, padding=2, dilation=2)
+    assert winograd.suits(dilated, x) and not winograd.suits(dilated, odd)
+    assert not winograd.suits(nn.utils.spectral_norm(nn.Conv2d(128, 128, 3, padding=1)), x)
+
+
+def test_the_convolutions_are_as_before_after_the_block():
+    torch.manual_seed(1)
+    net = Convs().eval()
+    x = torch.randn(1, 128, 12, 12)
+    with torch.no_grad():
+        before = net(x)
+        with winograd.traced_as_winograd(net):
+            pass
+        assert torch.equal(net(x), before)
+        assert all("forward" not in vars(conv) for conv in winograd.opted_in(net))
+
+
+def _graph_multiplies(runner: inference.Runner) -> bool:
+    """Whether the runner's kept trace computes by batched matrix products (Winograd's path)."""
+    (trace,) = runner._traces.values()
+    return "aten::bmm" in str(trace.graph)
+
+
+def test_the_float32_trace_runs_winograd_where_the_network_opts_in(monkeypatch):
+    from ml.models.zhang import ECCV16
+
+    torch.manual_seed(2)
+    net = ECCV16(width=0.25).eval()  # 128 channels in model4-7
+    x = torch.rand(1, 1, 64, 96) * 100
+    runner = inference.prepare(net, "cpu", method="logits")
+    with torch.inference_mode():
+        exact = runner(x)
+        runner.switch(inference.FAST, lower=False, engine=inference.TORCH)
+        fast = runner(x)
+    assert _graph_multiplies(runner)
+    assert runner.label == "fast (float32, channels-last, jit-frozen, winograd)"
+    assert _close(fast, exact)
+
+    # In bfloat16 (emulated where the processor lacks it) the trace keeps oneDNN's convolutions.
+    monkeypatch.setattr(inference, "_cpu_has_bf16", lambda: True)
+    runner.switch(inference.FAST, lower=True, engine=inference.TORCH)
+    with torch.inference_mode():
+        runner(x)
+    assert not _graph_multiplies(runner)
+    assert "winograd" not in runner.label
+
+
+class NotOptedIn(Convs):
+    winograd_modules = ()
+
+
+def test_a_network_without_winograd_modules_traces_as_before():
+    runner = inference.prepare(NotOptedIn().eval(), "cpu")
+    runner.switch(inference.FAST, lower=False, engine=inference.TORCH)
+    with torch.inference_mode():
+        runner(torch.randn(1, 128, 16, 16))
+    assert not _graph_multiplies(runner)
+    assert runner.label == "fast (float32, channels-last, jit-frozen)"
