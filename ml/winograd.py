@@ -3,20 +3,24 @@ trace (ml.inference): 36 multiplications for each 4 x 4 output tile and channel 
 direct convolution makes 144.
 
 Zhang's networks spend most of their time in 3 x 3 convolutions of 256-512 channels at 32 x 32
-and 64 x 64, where oneDNN's direct convolution already runs near the processor's float32 peak:
-only fewer multiplications make them faster. Each tile of the input (6 x 6, overlapping by 2)
-is transformed (B^T d B), multiplied channel by channel with the transformed filters (G g G^T,
-computed once, in float64) as 36 matrix products, and transformed back (A^T m A). Measured on a
-2-core AVX-512 EPYC, channels-last, against oneDNN's direct convolution: 0.5x at 512 channels
-and 32 x 32, 0.63x at 256 and 64 x 64, 0.86x at 128 and 128 x 128, but 3.2x at 64 and
-256 x 256, where moving the tiles costs more than the multiplications saved (so below
-MIN_CHANNELS a convolution stays as it is). The result differs from the direct convolution by
-float32 rounding (about 1e-5 of the output's range). A dilation of 2 runs as four interleaved
+and 64 x 64, DeOldify's in 300-768-channel ones from 42 x 42 to full scale, and there oneDNN's
+direct convolution already runs near the processor's float32 peak: only fewer multiplications
+make them faster. Each tile of the input (6 x 6, overlapping by 2) is transformed (B^T d B),
+multiplied channel by channel with the transformed filters (G g G^T, computed once) as 36
+matrix products, and transformed back (A^T m A), a band of tile rows at a time so that the
+transformed tiles stay in the cache. Measured on a 2-core AVX-512 EPYC, channels-last, against
+oneDNN's direct convolution: 0.5x at 512 channels and 32 x 32, 0.63x at 256 and 64 x 64, 0.36x
+at 672 and 84 x 84, 0.64x at 303 and 336 x 336, 0.86x at 128 and 128 x 128; but 1.6x at 128
+and 256 x 256 and 3.2x at 64, where moving the tiles costs more than the multiplications saved
+(so below MIN_CHANNELS a convolution stays as it is, and Zhang's SIGGRAPH17 leaves its
+128-channel full-scale layers out). The result differs from the direct convolution by float32
+rounding (about 1e-5 of the output's range). A dilation of 2 runs as four interleaved
 sub-images at dilation 1 (space to batch).
 
 A network opts in by naming the submodules whose convolutions may take this path (its class's
 `winograd_modules`); ml.inference traces them so (`traced_as_winograd`), in float32 only: the
-transforms' sums of large and small terms would lose too much in bfloat16.
+transforms' sums of large and small terms would lose too much in bfloat16. The transformed
+filters hold 4x the memory of the weights they replace (ECCV16: about 470 MB).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import contextlib
 import functools
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +38,12 @@ from torch import nn
 OUT_TILE = 4  # m: a tile's outputs per side
 IN_TILE = OUT_TILE + 2  # m + r - 1: a tile's inputs per side
 MIN_CHANNELS = 128  # below (input or output channels) the direct convolution won
+# Below (the input's height x width) the time saved is small for the memory the transformed
+# filters hold (4x the weights): 512 channels at 16 x 16 ran 0.73x the direct convolution, at
+# 21 x 21 (tiles cut off at the edge) 0.92x, and a network's widest layers are its smallest
+# (DeOldify-Stable's would hold 2.9 GB of filters in all, for a few percent of its time).
+MIN_PIXELS = 32 * 32
+BAND_BYTES = 16 * 2**20  # the transformed tiles of a band: within the last-level cache (32 MB)
 ATTRIBUTE = "winograd_modules"
 
 # Lavin and Gray's matrices for F(4 x 4, 3 x 3) (interpolation points 0, +-1, +-2, infinity).
@@ -62,40 +72,70 @@ _A_T = (
 
 
 @functools.cache
-def _transforms() -> tuple[torch.Tensor, torch.Tensor]:
-    """The input and output transforms of a whole tile as one matrix each (Kronecker products:
-    a flattened 6 x 6 tile times B^T (x) B^T is B^T d B, flattened)."""
-    b_t, a_t = (torch.tensor(m, dtype=torch.float64) for m in (_B_T, _A_T))
-    return torch.kron(b_t, b_t).float(), torch.kron(a_t, a_t).float()
+def _transforms() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The filter, input and output transforms of a whole tile as one matrix each (Kronecker
+    products: a flattened 6 x 6 tile times B^T (x) B^T is B^T d B, flattened), made in float64."""
+    g, b_t, a_t = (torch.tensor(m, dtype=torch.float64) for m in (_G, _B_T, _A_T))
+    return torch.kron(g, g).float(), torch.kron(b_t, b_t).float(), torch.kron(a_t, a_t).float()
 
 
 def filters(weight: torch.Tensor) -> torch.Tensor:
-    """The transformed filters G g G^T of a (out, in, 3, 3) weight, as (36, in, out) float32."""
-    g = torch.tensor(_G, dtype=torch.float64)
+    """The transformed filters G g G^T of an (out, in, 3, 3) weight, as (36, in, out): one matrix
+    product (0.2 s for ECCV16's 470 MB of them, where a contraction over the 3 x 3 axes took
+    1.2 s, which a worker pays at its first `fast` job)."""
+    g_g, _, _ = _transforms()
     out_channels, in_channels = weight.shape[:2]
-    transformed = torch.einsum("ai,oxij,bj->abxo", g, weight.detach().double(), g)
-    return transformed.reshape(IN_TILE * IN_TILE, in_channels, out_channels).float().contiguous()
+    flat = weight.detach().float().reshape(out_channels * in_channels, 9)
+    transformed = (g_g @ flat.T).view(IN_TILE * IN_TILE, out_channels, in_channels)
+    # Stored as the products read it: a transposed view in the trace would be folded by
+    # TorchScript's freezing into a copy of its own at every use (every band).
+    return transformed.transpose(1, 2).contiguous()
 
 
 def conv3x3(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """A 3 x 3 convolution (stride 1, padding 1) of x (N, C, H, W) with `filters`' result."""
-    m, a = OUT_TILE, IN_TILE
-    n, _, height, width = x.shape
+    m = OUT_TILE
+    n, channels, height, width = x.shape
     out_channels = transformed.shape[2]
     rows, cols = -(-height // m), -(-width // m)
     # Channels last: each tile position's channels lie together, rows of the products below.
     nhwc = x.permute(0, 2, 3, 1)
-    padded = F.pad(nhwc, (0, 0, 1, m * cols + 1 - width, 1, m * rows + 1 - height))
-    tiles = padded.unfold(1, a, m).unfold(2, a, m)  # (N, rows, cols, C, 6, 6)
-    b_b, a_a = _transforms()
-    spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
-    products = torch.bmm((b_b @ spread).view(a * a, n * rows * cols, -1), transformed)
-    out = (a_a @ products.view(a * a, -1)).view(m, m, n, rows, cols, out_channels)
-    out = out.permute(2, 3, 0, 4, 1, 5).reshape(n, m * rows, m * cols, out_channels)
-    out = out[:, :height, :width]
+    # A band of tile rows at a time, its transformed tiles within BAND_BYTES: DeOldify's
+    # 303-channel convolution at 336 x 336 took 0.64x the direct one's time in bands of 4 rows,
+    # 1.15x all at once (300 MB of tiles going to memory and back at every step). Each band
+    # is padded on its own and its result goes straight into the output: fewer full-size
+    # temporaries, which scatter the C heap (see BAND_BYTES).
+    row_bytes = n * cols * IN_TILE * IN_TILE * max(channels, out_channels) * 4
+    band = max(1, BAND_BYTES // row_bytes)
+    out = x.new_empty((n, m * rows, m * cols, out_channels)) if band < rows else None
+    for first in range(0, rows, band):
+        last = min(rows, first + band)
+        top, bottom = m * first - 1, m * last + 1  # the input rows the band's tiles cover
+        part = nhwc[:, max(top, 0) : min(bottom, height)]
+        pads = (0, 0, 1, m * cols + 1 - width, max(-top, 0), max(bottom - height, 0))
+        result = _band(F.pad(part, pads), transformed)
+        if out is None:
+            out = result
+        else:
+            out[:, m * first : m * last] = result
     if bias is not None:
-        out = out + bias
-    return out.permute(0, 3, 1, 2)
+        out += bias
+    return out[:, :height, :width].permute(0, 3, 1, 2)
+
+
+def _band(padded: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
+    """The convolution's output (N, 4 rows, 4 cols, out) for a padded band of tile rows in
+    channels-last order (N, 4 rows + 2, 4 cols + 2, C)."""
+    m, a = OUT_TILE, IN_TILE
+    n = padded.shape[0]
+    rows, cols = (padded.shape[1] - 2) // m, (padded.shape[2] - 2) // m
+    tiles = padded.unfold(1, a, m).unfold(2, a, m)  # (N, rows, cols, C, 6, 6)
+    _, b_b, a_a = _transforms()
+    spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
+    inputs = (b_b @ spread).view(a * a, n * rows * cols, -1)
+    products = torch.bmm(inputs, transformed)
+    out = (a_a @ products.view(a * a, -1)).view(m, m, n, rows, cols, -1)
+    return out.permute(2, 3, 0, 4, 1, 5).reshape(n, m * rows, m * cols, -1)
 
 
 def _dilated_by_two(x: torch.Tensor, conv: Any) -> torch.Tensor:
@@ -109,40 +149,97 @@ def _dilated_by_two(x: torch.Tensor, conv: Any) -> torch.Tensor:
     return out.reshape(n, -1, height, width)
 
 
-def suits(conv: nn.Module, x: torch.Tensor) -> bool:
-    """Whether this convolution of x takes the Winograd path: a plain 3 x 3 convolution (its
-    weight a parameter, no hooks) of stride 1, padding equal to a dilation of 1 or 2 (2 on an
-    even size), with MIN_CHANNELS channels or more on both sides, in float32."""
-    if type(conv) is not nn.Conv2d or not isinstance(conv.weight, nn.Parameter):
-        return False
-    dilation = conv.dilation[0]
+class Conv(NamedTuple):
+    """What a convolution computes: its weight (out, in, kh, kw), bias and geometry."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    stride: int
+    padding: int
+    dilation: int
+    groups: int
+
+
+def as_conv(module: nn.Module) -> Conv | None:
+    """A module's convolution: a plain nn.Conv2d's (its weight a parameter, no hooks, zero
+    padding, the same geometry on both axes), or what a conv-like module says it computes (its
+    `as_conv2d()`: DeOldify's spectral-norm convolutions); None for anything else."""
+    if type(module) is not nn.Conv2d:
+        declared = getattr(module, "as_conv2d", None)
+        conv = declared() if callable(declared) else None
+        return Conv(*conv) if conv is not None else None
+    plain = (
+        isinstance(module.weight, nn.Parameter)
+        and module.padding_mode == "zeros"
+        and not isinstance(module.padding, str)
+        and not module._forward_pre_hooks
+        and not module._forward_hooks
+    )
+    square = all(len(set(pair)) == 1 for pair in (module.stride, module.padding, module.dilation))
+    if not (plain and square):
+        return None
+    stride, padding, dilation = module.stride[0], module.padding[0], module.dilation[0]
+    return Conv(module.weight, module.bias, stride, padding, dilation, module.groups)
+
+
+def suits(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether this convolution of x takes the Winograd path (see `_suits`)."""
+    conv = as_conv(module)
+    return conv is not None and _suits(conv, x)
+
+
+def _suits(conv: Conv, x: torch.Tensor) -> bool:
+    """A 3 x 3 convolution of stride 1, padding equal to a dilation of 1 or 2 (2 on an even
+    size), with MIN_CHANNELS channels or more on both sides, of a float32 input of MIN_PIXELS or
+    more."""
+    out_channels, in_channels, *kernel = conv.weight.shape
+    even = x.shape[2] % 2 == 0 == x.shape[3] % 2
     return (
-        conv.kernel_size == (3, 3)
-        and conv.stride == (1, 1)
+        kernel == [3, 3]
+        and conv.stride == 1
         and conv.groups == 1
-        and conv.padding_mode == "zeros"
-        and conv.dilation == (dilation, dilation)
         and conv.padding == conv.dilation
-        and (dilation == 1 or (dilation == 2 and x.shape[2] % 2 == 0 == x.shape[3] % 2))
-        and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
+        and (conv.dilation == 1 or (conv.dilation == 2 and even))
+        and min(in_channels, out_channels) >= MIN_CHANNELS
+        and x.shape[2] * x.shape[3] >= MIN_PIXELS
         and x.dtype == torch.float32
-        and not conv._forward_pre_hooks
-        and not conv._forward_hooks
     )
 
 
-def _forward(conv: nn.Conv2d, transformed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    if not suits(conv, x):
-        return nn.Conv2d.forward(conv, x)
-    run = functools.partial(conv3x3, transformed=transformed, bias=conv.bias)
-    return run(x) if conv.dilation[0] == 1 else _dilated_by_two(x, run)
+@functools.cache
+def _operator() -> Any:
+    """conv3x3 as one operator of its own (coloria::winograd_conv3x3), which a trace records as
+    one node. Traced step by step, TorchScript's interpreter kept each band's temporaries alive
+    far longer than eager code does: one 303-channel convolution at 336 x 336 left 700 MB more
+    of the C heap in use, DeOldify's whole network 1.7 GB; as one operator, 150 MB."""
+
+    @torch.library.custom_op("coloria::winograd_conv3x3", mutates_args=())
+    def winograd_conv3x3(
+        x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        return conv3x3(x, transformed, bias).contiguous(memory_format=torch.channels_last)
+
+    @winograd_conv3x3.register_fake
+    def _(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        shape = (x.shape[0], transformed.shape[2], x.shape[2], x.shape[3])
+        return x.new_empty(shape).contiguous(memory_format=torch.channels_last)
+
+    return winograd_conv3x3
 
 
-def opted_in(module: nn.Module) -> list[nn.Conv2d]:
+def _forward(module: nn.Module, conv: Conv, transformed: torch.Tensor, x: torch.Tensor) -> Any:
+    if not _suits(conv, x):
+        return type(module).forward(module, x)
+    run = functools.partial(_operator(), transformed=transformed, bias=conv.bias)
+    return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
+
+
+def opted_in(module: nn.Module) -> list[nn.Module]:
     """The 3 x 3 convolutions of the submodules a network names in its `winograd_modules`."""
     names = getattr(module, ATTRIBUTE, ())
-    found = (module.get_submodule(name).modules() for name in names)
-    return [m for ms in found for m in ms if type(m) is nn.Conv2d and m.kernel_size == (3, 3)]
+    found = [m for name in names for m in module.get_submodule(name).modules()]
+    convs = [(m, as_conv(m)) for m in found]
+    return [m for m, conv in convs if conv is not None and conv.weight.shape[2:] == (3, 3)]
 
 
 @contextlib.contextmanager
@@ -151,8 +248,10 @@ def traced_as_winograd(module: nn.Module) -> Iterator[None]:
     they suit it (what a trace made in the block records, with the transformed filters as
     constants); as before after it."""
     convs = opted_in(module)
-    for conv in convs:
-        conv.forward = functools.partial(_forward, conv, filters(conv.weight))
+    with torch.no_grad():
+        for each in convs:
+            conv = as_conv(each)
+            each.forward = functools.partial(_forward, each, conv, filters(conv.weight))
     _transforms()  # made outside the trace (it records them as constants either way)
     try:
         with warnings.catch_warnings():
@@ -161,5 +260,5 @@ def traced_as_winograd(module: nn.Module) -> Iterator[None]:
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             yield
     finally:
-        for conv in convs:
-            vars(conv).pop("forward", None)
+        for each in convs:
+            vars(each).pop("forward", None)

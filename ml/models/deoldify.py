@@ -102,6 +102,14 @@ class SpectralNormConv(nn.Module):
             sigma = torch.dot(u, matrix @ v)
         return self.weight_orig / sigma
 
+    def as_conv2d(self) -> tuple | None:
+        """What it computes as a 2-D convolution (weight, bias, stride, padding, dilation,
+        groups), for ml.winograd; None for the 1-D ones and while training (where reading the
+        weight would run a power iteration)."""
+        if self.dims != 2 or self.training:
+            return None
+        return self.normalised_weight().detach(), self.bias, self.stride, self.padding, 1, 1
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = F.conv2d if self.dims == 2 else F.conv1d
         return conv(
@@ -364,6 +372,11 @@ def _body_channels(body: nn.Sequential) -> dict[int, int]:
 class DeOldifyGenerator(nn.Module):
     """Gray photo (3 identical channels, ImageNet-normalised) -> RGB in ImageNet-normalised units
     within (-3, 3). Any input size works; the official recipe uses squares of 16 x render factor."""
+
+    # Where `fast`'s float32 trace may run 3 x 3 convolutions by Winograd's algorithm
+    # (ml.winograd): everywhere. Most of the time goes to the decoder's 300-768-channel
+    # convolutions at 1/8 to full scale (the last ResBlock's two at full scale: about half).
+    winograd_modules = ("layers",)
 
     def __init__(self, arch: Architecture) -> None:
         super().__init__()

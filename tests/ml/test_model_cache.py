@@ -84,6 +84,7 @@ def test_a_predictor_is_measured_by_the_networks_it_holds():
 
 
 def test_real_models_are_measured_when_loaded(toy_family):
+    ml.configure(inference="exact")
     ml.colorize(make_photo(), model="zhang-eccv16")
     ml.colorize(make_photo(), model="toy-slow")
     sizes = {key[0]: size for key, size in runtime.loaded().items()}
@@ -91,6 +92,15 @@ def test_real_models_are_measured_when_loaded(toy_family):
     expected = sum(t.numel() * t.element_size() for t in predictor.net.state_dict().values())
     assert sizes["zhang-eccv16"] == expected > 100 * MB  # ECCV16: 32 million float32 weights
     assert 0 < sizes["toy-slow"] < MB
+
+    # In `fast`, ECCV16's default, its size also counts what its trace holds: Winograd's
+    # transformed filters, 4x the weights of the convolutions they serve (ml.winograd).
+    del predictor
+    runtime.unload_all()
+    ml.configure(inference="")
+    ml.colorize(make_photo(), model="zhang-eccv16")
+    (fast,) = [size for key, size in runtime.loaded().items() if key[0] == "zhang-eccv16"]
+    assert fast > expected + 100 * MB
 
 
 def test_without_a_budget_every_model_stays():
@@ -131,7 +141,8 @@ def test_a_budget_smaller_than_two_models_keeps_one_and_frees_the_other(toy_fami
 
 
 def test_all_models_one_after_the_other_never_hold_more_than_the_budget(toy_family, monkeypatch):
-    ml.configure(model_cache_mb=200)  # room for ECCV16 (123 MB) and the toy, not two ECCV16
+    # Room for ECCV16 (123 MB in exact) and the toy, not two ECCV16.
+    ml.configure(model_cache_mb=200, inference="exact")
     spec = ml.get_spec("zhang-eccv16")
     import dataclasses
 

@@ -40,7 +40,7 @@ class Convs(nn.Module):
 
 @pytest.mark.parametrize(
     ("dilation", "bias", "size", "batch"),
-    [(1, True, (13, 18), 1), (1, False, (16, 16), 2), (2, True, (18, 22), 1)],
+    [(1, True, (33, 38), 1), (1, False, (32, 32), 2), (2, True, (34, 38), 1)],
     ids=["odd-size", "no-bias-batch-2", "dilation-2"],
 )
 def test_the_winograd_convolutions_give_the_direct_result(dilation, bias, size, batch):
@@ -58,9 +58,10 @@ def test_the_winograd_convolutions_give_the_direct_result(dilation, bias, size, 
 
 
 def test_only_plain_3x3_convolutions_of_enough_channels_suit():
-    x, odd = torch.zeros(1, 128, 16, 16), torch.zeros(1, 128, 15, 16)
+    x, odd = torch.zeros(1, 128, 32, 32), torch.zeros(1, 128, 33, 32)
     plain = nn.Conv2d(128, 128, 3, padding=1)
     assert winograd.suits(plain, x)
+    assert not winograd.suits(plain, torch.zeros(1, 128, 16, 16))  # too small to gain much
     assert not winograd.suits(plain, x.bfloat16())  # low precision keeps oneDNN's
     assert not winograd.suits(nn.Conv2d(128, 128, 3, stride=2, padding=1), x)
     assert not winograd.suits(nn.Conv2d(128, 128, 1), x)
@@ -76,7 +77,7 @@ def test_only_plain_3x3_convolutions_of_enough_channels_suit():
 def test_the_convolutions_are_as_before_after_the_block():
     torch.manual_seed(1)
     net = Convs().eval()
-    x = torch.randn(1, 128, 12, 12)
+    x = torch.randn(1, 128, 32, 32)
     with torch.no_grad():
         before = net(x)
         with winograd.traced_as_winograd(net):
@@ -86,17 +87,17 @@ def test_the_convolutions_are_as_before_after_the_block():
 
 
 def _graph_multiplies(runner: inference.Runner) -> bool:
-    """Whether the runner's kept trace computes by batched matrix products (Winograd's path)."""
+    """Whether the runner's kept trace calls Winograd's convolution."""
     (trace,) = runner._traces.values()
-    return "aten::bmm" in str(trace.graph)
+    return "coloria::winograd_conv3x3" in str(trace.graph)
 
 
 def test_the_float32_trace_runs_winograd_where_the_network_opts_in(monkeypatch):
     from ml.models.zhang import ECCV16
 
     torch.manual_seed(2)
-    net = ECCV16(width=0.25).eval()  # 128 channels in model4-7
-    x = torch.rand(1, 1, 64, 96) * 100
+    net = ECCV16(width=0.25).eval()  # 128 channels in model4-7, at 32 x 32
+    x = torch.rand(1, 1, 256, 256) * 100
     runner = inference.prepare(net, "cpu", method="logits")
     with torch.inference_mode():
         exact = runner(x)
@@ -123,6 +124,48 @@ def test_a_network_without_winograd_modules_traces_as_before():
     runner = inference.prepare(NotOptedIn().eval(), "cpu")
     runner.switch(inference.FAST, lower=False, engine=inference.TORCH)
     with torch.inference_mode():
-        runner(torch.randn(1, 128, 16, 16))
+        runner(torch.randn(1, 128, 32, 32))
     assert not _graph_multiplies(runner)
     assert runner.label == "fast (float32, channels-last, jit-frozen)"
+
+
+def test_a_spectral_norm_convolution_runs_by_winograd_with_its_normalised_weight():
+    from ml.models.deoldify import SpectralNormConv
+
+    torch.manual_seed(3)
+    conv = SpectralNormConv(128, 128, 3, bias=True).eval()
+    x = torch.randn(1, 128, 32, 40)
+    assert winograd.suits(conv, x)
+    assert not winograd.suits(SpectralNormConv(128, 128, 1, bias=True, dims=1).eval(), x)
+    assert not winograd.suits(SpectralNormConv(128, 128, 3, bias=True).train(), x)
+
+    class Wrapped(nn.Module):
+        winograd_modules = ("conv",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = conv
+
+    with torch.no_grad():
+        expected = conv(x)
+        with winograd.traced_as_winograd(Wrapped()):
+            result = conv(x)
+    assert _close(result, expected) and not torch.equal(result, expected)
+
+
+def test_bands_of_tile_rows_give_the_result_of_one_pass(monkeypatch):
+    torch.manual_seed(4)
+    net = Convs().eval()
+    x = torch.randn(1, 128, 45, 33)
+    bands = []
+    band = winograd._band
+    monkeypatch.setattr(winograd, "_band", lambda *args: bands.append(1) or band(*args))
+    with torch.no_grad():
+        direct = net(x)
+        with winograd.traced_as_winograd(net):
+            whole = net(x)
+            assert len(bands) == 2  # one for each of the two Winograd convolutions
+            monkeypatch.setattr(winograd, "BAND_BYTES", 1)  # a band for each row of tiles
+            banded = net(x)
+    assert len(bands) == 2 + 2 * 12  # 45 rows: 12 rows of 4 x 4 tiles
+    assert _close(banded, direct) and _close(whole, direct)
