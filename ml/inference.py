@@ -4,9 +4,11 @@ COLORIA_INFERENCE_<MODEL>, else the model's measured default below).
 `exact` is the float32 eager network, bit for bit what the parity tests check. `fast` is the
 best path measured on this project's CPUs (python -m ml.benchmark --inference): the network in
 channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
-weight norms, BatchNorm and the constant arithmetic into the convolutions), under bfloat16
-autocast where the processor computes bfloat16 natively (AVX-512 BF16 or AMX; float32
-otherwise, or when COLORIA_BF16=0), and float16 autocast on CUDA. A network names the
+weight norms, BatchNorm and the constant arithmetic into the convolutions; in float32, the
+3 x 3 convolutions of the submodules a network names in its `winograd_modules` run by
+Winograd's algorithm, ml.winograd), under bfloat16 autocast where the processor computes
+bfloat16 natively (AVX-512 BF16 or AMX; float32 otherwise, or when COLORIA_BF16=0), and
+float16 autocast on CUDA. A network names the
 submodules that must stay float32 under that autocast (its `float32_modules`: where low
 precision moved the colours most, as measured against `exact`). A trace holds for one input
 shape, so traces are kept by shape, a few at a time (DeOldify's render factors, DDColor's input

@@ -227,11 +227,28 @@ def _operator() -> Any:
     return winograd_conv3x3
 
 
-def _forward(module: nn.Module, conv: Conv, transformed: torch.Tensor, x: torch.Tensor) -> Any:
-    if not _suits(conv, x):
+def _forward(module: nn.Module, made: dict, x: torch.Tensor) -> Any:
+    """The module's forward within `traced_as_winograd`: Winograd's where it suits this input,
+    its filters transformed at first use (outside the trace: only those a trace uses are made,
+    and it keeps them as constants)."""
+    conv = _untraced(as_conv, module)
+    if conv is None or not _suits(conv, x):
         return type(module).forward(module, x)
-    run = functools.partial(_operator(), transformed=transformed, bias=conv.bias)
+    if module not in made:
+        made[module] = _untraced(filters, conv.weight)
+    run = functools.partial(_operator(), transformed=made[module], bias=conv.bias)
     return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
+
+
+def _untraced(function: Any, *args: Any) -> Any:
+    """function(*args), unseen by a trace in progress and without autograd."""
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)
+    try:
+        with torch.no_grad():
+            return function(*args)
+    finally:
+        torch._C._set_tracing_state(state)
 
 
 def opted_in(module: nn.Module) -> list[nn.Module]:
@@ -247,11 +264,9 @@ def traced_as_winograd(module: nn.Module) -> Iterator[None]:
     """Within the block, the network's opted-in convolutions run by Winograd's algorithm where
     they suit it (what a trace made in the block records, with the transformed filters as
     constants); as before after it."""
-    convs = opted_in(module)
-    with torch.no_grad():
-        for each in convs:
-            conv = as_conv(each)
-            each.forward = functools.partial(_forward, each, conv, filters(conv.weight))
+    convs, made = opted_in(module), {}
+    for each in convs:
+        each.forward = functools.partial(_forward, each, made)
     _transforms()  # made outside the trace (it records them as constants either way)
     try:
         with warnings.catch_warnings():
