@@ -81,10 +81,10 @@ TORCH, ORT = "torch", "onnxruntime"
 # bfloat16 there; 1.04 / 1.11 / 1.24 before), Coloria-Lite 0.71 / 0.80 / 0.82 (0.90 / 0.96 /
 # 1.08 before), DDColor-T 0.70 / 0.67 / 0.78, BigColor 0.68-0.77 / 0.67-0.80 / 0.83-0.84
 # (its runs vary by 10 %); DeOldify-Stable (rf 21, its trace) 0.68 / 0.68 / 0.74.
-# With Winograd's 3 x 3 convolutions in the float32 trace (ml.winograd), on a 2-core AVX-512
-# EPYC, idle, settled (python -m ml.benchmark --inference --repeats 3), network / pipeline /
-# 12-megapixel pipeline against exact: Zhang's ECCV16 0.60 / 0.62 / 0.73 and SIGGRAPH17 0.63 /
-# 0.67 / 0.72 (their plain trace 0.95-1.0), which now run fast by default; DeOldify-Artistic
+# With Winograd's 3 x 3 convolutions (ml.winograd; measured traced, now eager: Runner.winograd)
+# on a 2-core AVX-512 EPYC, idle, settled (python -m ml.benchmark --inference --repeats 3),
+# network / pipeline / 12-megapixel pipeline against exact: Zhang's ECCV16 0.60 / 0.62 / 0.73
+# and SIGGRAPH17 0.63 / 0.67 / 0.72 (plain trace 0.95-1.0), now fast by default; DeOldify-Artistic
 # 0.47 / 0.48 / 0.50 and Stable 0.53 / 0.54 / 0.59 at render factor 21 (their plain trace
 # 0.69-0.74). On the 100 validation photos (random official-layout weights) ECCV16 mean 0.000,
 # max 0.73, SIGGRAPH17 mean 0.000, max 0.86 (worst photo 0.000 both).
@@ -256,12 +256,21 @@ class Runner:
             self._traces.clear()
             self._held.clear()
             _keep_float32(self.module, self.device, self.dtype is not None)
+            _winograd(self.module, False)  # installed at the first eager `fast` call
             layout = torch.channels_last if self.fast else torch.contiguous_format
             self.module.to(memory_format=layout)
 
     @property
     def jit(self) -> bool:
         return self.fast and self.can_jit
+
+    @property
+    def winograd(self) -> bool:
+        """Whether float32 `fast` runs eagerly with Winograd's convolutions (ml.winograd), not
+        traced: as fast (ECCV16 0.57x exact, 0.63x traced; DeOldify 0.50x, 0.49x), and a frozen
+        trace's constants (4x the weights) outlive it (pytorch#96726): each reload leaked."""
+        opted_in = self.jit and self.dtype is None and _winograd_opted_in(self.module)
+        return opted_in and not self.onnx
 
     @property
     def onnx(self) -> bool:
@@ -281,9 +290,9 @@ class Runner:
         if self.onnx and self.ran_onnx is not False:
             return f"fast (float32, {ORT})"
         parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
-        parts += ["channels-last"] + ["jit-frozen"] * self.jit
-        if self.jit and self.dtype is None and _winograd_opted_in(self.module):
-            parts.append("winograd")
+        winograd = self.winograd
+        parts += ["channels-last"] + ["jit-frozen"] * (self.jit and not winograd)
+        parts += ["winograd"] * winograd
         return f"fast ({', '.join(parts)})"
 
     def __call__(self, *inputs: Any) -> Any:
@@ -302,7 +311,9 @@ class Runner:
                 return outputs
             self.ran_onnx = False
         inputs = tuple(_channels_last(x) for x in inputs)
-        if not self.jit:
+        if self.winograd:
+            _winograd(self.module, True)
+        if not self.jit or self.winograd:
             with torch.inference_mode(), self._autocast():
                 return _as_float(getattr(self.module, self.method)(*inputs))
         trace = self._trace(inputs)
@@ -316,11 +327,12 @@ class Runner:
 
     def held_bytes(self) -> int:
         """Bytes the kept traces and ONNX Runtime sessions hold beyond the module's own weights
-        (a trace's folded copy of them; a session's graph and its arena, which keeps the largest
+        (a trace's folded copy of them; Winograd's transformed filters; a session's graph and
+        its arena, which keeps the largest
         activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512). Without the lock, which
         an export holds for seconds: the model cache asks after every prediction."""
         kept, held = list(self._traces), dict(self._held)  # one step each under the GIL
-        return sum(held.get(shapes, 0) for shapes in kept)
+        return sum(held.get(shapes, 0) for shapes in kept) + _winograd(self.module, None)
 
     def _autocast(self) -> Any:
         import torch
@@ -375,21 +387,10 @@ class Runner:
                 # Outside inference mode: TorchScript cannot freeze a graph traced inside it.
                 grad, held = torch.no_grad(), self._holding(shapes, trim=True)
                 with torch.inference_mode(False), grad, self._autocast(), recording, held:
-                    with self._winograd():
-                        trace = torch.jit.trace(target, inputs, check_trace=False)
-                    trace = torch.jit.freeze(trace)
+                    trace = torch.jit.freeze(torch.jit.trace(target, inputs, check_trace=False))
                 self._keep(shapes, trace, MAX_TRACES)
             self._traces.move_to_end(shapes)
             return trace
-
-    def _winograd(self) -> Any:
-        """The block in which a float32 trace records the network's opted-in 3 x 3
-        convolutions by Winograd's algorithm (ml.winograd); bfloat16 traces keep oneDNN's."""
-        from ml import winograd
-
-        if self.dtype is not None:
-            return contextlib.nullcontext()
-        return winograd.traced_as_winograd(self.module)
 
     @contextlib.contextmanager
     def _holding(self, shapes: tuple, trim: bool = False) -> Any:
@@ -414,9 +415,16 @@ class Runner:
 
 
 def _winograd_opted_in(module: Any) -> bool:
+    return bool(getattr(module, "winograd_modules", ()))  # ml.winograd.ATTRIBUTE
+
+
+def _winograd(module: Any, wanted: bool | None) -> int:
+    """Install Winograd's convolutions (or take them off; None: neither); their filters' bytes."""
     from ml import winograd
 
-    return bool(getattr(module, winograd.ATTRIBUTE, ()))
+    if _winograd_opted_in(module) and wanted is not None:
+        winograd.install(module) if wanted else winograd.remove(module)
+    return winograd.held_bytes(module)
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:

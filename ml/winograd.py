@@ -1,5 +1,5 @@
 """3 x 3 convolutions by Winograd's minimal filtering, F(4 x 4, 3 x 3), for `fast`'s float32
-trace (ml.inference): 36 multiplications for each 4 x 4 output tile and channel pair where a
+path (ml.inference): 36 multiplications for each 4 x 4 output tile and channel pair where a
 direct convolution makes 144.
 
 Zhang's networks spend most of their time in 3 x 3 convolutions of 256-512 channels at 32 x 32
@@ -18,16 +18,16 @@ rounding (about 1e-5 of the output's range). A dilation of 2 runs as four interl
 sub-images at dilation 1 (space to batch).
 
 A network opts in by naming the submodules whose convolutions may take this path (its class's
-`winograd_modules`); ml.inference traces them so (`traced_as_winograd`), in float32 only: the
-transforms' sums of large and small terms would lose too much in bfloat16. The transformed
-filters hold 4x the memory of the weights they replace (ECCV16: about 470 MB).
+`winograd_modules`); ml.inference installs them on its float32 `fast` path (`install`), which
+runs such a network eagerly, not traced. Not in bfloat16: the transforms' sums of large and
+small terms would lose too much there. The transformed filters hold 4x the memory of the
+weights they replace (ECCV16: about 470 MB).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import warnings
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -45,6 +45,7 @@ MIN_CHANNELS = 128  # below (input or output channels) the direct convolution wo
 MIN_PIXELS = 32 * 32
 BAND_BYTES = 16 * 2**20  # the transformed tiles of a band: within the last-level cache (32 MB)
 ATTRIBUTE = "winograd_modules"
+FILTERS = "_winograd_filters"  # where an installed network keeps its transformed filters
 
 # Lavin and Gray's matrices for F(4 x 4, 3 x 3) (interpolation points 0, +-1, +-2, infinity).
 _B_T = (
@@ -87,8 +88,7 @@ def filters(weight: torch.Tensor) -> torch.Tensor:
     out_channels, in_channels = weight.shape[:2]
     flat = weight.detach().float().reshape(out_channels * in_channels, 9)
     transformed = (g_g @ flat.T).view(IN_TILE * IN_TILE, out_channels, in_channels)
-    # Stored as the products read it: a transposed view in the trace would be folded by
-    # TorchScript's freezing into a copy of its own at every use (every band).
+    # Stored as the products read it, so that no band transposes it.
     return transformed.transpose(1, 2).contiguous()
 
 
@@ -104,7 +104,7 @@ def conv3x3(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | Non
     # 303-channel convolution at 336 x 336 took 0.64x the direct one's time in bands of 4 rows,
     # 1.15x all at once (300 MB of tiles going to memory and back at every step). Each band
     # is padded on its own and its result goes straight into the output: fewer full-size
-    # temporaries, which scatter the C heap (see BAND_BYTES).
+    # temporaries, which scatter the C heap.
     row_bytes = n * cols * IN_TILE * IN_TILE * max(channels, out_channels) * 4
     band = max(1, BAND_BYTES // row_bytes)
     out = x.new_empty((n, m * rows, m * cols, out_channels)) if band < rows else None
@@ -206,49 +206,17 @@ def _suits(conv: Conv, x: torch.Tensor) -> bool:
     )
 
 
-@functools.cache
-def _operator() -> Any:
-    """conv3x3 as one operator of its own (coloria::winograd_conv3x3), which a trace records as
-    one node. Traced step by step, TorchScript's interpreter kept each band's temporaries alive
-    far longer than eager code does: one 303-channel convolution at 336 x 336 left 700 MB more
-    of the C heap in use, DeOldify's whole network 1.7 GB; as one operator, 150 MB."""
-
-    @torch.library.custom_op("coloria::winograd_conv3x3", mutates_args=())
-    def winograd_conv3x3(
-        x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None
-    ) -> torch.Tensor:
-        return conv3x3(x, transformed, bias).contiguous(memory_format=torch.channels_last)
-
-    @winograd_conv3x3.register_fake
-    def _(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        shape = (x.shape[0], transformed.shape[2], x.shape[2], x.shape[3])
-        return x.new_empty(shape).contiguous(memory_format=torch.channels_last)
-
-    return winograd_conv3x3
-
-
 def _forward(module: nn.Module, made: dict, x: torch.Tensor) -> Any:
-    """The module's forward within `traced_as_winograd`: Winograd's where it suits this input,
-    its filters transformed at first use (outside the trace: only those a trace uses are made,
-    and it keeps them as constants)."""
-    conv = _untraced(as_conv, module)
+    """The module's forward once installed: Winograd's where it suits this input, its filters
+    transformed at first use (only those the network uses are made)."""
+    conv = as_conv(module)
     if conv is None or not _suits(conv, x):
         return type(module).forward(module, x)
     if module not in made:
-        made[module] = _untraced(filters, conv.weight)
-    run = functools.partial(_operator(), transformed=made[module], bias=conv.bias)
-    return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
-
-
-def _untraced(function: Any, *args: Any) -> Any:
-    """function(*args), unseen by a trace in progress and without autograd."""
-    state = torch._C._get_tracing_state()
-    torch._C._set_tracing_state(None)
-    try:
         with torch.no_grad():
-            return function(*args)
-    finally:
-        torch._C._set_tracing_state(state)
+            made[module] = filters(conv.weight)
+    run = functools.partial(conv3x3, transformed=made[module], bias=conv.bias)
+    return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
 
 
 def opted_in(module: nn.Module) -> list[nn.Module]:
@@ -259,21 +227,37 @@ def opted_in(module: nn.Module) -> list[nn.Module]:
     return [m for m, conv in convs if conv is not None and conv.weight.shape[2:] == (3, 3)]
 
 
-@contextlib.contextmanager
-def traced_as_winograd(module: nn.Module) -> Iterator[None]:
-    """Within the block, the network's opted-in convolutions run by Winograd's algorithm where
-    they suit it (what a trace made in the block records, with the transformed filters as
-    constants); as before after it."""
-    convs, made = opted_in(module), {}
-    for each in convs:
+def install(module: nn.Module) -> None:
+    """From now on (until `remove`), the network's opted-in convolutions run by Winograd's
+    algorithm where they suit their input, each one's filters transformed at its first such
+    call and kept (`held_bytes`)."""
+    if FILTERS in vars(module):
+        return
+    made: dict = {}
+    for each in opted_in(module):
         each.forward = functools.partial(_forward, each, made)
-    _transforms()  # made outside the trace (it records them as constants either way)
+    vars(module)[FILTERS] = made
+
+
+def remove(module: nn.Module) -> None:
+    """The opted-in convolutions run as before, their transformed filters let go."""
+    if vars(module).pop(FILTERS, None) is None:
+        return
+    for each in opted_in(module):
+        vars(each).pop("forward", None)
+
+
+def held_bytes(module: nn.Module) -> int:
+    """Bytes of the transformed filters the installed convolutions hold."""
+    made = vars(module).get(FILTERS, {})
+    return sum(t.numel() * t.element_size() for t in list(made.values()))
+
+
+@contextlib.contextmanager
+def installed(module: nn.Module) -> Iterator[None]:
+    """`install` for the block, then `remove`."""
+    install(module)
     try:
-        with warnings.catch_warnings():
-            # The trace fixes the shapes that `suits` reads, as it fixes the input's: a trace
-            # serves one input shape (ml.inference keeps one per shape).
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            yield
+        yield
     finally:
-        for each in convs:
-            vars(each).pop("forward", None)
+        remove(module)

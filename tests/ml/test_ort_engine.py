@@ -139,7 +139,7 @@ def test_a_size_where_the_graph_does_not_hold_falls_back_to_pytorch(onnxruntime_
 def test_falls_back_to_pytorch_without_the_package(onnxruntime_fast, monkeypatch):
     monkeypatch.setattr(ort_engine, "available", lambda: False)
     _, fast = _both("zhang-eccv16", make_photo(96, 64, seed=8))
-    assert fast.info["coloria"]["inference"] == WINOGRAD_LABEL  # ECCV16's trace
+    assert fast.info["coloria"]["inference"] == WINOGRAD_LABEL  # ECCV16: Winograd, eager
 
 
 def test_falls_back_to_pytorch_when_the_export_fails(onnxruntime_fast, monkeypatch, caplog):
