@@ -81,13 +81,13 @@ TORCH, ORT = "torch", "onnxruntime"
 # bfloat16 there; 1.04 / 1.11 / 1.24 before), Coloria-Lite 0.71 / 0.80 / 0.82 (0.90 / 0.96 /
 # 1.08 before), DDColor-T 0.70 / 0.67 / 0.78, BigColor 0.68-0.77 / 0.67-0.80 / 0.83-0.84
 # (its runs vary by 10 %); DeOldify-Stable (rf 21, its trace) 0.68 / 0.68 / 0.74.
-# With Winograd's 3 x 3 convolutions (ml.winograd; measured traced, now eager: Runner.winograd)
-# on a 2-core AVX-512 EPYC, idle, settled (python -m ml.benchmark --inference --repeats 3),
-# network / pipeline / 12-megapixel pipeline against exact: Zhang's ECCV16 0.60 / 0.62 / 0.73
-# and SIGGRAPH17 0.63 / 0.67 / 0.72 (plain trace 0.95-1.0), now fast by default; DeOldify-Artistic
-# 0.47 / 0.48 / 0.50 and Stable 0.53 / 0.54 / 0.59 at render factor 21 (their plain trace
-# 0.69-0.74). On the 100 validation photos (random official-layout weights) ECCV16 mean 0.000,
-# max 0.73, SIGGRAPH17 mean 0.000, max 0.86 (worst photo 0.000 both).
+# With Winograd's 3 x 3 convolutions (ml.winograd; traced, now eager: Runner.winograd) on a
+# 2-core AVX-512 EPYC, idle, settled (python -m ml.benchmark --inference --repeats 3),
+# network / pipeline / 12-megapixel pipeline against exact, traced: ECCV16 0.60 / 0.62 / 0.73,
+# SIGGRAPH17 0.63 / 0.67 / 0.72 (plain trace 0.95-1.0: now fast by default), DeOldify-Artistic
+# 0.47 / 0.48 / 0.50, Stable 0.53 / 0.54 / 0.59 at rf 21 (plain trace 0.69-0.74); eager: ECCV16
+# 0.66 / 0.69 / 0.75, DeOldify-Artistic 0.55 / 0.55 / 0.54. On the 100 validation photos (random
+# official-layout weights) ECCV16 mean 0.000, max 0.73, SIGGRAPH17 mean 0.000, max 0.86.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
     {
         "zhang-eccv16",
