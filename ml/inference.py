@@ -4,8 +4,8 @@ COLORIA_INFERENCE_<MODEL>, else the model's measured default below).
 `exact` is the float32 eager network, bit for bit what the parity tests check. `fast` is the
 best path measured on this project's CPUs (python -m ml.benchmark --inference): the network in
 channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
-weight norms, BatchNorm and the constant arithmetic into the convolutions; in float32, the
-3 x 3 convolutions of the submodules a network names in its `winograd_modules` run by
+weight norms, BatchNorm and the constant arithmetic into the convolutions; in float32, a
+network naming `winograd_modules` runs eagerly instead, their 3 x 3 convolutions by
 Winograd's algorithm, ml.winograd), under bfloat16 autocast where the processor computes
 bfloat16 natively (AVX-512 BF16 or AMX; float32 otherwise, or when COLORIA_BF16=0), and
 float16 autocast on CUDA. A network names the
@@ -256,7 +256,7 @@ class Runner:
             self._traces.clear()
             self._held.clear()
             _keep_float32(self.module, self.device, self.dtype is not None)
-            _winograd(self.module, False)  # installed at the first eager `fast` call
+            _winograd().remove(self.module)  # installed at the first eager `fast` call
             layout = torch.channels_last if self.fast else torch.contiguous_format
             self.module.to(memory_format=layout)
 
@@ -311,9 +311,10 @@ class Runner:
                 return outputs
             self.ran_onnx = False
         inputs = tuple(_channels_last(x) for x in inputs)
-        if self.winograd:
-            _winograd(self.module, True)
-        if not self.jit or self.winograd:
+        winograd = self.winograd
+        if winograd:
+            _winograd().install(self.module)
+        if not self.jit or winograd:
             with torch.inference_mode(), self._autocast():
                 return _as_float(getattr(self.module, self.method)(*inputs))
         trace = self._trace(inputs)
@@ -332,7 +333,7 @@ class Runner:
         activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512). Without the lock, which
         an export holds for seconds: the model cache asks after every prediction."""
         kept, held = list(self._traces), dict(self._held)  # one step each under the GIL
-        return sum(held.get(shapes, 0) for shapes in kept) + _winograd(self.module, None)
+        return sum(held.get(shapes, 0) for shapes in kept) + _winograd().held_bytes(self.module)
 
     def _autocast(self) -> Any:
         import torch
@@ -418,13 +419,10 @@ def _winograd_opted_in(module: Any) -> bool:
     return bool(getattr(module, "winograd_modules", ()))  # ml.winograd.ATTRIBUTE
 
 
-def _winograd(module: Any, wanted: bool | None) -> int:
-    """Install Winograd's convolutions (or take them off; None: neither); their filters' bytes."""
-    from ml import winograd
+def _winograd() -> Any:
+    from ml import winograd  # imported on use, as torch is
 
-    if _winograd_opted_in(module) and wanted is not None:
-        winograd.install(module) if wanted else winograd.remove(module)
-    return winograd.held_bytes(module)
+    return winograd
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:

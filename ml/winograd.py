@@ -206,25 +206,34 @@ def _suits(conv: Conv, x: torch.Tensor) -> bool:
     )
 
 
-def _forward(module: nn.Module, made: dict, x: torch.Tensor) -> Any:
-    """The module's forward once installed: Winograd's where it suits this input, its filters
-    transformed at first use (only those the network uses are made)."""
-    conv = as_conv(module)
-    if conv is None or not _suits(conv, x):
+def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:
+    """The module's forward once installed (`conv`: its geometry, the weight's shape only):
+    Winograd's where it suits this input, its filters transformed at first use (only those the
+    network uses are made; a spectral-norm weight is normalised once, there, not every call)."""
+    if not _suits(conv, x):
         return type(module).forward(module, x)
     if module not in made:
         with torch.no_grad():
-            made[module] = filters(conv.weight)
+            made[module] = filters(as_conv(module).weight)
     run = functools.partial(conv3x3, transformed=made[module], bias=conv.bias)
     return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
 
 
-def opted_in(module: nn.Module) -> list[nn.Module]:
-    """The 3 x 3 convolutions of the submodules a network names in its `winograd_modules`."""
+def _candidates(module: nn.Module) -> list[nn.Module]:
+    """The submodules under those a network names in its `winograd_modules`."""
     names = getattr(module, ATTRIBUTE, ())
-    found = [m for name in names for m in module.get_submodule(name).modules()]
-    convs = [(m, as_conv(m)) for m in found]
-    return [m for m, conv in convs if conv is not None and conv.weight.shape[2:] == (3, 3)]
+    return [m for name in names for m in module.get_submodule(name).modules()]
+
+
+def opted_in(module: nn.Module) -> list[tuple[nn.Module, Conv]]:
+    """The opted-in 3 x 3 convolutions, each with its geometry (the weight's shape only, as a
+    meta tensor: no copy of a normalised weight is kept)."""
+    convs = [(m, as_conv(m)) for m in _candidates(module)]
+    return [
+        (m, conv._replace(weight=conv.weight.detach().to("meta")))
+        for m, conv in convs
+        if conv is not None and conv.weight.shape[2:] == (3, 3)
+    ]
 
 
 def install(module: nn.Module) -> None:
@@ -234,8 +243,8 @@ def install(module: nn.Module) -> None:
     if FILTERS in vars(module):
         return
     made: dict = {}
-    for each in opted_in(module):
-        each.forward = functools.partial(_forward, each, made)
+    for each, conv in opted_in(module):
+        each.forward = functools.partial(_forward, each, conv, made)
     vars(module)[FILTERS] = made
 
 
@@ -243,8 +252,10 @@ def remove(module: nn.Module) -> None:
     """The opted-in convolutions run as before, their transformed filters let go."""
     if vars(module).pop(FILTERS, None) is None:
         return
-    for each in opted_in(module):
-        vars(each).pop("forward", None)
+    for each in _candidates(module):
+        installed = vars(each).get("forward")
+        if isinstance(installed, functools.partial) and installed.func is _forward:
+            del each.forward  # only ours: ml.inference patches float32 submodules the same way
 
 
 def held_bytes(module: nn.Module) -> int:

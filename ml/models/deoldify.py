@@ -373,7 +373,7 @@ class DeOldifyGenerator(nn.Module):
     """Gray photo (3 identical channels, ImageNet-normalised) -> RGB in ImageNet-normalised units
     within (-3, 3). Any input size works; the official recipe uses squares of 16 x render factor."""
 
-    # Where `fast`'s float32 trace may run 3 x 3 convolutions by Winograd's algorithm
+    # Where `fast` in float32 may run 3 x 3 convolutions by Winograd's algorithm
     # (ml.winograd): everywhere. Most of the time goes to the decoder's 300-768-channel
     # convolutions at 1/8 to full scale (the last ResBlock's two at full scale: about half).
     winograd_modules = ("layers",)

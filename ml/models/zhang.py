@@ -73,7 +73,7 @@ class ECCV16(nn.Module):
     # difference from exact from 2.4 to 0.25 ab units on 10 validation photos; the logit head
     # (model8, 19 %) changed it by 0.01.
     float32_modules = ("model1",)
-    # Where `fast`'s float32 trace may run 3 x 3 convolutions by Winograd's algorithm
+    # Where `fast` in float32 may run 3 x 3 convolutions by Winograd's algorithm
     # (ml.winograd: those of 128 channels or more, 94 % of the multiply-adds at width 1).
     winograd_modules = ("model3", "model4", "model5", "model6", "model7", "model8")
 
@@ -134,7 +134,7 @@ class SIGGRAPH17(nn.Module):
     Output: ab (N, 2, H, W); H and W must be divisible by 8.
     """
 
-    # Where `fast`'s float32 trace may run 3 x 3 convolutions by Winograd's algorithm
+    # Where `fast` in float32 may run 3 x 3 convolutions by Winograd's algorithm
     # (ml.winograd): the 256-512-channel middle, at 64 x 64 and below. The 64-128-channel layers
     # at 128 x 128 and 256 x 256 (40 % of the multiply-adds) ran slower so.
     winograd_modules = (
