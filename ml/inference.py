@@ -81,13 +81,15 @@ TORCH, ORT = "torch", "onnxruntime"
 # bfloat16 there; 1.04 / 1.11 / 1.24 before), Coloria-Lite 0.71 / 0.80 / 0.82 (0.90 / 0.96 /
 # 1.08 before), DDColor-T 0.70 / 0.67 / 0.78, BigColor 0.68-0.77 / 0.67-0.80 / 0.83-0.84
 # (its runs vary by 10 %); DeOldify-Stable (rf 21, its trace) 0.68 / 0.68 / 0.74.
-# With Winograd's 3 x 3 convolutions (ml.winograd; traced, now eager: Runner.winograd) on a
-# 2-core AVX-512 EPYC, idle, settled (python -m ml.benchmark --inference --repeats 3),
-# network / pipeline / 12-megapixel pipeline against exact, traced: ECCV16 0.60 / 0.62 / 0.73,
-# SIGGRAPH17 0.63 / 0.67 / 0.72 (plain trace 0.95-1.0: now fast by default), DeOldify-Artistic
-# 0.47 / 0.48 / 0.50, Stable 0.53 / 0.54 / 0.59 at rf 21 (plain trace 0.69-0.74); eager: ECCV16
-# 0.66 / 0.69 / 0.75, DeOldify-Artistic 0.55 / 0.55 / 0.54. On the 100 validation photos (random
-# official-layout weights) ECCV16 mean 0.000, max 0.73, SIGGRAPH17 mean 0.000, max 0.86.
+# Winograd's 3 x 3 convolutions (ml.winograd, eager: Runner.winograd), idle, settled (python -m
+# ml.benchmark --inference), network / pipeline / 12-megapixel pipeline against exact: on a
+# 2-core AVX-512 EPYC ECCV16 0.66 / 0.69 / 0.75, DeOldify-Artistic 0.55 / 0.55 / 0.54 at rf 21
+# (traced: SIGGRAPH17 0.63 / 0.67 / 0.72, Stable 0.53 / 0.54 / 0.59; plain traces 0.69-1.0); on
+# a 2-core AVX2 EPYC ECCV16 0.55 / 0.54 / 0.72, SIGGRAPH17 0.69 / 0.64 / 0.93, Artistic 0.58 /
+# 0.66 / 0.60 (the 12-megapixel photo's own stages, the same in both modes, weigh most there).
+# Against exact on the validation photos (random official-layout weights): ECCV16 mean 0.000,
+# max 0.73, SIGGRAPH17 0.000, 0.86 (100 photos); at render factor 35, 20 photos, Artistic 0.000,
+# 0.83, Stable 0.000, 0.71.
 FAST_BY_DEFAULT: frozenset[str] = frozenset(
     {
         "zhang-eccv16",
@@ -146,14 +148,13 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 # pipeline, +0.4 GB peak (its trace 0.98x: its convolutions, 136 G multiply-adds, run at about
 # 94% of the two cores' float32 peak); one export serves every aspect ratio; on the 100
 # validation photos (random official-layout weights) mean 0.000, max 0.80, so it runs fast.
-# OpenVINO 2026.4 (its CPU plugin, f32, 2 threads, the same ONNX graph at a static size),
-# measured alone like the rows above, network / pipeline: BigColor 0.70 / 0.70, SIGGRAPH17
-# 0.77, ECCV16 1.01, DeOldify-Artistic (rf 21) 0.69 / 0.73, DDColor-T 0.70 / 0.78, with 2-3x the
-# load + warm-up: within a few percent of ONNX Runtime or the trace, not worth a 59 MB wheel.
-# Where bfloat16 runs (a CPU with AVX-512 BF16 or AMX, LOW_PRECISION_BY_DEFAULT) the PyTorch
-# bfloat16 trace stays: it won for ECCV16-Coloria (see there). SIGGRAPH17 won too but only
-# just (one run): it keeps the trace until measured again, as does DeOldify (one short run;
-# COLORIA_FAST_ENGINE=onnxruntime runs it on ONNX Runtime).
+# OpenVINO 2026.4 (CPU plugin, f32, 2 threads, the same graph at a static size), measured alone,
+# network / pipeline: BigColor 0.70 / 0.70, SIGGRAPH17 0.77, ECCV16 1.01, DeOldify-Artistic (rf
+# 21) 0.69 / 0.73, DDColor-T 0.70 / 0.78, 2-3x the load + warm-up: not worth a 59 MB wheel. Where
+# bfloat16 runs (LOW_PRECISION_BY_DEFAULT) its trace stays: it won for ECCV16-Coloria. BigColor
+# on a 2-core AVX2 EPYC, fresh processes, network / pipeline / 12 MP: ONNX Runtime 0.65 / 0.70 /
+# 0.77; eager with Winograd's convolutions (COLORIA_FAST_ENGINE=torch, and where the export
+# fails) 0.71 / 0.70 / 0.81, 0.2 GB less peak memory, half the load + warm-up (6.7 s, not 14.2).
 ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset(
     {"zhang-eccv16-coloria", "coloria-lite", "ddcolor-tiny", "bigcolor"}
 )
@@ -269,7 +270,7 @@ class Runner:
         """Whether float32 `fast` runs eagerly with Winograd's convolutions (ml.winograd), not
         traced: as fast (ECCV16 0.57x exact, 0.63x traced; DeOldify 0.50x, 0.49x), and a frozen
         trace's constants (4x the weights) outlive it (pytorch#96726): each reload leaked."""
-        opted_in = self.jit and self.dtype is None and _winograd_opted_in(self.module)
+        opted_in = self.fast and self.dtype is None and _winograd_opted_in(self.module)
         return opted_in and not self.onnx
 
     @property
@@ -278,7 +279,7 @@ class Runner:
         an export fails, which falls back to PyTorch's path for good."""
         from ml import ort_engine
 
-        wanted = self.jit and self.engine == ORT and self.dtype is None
+        wanted = self.fast and self.engine == ORT and self.dtype is None
         return wanted and self.device == "cpu" and ort_engine.available()
 
     @property
@@ -534,7 +535,8 @@ def prepare(
 ) -> Runner:
     """`module`'s `method` (called with tensors only), `exact` until `use(predictor, mode)`
     switches it. `jit` and `low_precision` say which parts of `fast` a network keeps (those
-    that won on it and held the tolerance)."""
+    that won on it and held the tolerance): without `jit`, what ONNX Runtime does not run runs
+    eagerly, channels-last (a frozen trace's weights outlive it: pytorch#96726)."""
     return Runner(module, str(device), method=method, jit=jit, low_precision=low_precision)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import ml
-from ml import inference, ort_engine
+from ml import inference, ort_engine, winograd
 from ml.metrics import delta_e00_map
 from tests.conftest import make_photo
 from tests.ml.test_inference import (
@@ -250,3 +250,23 @@ def test_bigcolor_onnxruntime_within_tolerance_with_one_export_for_every_aspect(
         )
         assert fast.info["coloria"]["inference"] == ORT_LABEL
     assert len(exports) == 1
+
+
+def test_bigcolor_falls_back_to_winograd_eagerly_when_the_export_fails(
+    onnxruntime_fast, bigcolor_model, monkeypatch, caplog
+):
+    # Without ONNX Runtime BigColor runs eagerly, its wide 3 x 3 convolutions by Winograd's
+    # algorithm (its frozen trace ran no faster than exact, and a frozen trace's weights outlive
+    # it: pytorch#96726), within the tolerance.
+    def failing_export(*args, **kwargs):
+        raise RuntimeError("an operator the exporter does not know")
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 8)  # the tiny test network's widths
+    traces = _calls_counted(monkeypatch, torch.jit, "trace")
+    tiles = _calls_counted(monkeypatch, winograd, "conv3x3")
+    _assert_within_tolerance(bigcolor_model, imagenet_class=979)
+    fast = ml.colorize(make_photo(96, 64, seed=8), model=bigcolor_model, imagenet_class=979)
+    assert fast.info["coloria"]["inference"] == WINOGRAD_LABEL
+    assert "an operator the exporter does not know" in caplog.text
+    assert tiles and not traces

@@ -133,15 +133,27 @@ def test_a_network_without_winograd_modules_traces_as_before():
     assert runner.label == "fast (float32, channels-last, jit-frozen)"
 
 
-def test_a_spectral_norm_convolution_runs_by_winograd_with_its_normalised_weight():
+def _deoldify_spectral_norm_conv(kernel: int = 3, dims: int = 2) -> nn.Module:
     from ml.models.deoldify import SpectralNormConv
 
+    return SpectralNormConv(128, 128, kernel, bias=True, dims=dims)
+
+
+def _biggan_spectral_norm_conv(kernel: int = 3, dims: int = 2) -> nn.Module:
+    from ml.models.bigcolor import SNConv2d
+
+    return SNConv2d(128, 128, kernel) if dims == 2 else nn.Conv1d(128, 128, kernel)
+
+
+@pytest.mark.parametrize("make", [_deoldify_spectral_norm_conv, _biggan_spectral_norm_conv])
+def test_a_spectral_norm_convolution_runs_by_winograd_with_its_normalised_weight(make):
     torch.manual_seed(3)
-    conv = SpectralNormConv(128, 128, 3, bias=True).eval()
+    conv = make().eval()
     x = torch.randn(1, 128, 32, 40)
     assert winograd.suits(conv, x)
-    assert not winograd.suits(SpectralNormConv(128, 128, 1, bias=True, dims=1).eval(), x)
-    assert not winograd.suits(SpectralNormConv(128, 128, 3, bias=True).train(), x)
+    assert not winograd.suits(make(dims=1).eval(), x)
+    assert not winograd.suits(make(kernel=1).eval(), x)
+    assert not winograd.suits(make().train(), x)
 
     class Wrapped(nn.Module):
         winograd_modules = ("conv",)
