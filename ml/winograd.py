@@ -39,10 +39,13 @@ OUT_TILE = 4  # m: a tile's outputs per side
 IN_TILE = OUT_TILE + 2  # m + r - 1: a tile's inputs per side
 MIN_CHANNELS = 128  # below (input or output channels) the direct convolution won
 # Below (the input's height x width) the time saved is small for the memory the transformed
-# filters hold (4x the weights): 512 channels at 16 x 16 ran 0.73x the direct convolution, at
-# 21 x 21 (tiles cut off at the edge) 0.92x, and a network's widest layers are its smallest
-# (DeOldify-Stable's would hold 2.9 GB of filters in all, for a few percent of its time).
-MIN_PIXELS = 32 * 32
+# filters hold (4x the weights), and a network's widest layers are its smallest (512 channels at
+# 11 x 11 ran 1.08x the direct convolution on an AVX2 EPYC; all of DeOldify-Stable's would hold
+# 2.9 GB). From 16 x 16 it wins: 512 channels at 16 x 16 0.60x (AVX2) and 0.73x (AVX-512), 256
+# at 21 x 21 0.64x (AVX2), which brings ResNet-101's 23 blocks at render factor 21 in:
+# DeOldify-Stable's network 0.65x exact there against 0.72x from 32 x 32, its filters 468 MB
+# against 162 (Artistic 0.59x against 0.60x).
+MIN_PIXELS = 16 * 16
 BAND_BYTES = 16 * 2**20  # the transformed tiles of a band: within the last-level cache (32 MB)
 ATTRIBUTE = "winograd_modules"
 FILTERS = "_winograd_filters"  # where an installed network keeps its transformed filters
