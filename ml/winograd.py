@@ -26,14 +26,14 @@ weights they replace (ECCV16: about 470 MB).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ml import layer_forwards
 
 OUT_TILE = 4  # m: a tile's outputs per side
 IN_TILE = OUT_TILE + 2  # m + r - 1: a tile's inputs per side
@@ -243,35 +243,19 @@ def install(module: nn.Module) -> None:
     """From now on (until `remove`), the network's opted-in convolutions run by Winograd's
     algorithm where they suit their input, each one's filters transformed at its first such
     call and kept (`held_bytes`)."""
-    if FILTERS in vars(module):
-        return
-    made: dict = {}
-    for each, conv in opted_in(module):
-        each.forward = functools.partial(_forward, each, conv, made)
-    vars(module)[FILTERS] = made
+    layer_forwards.install(module, FILTERS, _forward, ((m, (c,)) for m, c in opted_in(module)))
 
 
 def remove(module: nn.Module) -> None:
     """The opted-in convolutions run as before, their transformed filters let go."""
-    if vars(module).pop(FILTERS, None) is None:
-        return
-    for each in _candidates(module):
-        installed = vars(each).get("forward")
-        if isinstance(installed, functools.partial) and installed.func is _forward:
-            del each.forward  # only ours: ml.inference patches float32 submodules the same way
+    layer_forwards.remove(module, FILTERS, _forward, _candidates(module))
 
 
 def held_bytes(module: nn.Module) -> int:
     """Bytes of the transformed filters the installed convolutions hold."""
-    made = vars(module).get(FILTERS, {})
-    return sum(t.numel() * t.element_size() for t in list(made.values()))
+    return sum(t.numel() * t.element_size() for t in layer_forwards.made(module, FILTERS))
 
 
-@contextlib.contextmanager
-def installed(module: nn.Module) -> Iterator[None]:
-    """`install` for the block, then `remove`."""
-    install(module)
-    try:
-        yield
-    finally:
-        remove(module)
+def installed(module: nn.Module) -> Any:
+    """`install` for a with-block, then `remove`."""
+    return layer_forwards.installed(install, remove, module)
