@@ -5,14 +5,14 @@ COLORIA_INFERENCE_<MODEL>, else the model's measured default below).
 best path measured on this project's CPUs (python -m ml.benchmark --inference): the network in
 channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
 weight norms, BatchNorm and the constant arithmetic into the convolutions; in float32, a
-network naming `winograd_modules` runs eagerly instead, their 3 x 3 convolutions by
-Winograd's algorithm, ml.winograd), under bfloat16 autocast where the processor computes
-bfloat16 natively (AVX-512 BF16 or AMX; float32 otherwise, or when COLORIA_BF16=0), and
-float16 autocast on CUDA. A network names the
+network naming `winograd_modules` or `int8_modules` runs eagerly instead, those 3 x 3
+convolutions by Winograd's algorithm, ml.winograd, and those linear layers in int8 on the CPU,
+ml.int8; a network's `use_fast_forms` may reorder its own arithmetic), under bfloat16 autocast
+where the processor computes bfloat16 natively (AVX-512 BF16 or AMX; float32 otherwise, or when
+COLORIA_BF16=0), and float16 autocast on CUDA. A network names the
 submodules that must stay float32 under that autocast (its `float32_modules`: where low
 precision moved the colours most, as measured against `exact`). A trace holds for one input
-shape, so traces are kept by shape, a few at a time (DeOldify's render factors, DDColor's input
-sizes).
+shape, so traces are kept by shape, a few at a time.
 
 A predictor wraps its network once (`prepare(net, device)`, `exact`) and calls what it returns,
 with tensors only (what is not a tensor, a temperature, stays outside in the eager code around
@@ -40,34 +40,29 @@ TORCH, ORT = "torch", "onnxruntime"
 # Models whose `fast` path held the tolerance (mean CIEDE2000 <= 0.5 and max <= 3 against
 # `exact`, on the validation photos) and won the time: they run `fast` unless told otherwise.
 # Measured on the 100 validation photos (python -m ml.benchmark --tolerance): the Keras CNN's
-# graph gives the eager numbers (0.000 mean and max) at 0.4-0.66x the network time. The PyTorch
-# families' float32 fast path (near-exact by construction) won 0.7-0.8x in interleaved runs on
-# a shared 2-core CPU (ECCV16 channels-last 0.69-0.77, DeOldify-Artistic 0.79, BigColor 0.72),
-# bfloat16 0.3-0.55x but out of the tolerance's max on the shipped weights (see below),
-# and DDColor-T no faster at all (1.09): they keep exact until measured better. ECCV16-Coloria
-# and Coloria-Lite now hold it in bfloat16 (their bfloat16 times with float32 layers: see
-# LOW_PRECISION_BY_DEFAULT); in float32 on an AVX2 EPYC they ran 0.99x and 0.81x the network
-# time (torch.compile, inductor: 0.92-0.99x for ECCV16).
+# graph gives the eager numbers (0.000 mean and max) at 0.4-0.66x the network time. Channels-last
+# traces alone won only 0.7-1.1x; bfloat16 0.3-0.55x but out of the tolerance for most (see
+# LOW_PRECISION_BY_DEFAULT); torch.compile (inductor) 0.92-0.99x for ECCV16.
 # ECCV16-Coloria and Coloria-Lite on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT, float32 on a CPU
 # without native bfloat16): 0.15x and 0.14x the network time on busy cores (load 3-10: PyTorch's
 # two threads wait on each other's time slices, ONNX Runtime's do not), but 1.09x and 0.80x on an
 # idle machine (python -m ml.benchmark --inference, load 0.9: exact 63 / 68 ms, ORT 69 / 54 ms).
 # They run it for its steadiness where a worker shares its cores (the embedded default: web
 # server and worker on one machine); the idle figures do not meet #23's 0.7x. On the 100
-# validation photos
-# ECCV16-Coloria mean 0.000, max 0.96, worst photo 0.000; Coloria-Lite mean 0.000, max 1.15,
-# worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
+# validation photos ECCV16-Coloria mean 0.000, max 0.96, worst photo 0.000; Coloria-Lite mean
+# 0.000, max 1.15, worst photo 0.000 (float32 rounding moving a few pixels across a colour bin).
 # DeOldify Artistic and Stable, measured idle on a 2-core AMD EPYC with AVX-512 (python -m
 # ml.benchmark --inference, medians of 5, exact and fast in turns), float32 fast against exact,
 # network / whole pipeline: Artistic 0.66 / 0.70 at render factor 21, 0.66 / 0.66 at 35; Stable
 # 0.72 / 0.61 and 0.68 / 0.67. Tolerance at the default render factor 35, random weights in the
 # official layout (no official weights reachable here), the first 20 validation photos (a
 # photo pair takes about 25 s): Artistic mean 0.000, max 0.96; Stable mean 0.000, max 0.73.
-# DDColor-T on ONNX Runtime (ONNXRUNTIME_BY_DEFAULT), idle on the same CPU, each mode in fresh
-# processes of its own (as the benchmark now runs them): 0.80x the network, 0.78x the whole
-# pipeline at its official 512 x 512 (exact 1.76 s, ONNX Runtime 1.40 s; its torch trace 0.97x);
-# on the 100 validation photos (random official-layout weights, one export for every input
-# size) mean 0.000, max 0.99, worst photo 0.000.
+# DDColor runs eagerly: its fast forms (DDColor.use_fast_forms), Winograd's convolutions in the
+# pixel decoder, its encoder's third-stage MLPs in int8 (ml.int8). 2-core AVX-512 EPYC, fresh
+# processes, 512 x 512, network / pipeline / 12 MP: DDColor-T 0.62 / 0.64 / 0.69, DDColor-L 0.55
+# / 0.50 / 0.56 (fast forms and Winograd alone: 0.63, 0.74). 100 validation photos, weights made
+# to vary as trained ones (vary_like_trained): DDColor-T mean 0.001, max 1.49; DDColor-L 0.044,
+# 2.17 (its whole encoder in int8: max 3.51, out of the tolerance).
 # Measured the same way (fresh processes, exact fast fast exact, medians of 6): ECCV16-Coloria
 # 0.68 / 0.79 (network / pipeline), Coloria-Lite on ONNX Runtime 0.75-0.98 / 0.88-1.05 (bfloat16
 # trace 0.63 / 0.64, float32 trace 0.85 / 0.84; exact itself varied 42-61 ms between runs), the
@@ -100,6 +95,10 @@ FAST_BY_DEFAULT: frozenset[str] = frozenset(
         "deoldify-artistic",
         "deoldify-stable",
         "ddcolor-tiny",
+        "ddcolor-tiny-coloria",
+        "ddcolor-paper",
+        "ddcolor-modelscope",
+        "ddcolor-artistic",
         "bigcolor",
     }
 )
@@ -134,17 +133,11 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 #   BigColor 256 x 352 (random, median of 3, load 8-11):
 #                                         exact 18127 ms, ORT 9944 (0.55x), OpenVINO 8284 (0.46x)
 # outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
-# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512),
-# idle on an AVX-512 EPYC: 0.80x the network, 0.78x the pipeline (its torch trace: 0.97x;
-# fresh processes), within the tolerance on the 100 validation photos (see FAST_BY_DEFAULT). It
-# holds 3.5 GB resident after a few jobs against exact's 1.2: ONNX Runtime's arena keeps the largest
-# activations (the full-size image features) where PyTorch hands them back, and neither a
-# smaller arena nor handing it back after each run kept the speed (arena off: 1.03x; shrinkage
-# after each run: 0.9-1.0x, 1.6 GB). So it runs ONNX Runtime up to the official 512 x 512 and
-# the trace beyond (DDColor's `onnx_max_pixels`: 1024 x 1024 would hold 7 GB more), and the
-# model cache counts that memory in its size (Runner.held_bytes). DDColor-L, each mode alone:
-# exact 3.33 s, ONNX Runtime 3.1-3.25 s (0.93-0.97x; 0.69x in the earlier interleaved runs),
-# 5.6 GB resident against 1.8: it keeps exact. BigColor alone: 0.76x the network, 0.75x the
+# validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512,
+# AVX-512 EPYC, fresh processes) ran 0.80x the network there (0.74x with its fast forms), its
+# arena holding the largest activations (3.5 GB resident against exact's 1.2; neither a smaller
+# arena nor shrinking it kept the speed), DDColor-L 0.93-0.97x with 5.6 GB: both now run
+# eagerly (0.63x, 1.8 GB for DDColor-T). BigColor alone: 0.76x the network, 0.75x the
 # pipeline, +0.4 GB peak (its trace 0.98x: its convolutions, 136 G multiply-adds, run at about
 # 94% of the two cores' float32 peak); one export serves every aspect ratio; on the 100
 # validation photos (random official-layout weights) mean 0.000, max 0.80, so it runs fast.
@@ -156,7 +149,7 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 # 0.77; eager with Winograd's convolutions (COLORIA_FAST_ENGINE=torch, and where the export
 # fails) 0.71 / 0.70 / 0.81, 0.2 GB less peak memory, half the load + warm-up (6.7 s, not 14.2).
 ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset(
-    {"zhang-eccv16-coloria", "coloria-lite", "ddcolor-tiny", "bigcolor"}
+    {"zhang-eccv16-coloria", "coloria-lite", "bigcolor"}
 )
 
 # Traces kept per network (each holds its own folded copy of the weights).
@@ -257,7 +250,9 @@ class Runner:
             self._traces.clear()
             self._held.clear()
             _keep_float32(self.module, self.device, self.dtype is not None)
-            _winograd().remove(self.module)  # installed at the first eager `fast` call
+            for kernels in _eager_kernels():  # installed at the first eager `fast` call
+                kernels.remove(self.module)
+            getattr(self.module, "use_fast_forms", lambda fast: None)(self.fast)
             layout = torch.channels_last if self.fast else torch.contiguous_format
             self.module.to(memory_format=layout)
 
@@ -266,12 +261,18 @@ class Runner:
         return self.fast and self.can_jit
 
     @property
+    def kernels(self) -> list[Any]:
+        """What float32 `fast` installs on the network and runs eagerly, not traced (those it
+        opts in to): Winograd's convolutions (ml.winograd: ECCV16 0.57x exact, 0.63x traced;
+        DeOldify 0.50x, 0.49x), int8 linear layers on the CPU (ml.int8). A frozen trace's
+        constants (4x the weights) outlive it (pytorch#96726): each reload leaked."""
+        if not self.fast or self.dtype is not None or (self.onnx and self.ran_onnx is not False):
+            return []
+        return [k for k in _eager_kernels(self.device) if getattr(self.module, k.ATTRIBUTE, ())]
+
+    @property
     def winograd(self) -> bool:
-        """Whether float32 `fast` runs eagerly with Winograd's convolutions (ml.winograd), not
-        traced: as fast (ECCV16 0.57x exact, 0.63x traced; DeOldify 0.50x, 0.49x), and a frozen
-        trace's constants (4x the weights) outlive it (pytorch#96726): each reload leaked."""
-        opted_in = self.fast and self.dtype is None and _winograd_opted_in(self.module)
-        return opted_in and not self.onnx
+        return any(k.__name__ == "ml.winograd" for k in self.kernels)
 
     @property
     def onnx(self) -> bool:
@@ -291,9 +292,8 @@ class Runner:
         if self.onnx and self.ran_onnx is not False:
             return f"fast (float32, {ORT})"
         parts = [str(self.dtype).removeprefix("torch.") if self.dtype else "float32"]
-        winograd = self.winograd
-        parts += ["channels-last"] + ["jit-frozen"] * (self.jit and not winograd)
-        parts += ["winograd"] * winograd
+        kernels = [k.__name__.removeprefix("ml.") for k in self.kernels]
+        parts += ["channels-last"] + ["jit-frozen"] * (self.jit and not kernels) + kernels
         return f"fast ({', '.join(parts)})"
 
     def __call__(self, *inputs: Any) -> Any:
@@ -312,10 +312,10 @@ class Runner:
                 return outputs
             self.ran_onnx = False
         inputs = tuple(_channels_last(x) for x in inputs)
-        winograd = self.winograd
-        if winograd:
-            _winograd().install(self.module)
-        if not self.jit or winograd:
+        kernels = self.kernels
+        for each in kernels:
+            each.install(self.module)
+        if not self.jit or kernels:
             with torch.inference_mode(), self._autocast():
                 return _as_float(getattr(self.module, self.method)(*inputs))
         trace = self._trace(inputs)
@@ -334,7 +334,8 @@ class Runner:
         activations it has needed: 1.5-2.5 GB for DDColor at 512 x 512). Without the lock, which
         an export holds for seconds: the model cache asks after every prediction."""
         kept, held = list(self._traces), dict(self._held)  # one step each under the GIL
-        return sum(held.get(shapes, 0) for shapes in kept) + _winograd().held_bytes(self.module)
+        installed = sum(k.held_bytes(self.module) for k in _eager_kernels())
+        return sum(held.get(shapes, 0) for shapes in kept) + installed
 
     def _autocast(self) -> Any:
         import torch
@@ -416,14 +417,10 @@ class Runner:
             self._held.pop(oldest, None)
 
 
-def _winograd_opted_in(module: Any) -> bool:
-    return bool(getattr(module, "winograd_modules", ()))  # ml.winograd.ATTRIBUTE
+def _eager_kernels(device: str = "cpu") -> tuple[Any, ...]:
+    from ml import int8, winograd  # imported on use, as torch is
 
-
-def _winograd() -> Any:
-    from ml import winograd  # imported on use, as torch is
-
-    return winograd
+    return winograd, *((int8,) if device == "cpu" and int8.available() else ())
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:

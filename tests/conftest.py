@@ -190,19 +190,20 @@ DDCOLOR_MINI = {
 
 @pytest.fixture
 def ddcolor_model(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The official DDColor-T model, its network made small and its weights random (with a
-    non-zero bias on the last conv, so that the colour is clearly visible)."""
+    """The official DDColor-T model, its network made small and its weights random, varying as
+    a trained network's do (ml.models.ddcolor.vary_like_trained), with a non-zero bias on the
+    last conv, so that the colour is clearly visible."""
     import dataclasses
 
     import torch
 
     from ml import registry
-    from ml.models.ddcolor import build_ddcolor
+    from ml.models.ddcolor import build_ddcolor, vary_like_trained
     from ml.weights import known
 
     directory = tmp_path_factory.mktemp("ddcolor-weights")
     torch.manual_seed(4)
-    net = build_ddcolor("tiny", **DDCOLOR_MINI).eval()
+    net = vary_like_trained(build_ddcolor("tiny", **DDCOLOR_MINI).eval())
     with torch.no_grad():
         net.refine_net[0][0].bias.copy_(torch.tensor([18.0, -25.0]))
     torch.save({"params": net.state_dict()}, directory / known("ddcolor-tiny").filename)

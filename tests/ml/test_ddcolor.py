@@ -243,6 +243,40 @@ def test_forward_gives_ab_at_the_input_size(height: int, width: int) -> None:
     assert out.shape == (2, 2, height, width) and torch.isfinite(out).all()
 
 
+def test_fast_forms_compute_the_official_network_within_float32_rounding() -> None:
+    """`fast`'s order (fused attention without its weights; the refining conv folded into the
+    queries and applied before the pixel shuffle) gives the official outputs, for each image of a
+    batch and a non-square input; switching back gives them bit for bit."""
+    net = mini_network(5)
+    with torch.no_grad():  # ConvNeXt's layer scale away from its 1e-6 start, so the encoder counts
+        for block in net.encoder.arch.stages.modules():
+            if hasattr(block, "gamma"):
+                block.gamma.uniform_(0.05, 0.55)
+        net.refine_net[0][0].bias.copy_(torch.tensor([18.0, -25.0]))
+    rgb = torch.rand(2, 3, 64, 96)
+    with torch.inference_mode():
+        official = net(rgb)
+        net.use_fast_forms(True)
+        reordered = net(rgb)
+        net.use_fast_forms(False)
+        again = net(rgb)
+    spread = (official.amax() - official.amin()).item()
+    assert spread > 1.0  # the random network's colours vary
+    assert torch.allclose(reordered, official, rtol=0, atol=1e-5 * spread)
+    assert torch.equal(again, official)
+
+
+def test_fast_runs_the_third_encoder_stages_mlps_in_int8(tiny: DDColor) -> None:
+    from ml import int8
+
+    layers = int8.opted_in(tiny)  # DDColor-T's third stage: 9 blocks of 384 -> 1536 -> 384
+    assert len(layers) == 2 * 9
+    assert {(layer.in_features, layer.out_features) for layer in layers} == {
+        (384, 1536),
+        (1536, 384),
+    }
+
+
 def test_sides_must_divide_by_32() -> None:
     with pytest.raises(ValueError, match="divisible by 32"):
         mini_network()(torch.rand(1, 3, 48, 64))

@@ -28,7 +28,8 @@ def _both(model: str, photo, **params) -> tuple:
     return tuple(results)
 
 
-def _assert_within_tolerance(model: str, photo=None, **params) -> None:
+def _assert_within_tolerance(model: str, photo=None, **params) -> str:
+    """Asserts it, and returns the path `fast` took."""
     photo = photo if photo is not None else make_photo(160, 120, seed=5)
     exact, fast = _both(model, photo, **params)
     assert "inference" not in exact.info["coloria"]
@@ -36,6 +37,7 @@ def _assert_within_tolerance(model: str, photo=None, **params) -> None:
     differences = delta_e00_map(np.asarray(fast), np.asarray(exact))
     assert differences.mean() <= MEAN_LIMIT, (model, differences.mean())
     assert differences.max() <= MAX_LIMIT, (model, differences.max())
+    return fast.info["coloria"]["inference"]
 
 
 # Every family's fast path in float32 (channels-last, frozen trace): what COLORIA_BF16=auto runs
@@ -73,7 +75,11 @@ def test_bigcolor_fast_within_tolerance(float32_fast, bigcolor_model):
 
 
 def test_ddcolor_fast_within_tolerance(precision, ddcolor_model):
-    _assert_within_tolerance(ddcolor_model, input_size=256)
+    # Its fast forms, and in float32 its encoder's MLPs in int8 (ml.int8) and the pixel
+    # decoder's convolutions by Winograd's algorithm (none this small network's: too narrow).
+    path = _assert_within_tolerance(ddcolor_model, input_size=256)
+    expected = "bfloat16, channels-last" if precision else "float32, channels-last, winograd, int8"
+    assert path == f"fast ({expected})"
 
 
 def test_coloria_lite_fast_within_tolerance(precision, tmp_path):

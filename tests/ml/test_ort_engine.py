@@ -222,13 +222,13 @@ def test_ddcolor_inputs_beyond_the_official_size_take_pytorchs_path(
     onnxruntime_fast, ddcolor_model, monkeypatch
 ):
     # ONNX Runtime's arena would keep a 1024 x 1024 input's activations (7 GB for DDColor-T)
-    # for as long as the model stays loaded: larger inputs run the PyTorch trace instead.
+    # for as long as the model stays loaded: larger inputs run PyTorch's path instead (eager).
     exports = _calls_counted(monkeypatch, ort_engine, "session")
     photo = make_photo(96, 64, seed=8)
     ml.configure(inference="fast")
     results = [ml.colorize(photo, model=ddcolor_model, input_size=side) for side in (512, 576, 512)]
     paths = [result.info["coloria"]["inference"] for result in results]
-    assert paths == [ORT_LABEL, TORCH_LABEL, ORT_LABEL]
+    assert paths == [ORT_LABEL, "fast (float32, channels-last, winograd, int8)", ORT_LABEL]
     assert len(exports) == 1
     ml.configure(inference="exact")
     exact = ml.colorize(photo, model=ddcolor_model, input_size=576)
