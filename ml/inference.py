@@ -355,6 +355,8 @@ class Runner:
             session, outputs = self._traces.get(shapes), None
             if session is None:
                 target = self.module if self.method == "forward" else _method_module(self)
+                for kernels in _eager_kernels():  # installed by a larger input's eager run
+                    kernels.remove(self.module)
                 with self._holding(shapes, trim=True):
                     session = ort_engine.session(target, inputs, any_size=shapes[1])
                 if session is None:
