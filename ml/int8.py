@@ -36,9 +36,7 @@ QMAX = 127  # symmetric int8 weights: [-127, 127], zero point 0
 
 def opted_in(module: nn.Module) -> list[nn.Linear]:
     """The plain nn.Linear layers under the submodules a network names in its `int8_modules`."""
-    names = getattr(module, ATTRIBUTE, ())
-    found = [m for name in names for m in module.get_submodule(name).modules()]
-    return [m for m in found if type(m) is nn.Linear]
+    return [m for m in layer_forwards.opted_in(module, ATTRIBUTE) if type(m) is nn.Linear]
 
 
 def available() -> bool:

@@ -14,6 +14,13 @@ from typing import Any
 from torch import nn
 
 
+def opted_in(module: nn.Module, attribute: str) -> list[nn.Module]:
+    """Every submodule under those the network names in its `attribute` (a tuple of names as
+    in its state_dict: `winograd_modules`, `int8_modules`), themselves included."""
+    names = getattr(module, attribute, ())
+    return [m for name in names for m in module.get_submodule(name).modules()]
+
+
 def install(
     module: nn.Module, key: str, forward: Callable, layers: Iterable[tuple[nn.Module, tuple]]
 ) -> None:

@@ -222,16 +222,10 @@ def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:
     return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
 
 
-def _candidates(module: nn.Module) -> list[nn.Module]:
-    """The submodules under those a network names in its `winograd_modules`."""
-    names = getattr(module, ATTRIBUTE, ())
-    return [m for name in names for m in module.get_submodule(name).modules()]
-
-
 def opted_in(module: nn.Module) -> list[tuple[nn.Module, Conv]]:
     """The opted-in 3 x 3 convolutions, each with its geometry (the weight's shape only, as a
     meta tensor: no copy of a normalised weight is kept)."""
-    convs = [(m, as_conv(m)) for m in _candidates(module)]
+    convs = [(m, as_conv(m)) for m in layer_forwards.opted_in(module, ATTRIBUTE)]
     return [
         (m, conv._replace(weight=conv.weight.detach().to("meta")))
         for m, conv in convs
@@ -248,7 +242,7 @@ def install(module: nn.Module) -> None:
 
 def remove(module: nn.Module) -> None:
     """The opted-in convolutions run as before, their transformed filters let go."""
-    layer_forwards.remove(module, FILTERS, _forward, _candidates(module))
+    layer_forwards.remove(module, FILTERS, _forward, layer_forwards.opted_in(module, ATTRIBUTE))
 
 
 def held_bytes(module: nn.Module) -> int:
