@@ -69,7 +69,7 @@ def _forward(linear: nn.Linear, made: dict, x: torch.Tensor) -> torch.Tensor:
 
 def install(module: nn.Module) -> None:
     """From now on (until `remove`), the network's opted-in linear layers run in int8."""
-    layer_forwards.install(module, PACKED, _forward, ((m, ()) for m in opted_in(module)))
+    layer_forwards.install(module, PACKED, _forward, lambda: [(m, ()) for m in opted_in(module)])
 
 
 def remove(module: nn.Module) -> None:

@@ -22,13 +22,18 @@ def opted_in(module: nn.Module, attribute: str) -> list[nn.Module]:
 
 
 def install(
-    module: nn.Module, key: str, forward: Callable, layers: Iterable[tuple[nn.Module, tuple]]
+    module: nn.Module,
+    key: str,
+    forward: Callable,
+    layers: Callable[[], Iterable[tuple[nn.Module, tuple]]],
 ) -> None:
-    """Give each (layer, extra) its `forward`, unless the network has them already."""
+    """Give each (layer, extra) of `layers()` its `forward`, unless the network has them
+    already (then `layers` is not called: a runner installs before every call, and listing a
+    network's layers can cost a normalised weight each)."""
     if key in vars(module):
         return
     made: dict = {}
-    for layer, extra in layers:
+    for layer, extra in layers():
         layer.forward = functools.partial(forward, layer, *extra, made)
     vars(module)[key] = made
 

@@ -237,7 +237,9 @@ def install(module: nn.Module) -> None:
     """From now on (until `remove`), the network's opted-in convolutions run by Winograd's
     algorithm where they suit their input, each one's filters transformed at its first such
     call and kept (`held_bytes`)."""
-    layer_forwards.install(module, FILTERS, _forward, ((m, (c,)) for m, c in opted_in(module)))
+    layer_forwards.install(
+        module, FILTERS, _forward, lambda: [(m, (c,)) for m, c in opted_in(module)]
+    )
 
 
 def remove(module: nn.Module) -> None:

@@ -186,3 +186,29 @@ def test_bands_of_tile_rows_give_the_result_of_one_pass(monkeypatch):
             banded = net(x)
     assert len(bands) == 2 + 2 * 12  # 45 rows: 12 rows of 4 x 4 tiles
     assert _close(banded, direct) and _close(whole, direct)
+
+
+def test_a_second_install_does_not_list_the_layers_again():
+    # A runner installs before every call: listing the opted-in layers normalises each
+    # spectral-norm weight (BigColor's unused 1536-channel blocks too), which cost about 50 ms
+    # a call before the listing was skipped once installed.
+    torch.manual_seed(5)
+    conv = _biggan_spectral_norm_conv().eval()
+    normalised = []
+    original = type(conv).normalised_weight
+    conv.normalised_weight = lambda: normalised.append(1) or original(conv)
+
+    class Wrapped(nn.Module):
+        winograd_modules = ("conv",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = conv
+
+    net = Wrapped()
+    winograd.install(net)
+    listed = len(normalised)
+    winograd.install(net)
+    winograd.install(net)
+    assert listed == 1 and len(normalised) == listed
+    winograd.remove(net)
