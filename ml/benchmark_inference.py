@@ -15,6 +15,7 @@ the official layout unless --installed.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
@@ -96,7 +97,7 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
     has after a few jobs: SETTLING), the peak resident memory (before the 12-megapixel photo,
     and with it); prints a JSON line."""
     import ml
-    from ml import runtime
+    from ml import memory, runtime
     from ml.color import to_gray
 
     ml.configure(weights_dir=weights_dir or None, device=device, inference=mode)
@@ -130,6 +131,7 @@ def _mode_child(model: str, setting: int, mode: str, repeats: int, device: str,
         "load_warm_s": warm, "peak_rss_mb": peak, "peak_rss_large_mb": _peak_rss_mb(),
         "large_size": large_result.size,
         "path": result.info["coloria"].get("inference", "exact"),
+        "reuse_memory": memory.reusing,
     }))  # fmt: skip
 
 
@@ -144,9 +146,10 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_child(args: list[str]) -> dict | str:
+def _run_child(args: list[str], reuse_memory: bool = True) -> dict | str:
     command = [sys.executable, "-m", "ml.benchmark", *args]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    env = {**os.environ, "COLORIA_REUSE_MEMORY": "1" if reuse_memory else "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
     if done.returncode != 0:
         return (done.stderr.strip().splitlines()[-1:] or ["no output"])[0]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -180,17 +183,29 @@ def describe_machine(device: str) -> str:
 
 
 def run(
-    cases: list[str], *, repeats: int, device: str, installed: bool, out=sys.stdout
+    cases: list[str],
+    *,
+    repeats: int,
+    device: str,
+    installed: bool,
+    exact_reuse: bool = False,
+    out=sys.stdout,
 ) -> list[dict]:
+    """The table. `exact` runs with glibc's default heap, as the official code does (its time is
+    the one #23 compares against), unless `exact_reuse`: as a Coloria worker runs it, its freed
+    blocks kept (ml.memory.reuse_freed_blocks), which shows what `fast` gains beyond that."""
     print(describe_machine(device), file=out)
     print(
         f"photos {PHOTO[0]} x {PHOTO[1]} and {LARGE_PHOTO[0]} x {LARGE_PHOTO[1]} (pipe 12MP); "
         f"each mode in fresh processes, as a worker runs it "
         f"({' '.join(ORDER)}: drift on a shared machine falls on both alike); times: medians "
         f"of {repeats * len(ORDER) // len(MODES)} after a warm-up and {SETTLING} untimed rounds; "
-        "load + warm-up and peak RSS: the first process of each mode",
+        "load + warm-up and peak RSS: the first process of each mode; exact with "
+        + ("freed blocks kept, as a Coloria worker" if exact_reuse else "glibc's default heap, as "
+           "the official code")
+        + ", fast with freed blocks kept (ml.memory.reuse_freed_blocks)",
         file=out,
-    )
+    )  # fmt: skip
     header = (
         f"{'model':<22} {'set':>4} {'net exact':>9} {'net fast':>8} {'ratio':>5} "
         f"{'pipe exact':>10} {'pipe fast':>9} {'ratio':>5} {'RSS MB e/f':>11} "
@@ -207,7 +222,11 @@ def run(
                 random_weights(model, Path(scratch))
             arguments = [model, setting or "0"]
             tail = [str(repeats), device, weights_dir]
-            runs = [_run_child(["--inference-mode", *arguments, mode, *tail]) for mode in ORDER]
+            runs = [
+                _run_child(["--inference-mode", *arguments, mode, *tail],
+                           reuse_memory=mode == "fast" or exact_reuse)
+                for mode in ORDER
+            ]  # fmt: skip
             failed = next((r for r in runs if isinstance(r, str)), None)
             if failed is not None:
                 print(f"{case}: failed: {failed}", file=out, flush=True)
@@ -331,6 +350,11 @@ def add_arguments(parser: Any) -> None:
         help="fast against exact: mean and max CIEDE2000 on --photos (default: every family)",
     )  # fmt: skip
     parser.add_argument("--limit", type=int, default=100, help="photos for --tolerance")
+    parser.add_argument(
+        "--exact-reuse", action="store_true",
+        help="--inference: exact with its freed blocks kept too, as a Coloria worker runs it "
+        "(default: glibc's default heap, as the official code runs)",
+    )  # fmt: skip
 
 
 def main(args: Any, parser: Any) -> int:
@@ -342,5 +366,8 @@ def main(args: Any, parser: Any) -> int:
         rows = tolerance(models, args.photos, limit=args.limit, side=512, installed=args.installed)
         return 0 if rows else 1
     cases = args.inference or list(DEFAULT_CASES)
-    rows = run(cases, repeats=args.repeats, device=args.device, installed=args.installed)
+    rows = run(
+        cases, repeats=args.repeats, device=args.device, installed=args.installed,
+        exact_reuse=args.exact_reuse,
+    )  # fmt: skip
     return 0 if rows else 1

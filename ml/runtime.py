@@ -38,7 +38,7 @@ import numpy as np
 from ml import config, inference
 from ml.color import Chroma
 from ml.errors import WeightsNotInstalled
-from ml.memory import resident_bytes, trim_heap
+from ml.memory import resident_bytes, reuse_freed_blocks, trim_heap
 from ml.registry import ModelSpec, load_code
 from ml.weights import install_command, weights_path
 
@@ -191,6 +191,7 @@ def _get(key: Key, load: Callable[[], Any]) -> Any:
             freed += _make_room(_SIZES[key])
         _collect(freed)
         freed = 0
+        reuse_freed_blocks()  # this process runs networks
         before = resident_bytes()
         value = load()
         size = measure(value) or max(resident_bytes() - before, 0)

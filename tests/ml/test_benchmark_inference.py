@@ -38,6 +38,8 @@ def test_a_real_model_is_measured_in_its_own_processes():
     )
     assert row["loads"][0]["path"] == "exact"
     assert row["path"].startswith("fast (")
+    # exact on glibc's default heap, as the official code runs; fast as a Coloria worker.
+    assert [load["reuse_memory"] for load in row["loads"]] == [False, True]
     times = [row[f"{part}_{mode}"] for part in ("net", "pipe", "pipe_large") for mode in MODES]
     assert min(times) > 0
     # Each mode coloured the 12-megapixel photo whole, and its peak memory counts it.
