@@ -63,6 +63,12 @@ TORCH, ORT = "torch", "onnxruntime"
 # / 0.50 / 0.56 (fast forms and Winograd alone: 0.63, 0.74). 100 validation photos, weights made
 # to vary as trained ones (vary_like_trained): DDColor-T mean 0.001, max 1.49; DDColor-L 0.044,
 # 2.17 (its whole encoder in int8: max 3.51, out of the tolerance).
+# BigColor runs eagerly: its fast forms (BigColor.use_fast_forms: the generator's upsampling
+# convolutions from the small maps, ml.upsampled_conv, 16 multiply-adds where they took 36; its
+# shortcuts before the upsampling; each conditional batch norm in one pass) and Winograd's
+# convolutions. 2-core AVX-512 EPYC (Zen 5), fresh processes, network / pipeline / 12 MP:
+# 0.46 / 0.47 / 0.63 against exact on glibc's default heap; 100 validation photos (random
+# official-layout weights) mean 0.000, max 0.68.
 # Measured the same way (fresh processes, exact fast fast exact, medians of 6): ECCV16-Coloria
 # 0.68 / 0.79 (network / pipeline), Coloria-Lite on ONNX Runtime 0.75-0.98 / 0.88-1.05 (bfloat16
 # trace 0.63 / 0.64, float32 trace 0.85 / 0.84; exact itself varied 42-61 ms between runs), the
@@ -135,22 +141,15 @@ LOW_PRECISION_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria"})
 # outputs equal within float32 rounding (max abs difference 0.5e-6-2e-5). On the 100
 # validation photos, `fast` on ONNX Runtime against `exact`: see FAST_BY_DEFAULT. DDColor-T (512,
 # AVX-512 EPYC, fresh processes) ran 0.80x the network there (0.74x with its fast forms), its
-# arena holding the largest activations (3.5 GB resident against exact's 1.2; neither a smaller
-# arena nor shrinking it kept the speed), DDColor-L 0.93-0.97x with 5.6 GB: both now run
-# eagerly (0.63x, 1.8 GB for DDColor-T). BigColor alone: 0.76x the network, 0.75x the
-# pipeline, +0.4 GB peak (its trace 0.98x: its convolutions, 136 G multiply-adds, run at about
-# 94% of the two cores' float32 peak); one export serves every aspect ratio; on the 100
-# validation photos (random official-layout weights) mean 0.000, max 0.80, so it runs fast.
+# arena holding the largest activations (3.5 GB resident against exact's 1.2), DDColor-L
+# 0.93-0.97x with 5.6 GB: both run eagerly (0.63x, 1.8 GB for DDColor-T). BigColor ran 0.76x
+# (AVX-512) and 0.65x (AVX2) there, until its fast forms (BigColor.use_fast_forms): eagerly,
+# 0.50 s a call against 0.57 s for their export on ONNX Runtime (one process each, AVX-512).
 # OpenVINO 2026.4 (CPU plugin, f32, 2 threads, the same graph at a static size), measured alone,
 # network / pipeline: BigColor 0.70 / 0.70, SIGGRAPH17 0.77, ECCV16 1.01, DeOldify-Artistic (rf
 # 21) 0.69 / 0.73, DDColor-T 0.70 / 0.78, 2-3x the load + warm-up: not worth a 59 MB wheel. Where
-# bfloat16 runs (LOW_PRECISION_BY_DEFAULT) its trace stays: it won for ECCV16-Coloria. BigColor
-# on a 2-core AVX2 EPYC, fresh processes, network / pipeline / 12 MP: ONNX Runtime 0.65 / 0.70 /
-# 0.77; eager with Winograd's convolutions (COLORIA_FAST_ENGINE=torch, and where the export
-# fails) 0.71 / 0.70 / 0.81, 0.2 GB less peak memory, half the load + warm-up (6.7 s, not 14.2).
-ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset(
-    {"zhang-eccv16-coloria", "coloria-lite", "bigcolor"}
-)
+# bfloat16 runs (LOW_PRECISION_BY_DEFAULT) its trace stays: it won for ECCV16-Coloria.
+ONNXRUNTIME_BY_DEFAULT: frozenset[str] = frozenset({"zhang-eccv16-coloria", "coloria-lite"})
 
 # Traces kept per network (each holds its own folded copy of the weights).
 MAX_TRACES = 3

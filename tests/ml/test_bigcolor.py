@@ -185,6 +185,51 @@ def test_spectral_norm_at_eval_is_one_power_iteration_from_u0():
     assert torch.allclose(layer.sv0, torch.tensor([sigma]), atol=1e-6)
 
 
+# --- The fast forms (`fast`'s reordering of the same function) ---------------------------------
+
+
+def _varied_tiny_network() -> BigColor:
+    """A tiny network whose batch norms have statistics of their own (not 0 and 1), at eval."""
+    torch.manual_seed(11)
+    net = BigColor(BigColorConfig(**BIGCOLOR_TINY)).eval()
+    with torch.no_grad():
+        for name, buffer in net.named_buffers():
+            if name.endswith("stored_mean"):
+                buffer.normal_(0, 0.3)
+            elif name.endswith("stored_var"):
+                buffer.uniform_(0.5, 2.0)
+    return net
+
+
+def test_fast_forms_compute_the_official_function():
+    net = _varied_tiny_network()
+    keys = sorted(net.state_dict())
+    gray, classes = torch.rand(2, 1, 48, 80), torch.tensor([5, 979])  # a batch, not square
+    z = torch.randn(2, net.config.z_dim) * 0.8
+    with torch.inference_mode():
+        official = net(gray, classes, z)
+        net.use_fast_forms(True)
+        fast = net(gray, classes, z)
+        net.use_fast_forms(False)
+        again = net(gray, classes, z)
+    assert official.std() > 0.05  # colours that vary, so that a wrong order would show
+    assert torch.allclose(fast, official, atol=2e-5)
+    assert torch.equal(again, official)  # switching back is bit for bit the official
+    assert sorted(net.state_dict()) == keys  # no key added: the checkpoints load as they are
+
+
+def test_fast_forms_leave_training_as_it_is():
+    official, with_forms = _varied_tiny_network().train(), _varied_tiny_network().train()
+    with_forms.use_fast_forms(True)
+    gray, classes = torch.rand(2, 1, 32, 32), torch.tensor([1, 2])
+    z = torch.zeros(2, official.config.z_dim)
+    outputs = []
+    for net in (official, with_forms):
+        torch.manual_seed(0)  # the same dropout masks
+        outputs.append(net(gray, classes, z))
+    assert torch.equal(*outputs)
+
+
 # --- Inference ------------------------------------------------------------------------------------
 
 
