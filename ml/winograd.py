@@ -13,7 +13,11 @@ oneDNN's direct convolution: 0.5x at 512 channels and 32 x 32, 0.63x at 256 and 
 at 672 and 84 x 84, 0.64x at 303 and 336 x 336, 0.86x at 128 and 128 x 128; but 1.6x at 128
 and 256 x 256 and 3.2x at 64, where moving the tiles costs more than the multiplications saved
 (so below MIN_CHANNELS a convolution stays as it is, and Zhang's SIGGRAPH17 leaves its
-128-channel full-scale layers out). The result differs from the direct convolution by float32
+128-channel full-scale layers out). The 36 products run on oneDNN (`_onednn_linear`): on a
+2-core Zen 5 EPYC, whose direct convolutions run at 250 G multiply-adds a second, MKL's
+products reached 86 (its AVX2 code on AMD), and Winograd's convolutions only 0.74x the direct
+ones at 768 channels and 32 x 44, 0.84x at 512 and 32 x 32, 1.15x at 256 and 64 x 64; with
+oneDNN's, 0.47x, 0.61x and 0.92x. The result differs from the direct convolution by float32
 rounding (about 1e-5 of the output's range). A dilation of 2 runs as four interleaved
 sub-images at dilation 1 (space to batch).
 
@@ -84,22 +88,32 @@ def _transforms() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def filters(weight: torch.Tensor) -> torch.Tensor:
-    """The transformed filters G g G^T of an (out, in, 3, 3) weight, as (36, in, out): one matrix
-    product (0.2 s for ECCV16's 470 MB of them, where a contraction over the 3 x 3 axes took
-    1.2 s, which a worker pays at its first `fast` job)."""
+    """The transformed filters G g G^T of an (out, in, 3, 3) weight, as (36, out, in), 36 linear
+    layers' weights: one matrix product (0.2 s for ECCV16's 470 MB of them, where a contraction
+    over the 3 x 3 axes took 1.2 s, which a worker pays at its first `fast` job)."""
     g_g, _, _ = _transforms()
     out_channels, in_channels = weight.shape[:2]
     flat = weight.detach().float().reshape(out_channels * in_channels, 9)
-    transformed = (g_g @ flat.T).view(IN_TILE * IN_TILE, out_channels, in_channels)
-    # Stored as the products read it, so that no band transposes it.
-    return transformed.transpose(1, 2).contiguous()
+    return (g_g @ flat.T).view(IN_TILE * IN_TILE, out_channels, in_channels).contiguous()
+
+
+@functools.cache
+def _onednn_linear() -> Any:
+    """oneDNN's float32 matrix product (the operator PyTorch's compiler calls for linear layers),
+    or None where this PyTorch lacks it. On AMD processors MKL, which torch.bmm calls, runs
+    its AVX2 code: 86-98 G multiply-adds a second on a 2-core AVX-512 EPYC (Zen 5), where
+    oneDNN ran 223; Winograd's convolution of 768 channels at 32 x 44 took 0.74x the direct
+    one's time with MKL's products, 0.47x with oneDNN's."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    return getattr(torch.ops.mkldnn, "_linear_pointwise", None)
 
 
 def conv3x3(x: torch.Tensor, transformed: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """A 3 x 3 convolution (stride 1, padding 1) of x (N, C, H, W) with `filters`' result."""
     m = OUT_TILE
     n, channels, height, width = x.shape
-    out_channels = transformed.shape[2]
+    out_channels = transformed.shape[1]
     rows, cols = -(-height // m), -(-width // m)
     # Channels last: each tile position's channels lie together, rows of the products below.
     nhwc = x.permute(0, 2, 3, 1)
@@ -136,7 +150,13 @@ def _band(padded: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
     _, b_b, a_a = _transforms()
     spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
     inputs = (b_b @ spread).view(a * a, n * rows * cols, -1)
-    products = torch.bmm(inputs, transformed)
+    linear = _onednn_linear()
+    if linear is None or inputs.requires_grad:
+        products = torch.bmm(inputs, transformed.transpose(1, 2))
+    else:
+        products = torch.stack(
+            [linear(i, f, None, "none", [], "") for i, f in zip(inputs, transformed, strict=True)]
+        )
     out = (a_a @ products.view(a * a, -1)).view(m, m, n, rows, cols, -1)
     return out.permute(2, 3, 0, 4, 1, 5).reshape(n, m * rows, m * cols, -1)
 

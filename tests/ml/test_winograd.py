@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ml import inference, winograd
@@ -212,3 +213,27 @@ def test_a_second_install_does_not_list_the_layers_again():
     winograd.install(net)
     assert listed == 1 and len(normalised) == listed
     winograd.remove(net)
+
+
+def test_the_products_run_on_onednn_and_fall_back_to_bmm(monkeypatch):
+    # oneDNN's matrix product where PyTorch has it (MKL's, which torch.bmm calls, runs its AVX2
+    # code on AMD processors: half the speed); torch.bmm elsewhere, with the same result.
+    torch.manual_seed(6)
+    x = torch.randn(1, 128, 20, 28).contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.randn(160, 128, 3, 3) * 0.05, torch.randn(160)
+    transformed = winograd.filters(weight)
+    assert transformed.shape == (36, 160, 128)
+    products = []
+    linear = winograd._onednn_linear()
+    if torch.backends.mkldnn.is_available():
+        assert linear is not None
+        monkeypatch.setattr(
+            winograd, "_onednn_linear", lambda: lambda *args: products.append(1) or linear(*args)
+        )
+    with torch.no_grad():
+        direct = F.conv2d(x, weight, bias, padding=1)
+        onednn = winograd.conv3x3(x, transformed, bias)
+        monkeypatch.setattr(winograd, "_onednn_linear", lambda: None)
+        bmm = winograd.conv3x3(x, transformed, bias)
+    assert len(products) == 36 * (1 if linear is not None else 0)  # one band of 36 products
+    assert _close(onednn, direct) and _close(bmm, direct)
