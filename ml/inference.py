@@ -67,8 +67,9 @@ TORCH, ORT = "torch", "onnxruntime"
 # convolutions from the small maps, ml.upsampled_conv, 16 multiply-adds where they took 36; its
 # shortcuts before the upsampling; each conditional batch norm in one pass) and Winograd's
 # convolutions. 2-core AVX-512 EPYC (Zen 5), fresh processes, network / pipeline / 12 MP:
-# 0.46 / 0.47 / 0.63 against exact on glibc's default heap; 100 validation photos (random
-# official-layout weights) mean 0.000, max 0.68.
+# 0.39 / 0.40 / 0.56 against exact on glibc's default heap (ECCV16 0.69 / 0.72 / 0.81, the
+# others in the README); 100 validation photos (random official-layout weights) mean 0.000,
+# max 0.68.
 # Measured the same way (fresh processes, exact fast fast exact, medians of 6): ECCV16-Coloria
 # 0.68 / 0.79 (network / pipeline), Coloria-Lite on ONNX Runtime 0.75-0.98 / 0.88-1.05 (bfloat16
 # trace 0.63 / 0.64, float32 trace 0.85 / 0.84; exact itself varied 42-61 ms between runs), the
