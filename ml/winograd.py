@@ -176,9 +176,9 @@ def _band(padded: torch.Tensor, transformed: Any) -> torch.Tensor:
     spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
     inputs = (b_b @ spread).view(a * a, n * rows * cols, -1)
     linear = _onednn_linear()
-    if linear is None or inputs.requires_grad:
+    if linear is None:
         products = torch.bmm(inputs, transformed.transpose(1, 2))
-    else:  # 36 products of (tiles, in) by (in, out)
+    else:  # 36 products of (tiles, in) by (in, out), each filter packed (`packed`) or not
         products = torch.stack(
             [linear(i, f, None, "none", [], "") for i, f in zip(inputs, transformed, strict=True)]
         )

@@ -282,10 +282,10 @@ class GBlock(nn.Module):
         """`forward` at eval in a cheaper order (float32 rounding apart): the upsampling
         convolution from the small map (ml.upsampled_conv: 16 multiply-adds where it took 36),
         and the 1 x 1 shortcut, which commutes with the nearest upsampling, at the small size (a
-        quarter of its work), added to each 2 x 2 block of the output in place."""
+        quarter of its work), added to each 2 x 2 block of the output."""
         h = self.conv2(self.bn2.relu_of(self.conv1_upsampled(self.bn1.relu_of(x, y)), y))
         shortcut = self.conv_sc(x)
-        n, c, height, width = shortcut.shape
+        height, width = shortcut.shape[2:]
         blocks = h.unflatten(2, (height, 2)).unflatten(4, (width, 2))
         return (blocks + shortcut[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
 

@@ -233,7 +233,10 @@ def test_the_products_run_on_onednn_and_fall_back_to_bmm(monkeypatch):
     with torch.no_grad():
         direct = F.conv2d(x, weight, bias, padding=1)
         onednn = winograd.conv3x3(x, transformed, bias)
+        # The filters packed once as oneDNN reads them (where it runs them): the same bits.
+        packed = winograd.packed(transformed, rows=35)
+        assert torch.equal(winograd.conv3x3(x, packed, bias), onednn)
         monkeypatch.setattr(winograd, "_onednn_linear", lambda: None)
         bmm = winograd.conv3x3(x, transformed, bias)
-    assert len(products) == 36 * (1 if linear is not None else 0)  # one band of 36 products
+    assert len(products) == 2 * 36 * (1 if linear is not None else 0)  # a band of 36, twice
     assert _close(onednn, direct) and _close(bmm, direct)
