@@ -102,7 +102,7 @@ def packed(transformed: torch.Tensor, rows: int) -> tuple[torch.Tensor, ...] | t
     for products of about `rows` rows (tiles), where oneDNN runs them: else as it is. Reordered
     at every product instead, 512-channel filters of 64 tiles ran at 100 G multiply-adds a
     second, packed at 164 (2-core Zen 5 EPYC); the results are the same bits."""
-    if _onednn_linear() is None:
+    if _onednn_linear() is None or transformed.device.type != "cpu":
         return transformed
     reorder = torch.ops.mkldnn._reorder_linear_weight
     return tuple(reorder(each, max(1, rows)) for each in transformed)
@@ -241,7 +241,7 @@ def suits(module: nn.Module, x: torch.Tensor) -> bool:
 def _suits(conv: Conv, x: torch.Tensor) -> bool:
     """A 3 x 3 convolution of stride 1, padding equal to a dilation of 1 or 2 (2 on an even
     size), with MIN_CHANNELS channels or more on both sides, of a float32 input of MIN_PIXELS or
-    more."""
+    more on the CPU."""
     out_channels, in_channels, *kernel = conv.weight.shape
     even = x.shape[2] % 2 == 0 == x.shape[3] % 2
     return (
@@ -253,6 +253,7 @@ def _suits(conv: Conv, x: torch.Tensor) -> bool:
         and min(in_channels, out_channels) >= MIN_CHANNELS
         and x.shape[2] * x.shape[3] >= MIN_PIXELS
         and x.dtype == torch.float32
+        and x.device.type == "cpu"  # its transforms and oneDNN's products are the CPU's
     )
 
 

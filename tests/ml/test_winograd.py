@@ -65,6 +65,7 @@ def test_only_plain_3x3_convolutions_of_enough_channels_suit():
     assert not winograd.suits(plain, torch.zeros(1, 128, 15, 16))  # too small to gain much
     assert winograd.suits(plain, torch.zeros(1, 128, 16, 16))
     assert not winograd.suits(plain, x.bfloat16())  # low precision keeps oneDNN's
+    assert not winograd.suits(plain, x.to("meta"))  # another device than the CPU (CUDA)
     assert not winograd.suits(nn.Conv2d(128, 128, 3, stride=2, padding=1), x)
     assert not winograd.suits(nn.Conv2d(128, 128, 1), x)
     assert not winograd.suits(nn.Conv2d(128, 128, 3), x)  # no padding: a smaller output
