@@ -6,12 +6,13 @@ Every pixel of an output 2 x 2 block sees only 2 x 2 pixels of the small map: th
 that fall on the same small pixel add up. So each of the four sub-pixels is a 2 x 2 convolution
 of the small map, and the four of them are one 2 x 2 convolution into 4x the channels (padding
 1: (H + 1) x (W + 1) outputs, each sub-pixel reading its own window of them), 16 multiply-adds
-where the official takes 36. The groups are then interleaved into the output, with the bias, in
-one pass. The upsampled map is never made. On a 2-core AVX-512 EPYC, channels-last, against
-the upsampling and oneDNN's direct convolution: 0.47x at 192 -> 96 channels to 256 x 352,
-0.49x at 384 -> 192 to 128 x 176, 0.50x at 768 -> 384 to 64 x 88, 0.59x at 768 -> 768 to
-32 x 44 (Winograd's algorithm on the upsampled map: 1.52x, 1.08x, 0.93x, 0.81x). The result
-differs by float32 rounding (the summed taps).
+where the official takes 36 (the bias added by that convolution). The groups are then
+interleaved into the output by stacking and reshaping (what ONNX exports; writing each group into
+a view of the output does not export faithfully). The upsampled map is never made. On a 2-core
+AVX-512 EPYC (Zen 5), channels-last, against the upsampling and oneDNN's direct convolution:
+0.47x at 192 -> 96 channels to 256 x 352, 0.49x at 384 -> 192 to 128 x 176, 0.50x at 768 -> 384
+to 64 x 88, 0.59x at 768 -> 768 to 32 x 44 (Winograd's algorithm on the upsampled map: 1.52x,
+1.08x, 0.93x, 0.81x). The result differs by float32 rounding (the summed taps).
 """
 
 from __future__ import annotations
