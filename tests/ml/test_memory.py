@@ -11,7 +11,7 @@ import sys
 import pytest
 
 # In a process of its own: the setting is the whole process's. A 64 MB block (16 384 pages of
-# 4 KB) allocated and written twice; the second time's page faults are printed.
+# 4 KB) allocated and written, then again: the page faults of the later ones are printed.
 SCRIPT = """
 import resource
 import torch
@@ -24,10 +24,16 @@ def block():
     torch.empty(16 * 2**20).fill_(1.0)
 
 
+def faults_of_a_block():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 block()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-block()
-print(memory.reusing, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+# The fewest of five: on a shared machine one block may be disturbed (a CI run once saw one
+# fault every page with the blocks kept, where every other run saw none).
+print(memory.reusing, min(faults_of_a_block() for _ in range(5)))
 """
 
 needs_glibc = pytest.mark.skipif(
