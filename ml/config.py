@@ -3,8 +3,8 @@ many loaded models a process keeps.
 
 Defaults come from the environment (COLORIA_WEIGHTS_DIR, COLORIA_DEVICE, COLORIA_MODEL_CACHE_MB,
 COLORIA_MODEL_TTL, COLORIA_INFERENCE and COLORIA_INFERENCE_<MODEL>, COLORIA_BF16,
-COLORIA_FAST_ENGINE, COLORIA_WARM_MODELS) so the package works on its own; a host application
-(the Django site) calls `configure()` with its own settings.
+COLORIA_FAST_ENGINE, COLORIA_WARM_MODELS, COLORIA_REUSE_MEMORY) so the package works on its
+own; a host application (the Django site) calls `configure()` with its own settings.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class MLSettings:
     fast_engine: str = "auto"
     # Models a worker loads and warms up when it starts ("all-installed": every installed one).
     warm_models: tuple[str, ...] = ()
+    # Whether a process that runs networks keeps the C heap's freed blocks for reuse
+    # (ml.memory.reuse_freed_blocks): "auto" and "on" keep them, "off" leaves glibc's default.
+    reuse_memory: str = "auto"
 
 
 def _from_environment() -> MLSettings:
@@ -68,6 +71,7 @@ def _from_environment() -> MLSettings:
         bf16=_switch("COLORIA_BF16", os.environ.get("COLORIA_BF16", "")),
         fast_engine=_fast_engine("COLORIA_FAST_ENGINE", os.environ.get("COLORIA_FAST_ENGINE", "")),
         warm_models=_names(os.environ.get("COLORIA_WARM_MODELS", "")),
+        reuse_memory=_switch("COLORIA_REUSE_MEMORY", os.environ.get("COLORIA_REUSE_MEMORY", "")),
     )
 
 

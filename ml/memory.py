@@ -7,6 +7,8 @@ import contextlib
 import ctypes
 import os
 
+from ml import config
+
 
 def resident_bytes() -> int:
     """This process's resident memory in bytes (Linux), else 0."""
@@ -35,7 +37,8 @@ reusing = False  # whether this process keeps them (`reuse_freed_blocks`)
 
 def reuse_freed_blocks() -> None:
     """Serve large blocks from the C heap and keep them there once freed, for the next ones,
-    unless COLORIA_REUSE_MEMORY=0: called where networks run (ml.runtime's first model).
+    unless COLORIA_REUSE_MEMORY=off (ml.config): called where networks run (ml.runtime, at
+    each model load; done once).
 
     glibc maps every block over its mmap threshold (32 MB at most) afresh and unmaps it when
     freed, and the kernel zero-fills it page by page at its first touch: BigColor's 256 x 352
@@ -45,7 +48,7 @@ def reuse_freed_blocks() -> None:
     all. The process keeps its peak between jobs, up to KEEP_FREE_BYTES free, until a model is
     unloaded (`trim_heap`). Not glibc (macOS, musl): nothing changes."""
     global reusing
-    if os.environ.get("COLORIA_REUSE_MEMORY", "1").strip().lower() in {"0", "off", "false", "no"}:
+    if reusing or config.settings.reuse_memory == "off":
         return
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None)

@@ -82,3 +82,13 @@ def test_the_kept_free_memory_fits_mallopts_int():
     from ml import memory
 
     assert 0 < memory.KEEP_FREE_BYTES < 2**31
+
+
+def test_a_setting_that_is_not_on_or_off_is_refused(monkeypatch):
+    from ml import config
+
+    monkeypatch.setenv("COLORIA_REUSE_MEMORY", "sometimes")
+    with pytest.raises(ValueError, match="COLORIA_REUSE_MEMORY must be auto, on or off"):
+        config._from_environment()
+    monkeypatch.setenv("COLORIA_REUSE_MEMORY", "0")
+    assert config._from_environment().reuse_memory == "off"
