@@ -102,7 +102,7 @@ def packed(transformed: torch.Tensor, rows: int) -> tuple[torch.Tensor, ...] | t
     for products of about `rows` rows (tiles), where oneDNN runs them: else as it is. Reordered
     at every product instead, 512-channel filters of 64 tiles ran at 100 G multiply-adds a
     second, packed at 164 (2-core Zen 5 EPYC); the results are the same bits."""
-    if _onednn_linear() is None or transformed.device.type != "cpu":
+    if _onednn_linear() is None:
         return transformed
     reorder = torch.ops.mkldnn._reorder_linear_weight
     return tuple(reorder(each, max(1, rows)) for each in transformed)

@@ -138,6 +138,8 @@ class ConditionalBatchNorm(nn.Module):
     are plain linear maps, the generator's spectrally normalised ones.
     """
 
+    eps = 1e-5  # the normalisation's, in `forward` and `affine` alike
+
     def __init__(self, channels: int, condition: int, spectral: bool) -> None:
         super().__init__()
         linear = SNLinear if spectral else nn.Linear
@@ -150,14 +152,14 @@ class ConditionalBatchNorm(nn.Module):
         gain = (1 + self.gain(y)).view(y.size(0), -1, 1, 1)
         bias = self.bias(y).view(y.size(0), -1, 1, 1)
         normed = F.batch_norm(
-            x, self.stored_mean, self.stored_var, None, None, self.training, 0.1, 1e-5
+            x, self.stored_mean, self.stored_var, None, None, self.training, 0.1, self.eps
         )
         return normed * gain + bias
 
     def affine(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The eval forward as one scale and shift per image and channel, (N, C, 1, 1) each:
         `x * scale + shift` is the normalisation, the gain and the bias in one pass over x."""
-        scale = (1 + self.gain(y)) * torch.rsqrt(self.stored_var + 1e-5)
+        scale = (1 + self.gain(y)) * torch.rsqrt(self.stored_var + self.eps)
         shift = self.bias(y) - self.stored_mean * scale
         return scale.view(y.size(0), -1, 1, 1), shift.view(y.size(0), -1, 1, 1)
 
