@@ -5,9 +5,9 @@ COLORIA_INFERENCE_<MODEL>, else the model's measured default below).
 best path measured on this project's CPUs (python -m ml.benchmark --inference): the network in
 channels-last memory format, traced and frozen by TorchScript (oneDNN folds the spectral and
 weight norms, BatchNorm and the constant arithmetic into the convolutions; in float32, a
-network naming `winograd_modules` or `int8_modules` runs eagerly instead, those 3 x 3
-convolutions by Winograd's algorithm, ml.winograd, and those linear layers in int8 on the CPU,
-ml.int8; a network's `use_fast_forms` may reorder its own arithmetic), under bfloat16 autocast
+network naming `winograd_modules`, `onednn_modules` or `int8_modules` runs eagerly: 3 x 3
+convolutions by Winograd (ml.winograd), linear layers on oneDNN or in int8 on the CPU (ml.onednn,
+ml.int8); a network's `use_fast_forms` may reorder its own arithmetic), under bfloat16 autocast
 where the processor computes bfloat16 natively (AVX-512 BF16 or AMX; float32 otherwise, or when
 COLORIA_BF16=0), and float16 autocast on CUDA. A network names the
 submodules that must stay float32 under that autocast (its `float32_modules`: where low
@@ -264,8 +264,8 @@ class Runner:
     def kernels(self) -> list[Any]:
         """What float32 `fast` installs on the network and runs eagerly, not traced (those it
         opts in to): Winograd's convolutions (ml.winograd: ECCV16 0.57x exact, 0.63x traced;
-        DeOldify 0.50x, 0.49x), int8 linear layers on the CPU (ml.int8). A frozen trace's
-        constants (4x the weights) outlive it (pytorch#96726): each reload leaked."""
+        DeOldify 0.50x, 0.49x), oneDNN's products and int8 linear layers on the CPU (ml.onednn,
+        ml.int8). A frozen trace's constants (4x the weights) outlive it (pytorch#96726)."""
         if not self.fast or self.dtype is not None or (self.onnx and self.ran_onnx is not False):
             return []
         return [k for k in _eager_kernels(self.device) if getattr(self.module, k.ATTRIBUTE, ())]
@@ -420,9 +420,10 @@ class Runner:
 
 
 def _eager_kernels(device: str = "cpu") -> tuple[Any, ...]:
-    from ml import int8, winograd  # imported on use, as torch is
+    from ml import int8, onednn, winograd  # imported on use, as torch is
 
-    return winograd, *((int8,) if device == "cpu" and int8.available() else ())
+    on_cpu = (onednn, int8) if device == "cpu" else ()
+    return winograd, *(kernel for kernel in on_cpu if kernel.available())
 
 
 def _exports_any_size(module: Any, inputs: tuple) -> bool:

@@ -13,7 +13,7 @@ oneDNN's direct convolution: 0.5x at 512 channels and 32 x 32, 0.63x at 256 and 
 at 672 and 84 x 84, 0.64x at 303 and 336 x 336, 0.86x at 128 and 128 x 128; but 1.6x at 128
 and 256 x 256 and 3.2x at 64, where moving the tiles costs more than the multiplications saved
 (so below MIN_CHANNELS a convolution stays as it is, and Zhang's SIGGRAPH17 leaves its
-128-channel full-scale layers out). The 36 products run on oneDNN (`_onednn_linear`): on a
+128-channel full-scale layers out). The 36 products run on oneDNN (ml.onednn): on a
 2-core Zen 5 EPYC, whose direct convolutions run at 250 G multiply-adds a second, MKL's
 products reached 86 (its AVX2 code on AMD), and Winograd's convolutions only 0.74x the direct
 ones at 768 channels and 32 x 44, 0.84x at 512 and 32 x 32, 1.15x at 256 and 64 x 64; with
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml import layer_forwards
+from ml import layer_forwards, onednn
 
 OUT_TILE = 4  # m: a tile's outputs per side
 IN_TILE = OUT_TILE + 2  # m + r - 1: a tile's inputs per side
@@ -98,26 +98,12 @@ def filters(weight: torch.Tensor) -> torch.Tensor:
 
 
 def packed(transformed: torch.Tensor, rows: int) -> tuple[torch.Tensor, ...] | torch.Tensor:
-    """`filters`' result as oneDNN keeps a linear layer's weights, each of the 36 reordered once
-    for products of about `rows` rows (tiles), where oneDNN runs them: else as it is. Reordered
-    at every product instead, 512-channel filters of 64 tiles ran at 100 G multiply-adds a
-    second, packed at 164 (2-core Zen 5 EPYC); the results are the same bits."""
-    if _onednn_linear() is None:
+    """`filters`' result as oneDNN keeps a linear layer's weights (ml.onednn.packed), each of
+    the 36 reordered once for products of about `rows` rows (tiles), where oneDNN runs them:
+    else as it is."""
+    if not onednn.available():
         return transformed
-    reorder = torch.ops.mkldnn._reorder_linear_weight
-    return tuple(reorder(each, max(1, rows)) for each in transformed)
-
-
-@functools.cache
-def _onednn_linear() -> Any:
-    """oneDNN's float32 matrix product (the operator PyTorch's compiler calls for linear layers),
-    or None where this PyTorch lacks it. On AMD processors MKL, which torch.bmm calls, runs
-    its AVX2 code: 86-98 G multiply-adds a second on a 2-core AVX-512 EPYC (Zen 5), where
-    oneDNN ran 223; Winograd's convolution of 768 channels at 32 x 44 took 0.74x the direct
-    one's time with MKL's products, 0.47x with oneDNN's."""
-    if not torch.backends.mkldnn.is_available():
-        return None
-    return getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    return tuple(onednn.packed(each, rows) for each in transformed)
 
 
 def conv3x3(x: torch.Tensor, transformed: Any, bias: torch.Tensor | None) -> torch.Tensor:
@@ -175,12 +161,11 @@ def _band(padded: torch.Tensor, transformed: Any) -> torch.Tensor:
     _, b_b, a_a = _transforms()
     spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
     inputs = (b_b @ spread).view(a * a, n * rows * cols, -1)
-    linear = _onednn_linear()
-    if linear is None:
+    if not onednn.available():
         products = torch.bmm(inputs, transformed.transpose(1, 2))
     else:  # 36 products of (tiles, in) by (in, out), each filter packed (`packed`) or not
         products = torch.stack(
-            [linear(i, f, None, "none", [], "") for i, f in zip(inputs, transformed, strict=True)]
+            [onednn.linear(i, f, None) for i, f in zip(inputs, transformed, strict=True)]
         )
     out = (a_a @ products.view(a * a, -1)).view(m, m, n, rows, cols, -1)
     return out.permute(2, 3, 0, 4, 1, 5).reshape(n, m * rows, m * cols, -1)

@@ -30,7 +30,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
-from ml import inference
+from ml import inference, onednn
 from ml.catalogue.ddcolor import INPUT_SIZE
 from ml.checkpoints import load_into
 from ml.color import Chroma, gray_to_lightness, lab_to_rgb
@@ -384,6 +384,11 @@ class DDColor(nn.Module):
     # first two stages' in int8 too doubled the colours' error for little time (12 validation
     # photos, DDColor-L: max ΔE00 0.45 against 0.23 for the third stage alone).
     int8_modules = ("encoder.arch.stages.2",)
+    # `fast` (ml.onednn): the other linear layers and the colour decoder's attention, whose
+    # products PyTorch would run on MKL (its AVX2 code on AMD processors).
+    onednn_modules = (
+        "encoder.arch.stages.0", "encoder.arch.stages.1", "encoder.arch.stages.3", "decoder",
+    )  # fmt: skip
 
     def __init__(self, config: DDColorConfig) -> None:
         super().__init__()
@@ -428,22 +433,28 @@ class DDColor(nn.Module):
         refining weights are folded into the queries' embeddings first (2 x 256 per image),
         applied to each of the 16 sub-pixel planes before the shuffle (one 1 x 1 convolution
         at 1/4 scale), and only a, b are shuffled and blurred: no 256- or 100-channel map at
-        full size is ever made."""
+        full size is ever made, and the upsampling's 16 x 256-channel one only a band at a time."""
         scales = self.decoder.scales(features)
         colours = self.decoder.color_decoder.colours(scales)  # (N, queries, C)
         upsample = self.decoder.last_shuf
-        hidden = upsample.relu(upsample.conv(scales[-1]))  # (N, C x 16, H / 4, W / 4)
         refine = self.refine_net[0][0]
         weight, queries = refine.normalised_weight(), colours.shape[1]
         mixed = torch.einsum("oq,nqc->noc", weight[:, :queries, 0, 0], colours)
-        # Channel c x 16 + k of `hidden` is channel c at sub-pixel k: each image's kernel maps
-        # it to channel o x 16 + k (a, b at the same sub-pixel), weighted by mixed[o, c].
+        # Channel c x 16 + k of the upsampling's hidden map is channel c at sub-pixel k: each
+        # image's kernel maps it to channel o x 16 + k (a, b at the same sub-pixel), weighted
+        # by mixed[o, c].
         subpixels = upsample.shuf.upscale_factor**2
         identity = torch.eye(subpixels, dtype=mixed.dtype, device=x.device)
         kernels = (mixed[:, :, None, :, None] * identity[:, None, :]).flatten(1, 2).flatten(2)
-        pixels = hidden.permute(0, 2, 3, 1).flatten(1, 2)  # (N, pixels, C x 16), channels-last
-        planes = pixels @ kernels.transpose(1, 2)
-        planes = planes.unflatten(1, hidden.shape[2:]).permute(0, 3, 1, 2)
+        # The upsampling's 1 x 1 convolution, its ReLU and the kernels: one MLP per image, a
+        # band of pixels at a time (the hidden map, C x 16 channels at 1/4 scale, never whole).
+        features, conv = scales[-1], upsample.conv[0]
+        pixels = features.permute(0, 2, 3, 1).flatten(1, 2)  # (N, pixels, C), channels-last
+        first = conv.normalised_weight().flatten(1)
+        planes = torch.stack(
+            [onednn.relu_mlp(p, first, conv.bias, k) for p, k in zip(pixels, kernels, strict=True)]
+        )
+        planes = planes.unflatten(1, features.shape[2:]).permute(0, 3, 1, 2)
         return upsample.blur(upsample.shuf(planes)) + F.conv2d(x, weight[:, queries:], refine.bias)
 
     def load_state_dict(

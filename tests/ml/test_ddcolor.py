@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import ml
 from ml import registry
@@ -275,6 +276,17 @@ def test_fast_runs_the_third_encoder_stages_mlps_in_int8(tiny: DDColor) -> None:
         (384, 1536),
         (1536, 384),
     }
+
+
+def test_fast_runs_the_other_linear_layers_and_the_attention_on_onednn(tiny: DDColor) -> None:
+    from ml import int8, onednn
+
+    on_onednn, in_int8 = onednn.opted_in(tiny), int8.opted_in(tiny)
+    linears = {m for m in tiny.modules() if type(m) is nn.Linear}
+    assert not set(on_onednn) & set(in_int8)
+    assert {m for m in on_onednn if type(m) is nn.Linear} == linears - set(in_int8)
+    attention = [m for m in on_onednn if type(m) is nn.MultiheadAttention]
+    assert len(attention) == 2 * tiny.config.dec_layers  # cross- and self-attention
 
 
 def test_sides_must_divide_by_32() -> None:

@@ -75,10 +75,12 @@ def test_bigcolor_fast_within_tolerance(float32_fast, bigcolor_model):
 
 
 def test_ddcolor_fast_within_tolerance(precision, ddcolor_model):
-    # Its fast forms, and in float32 its encoder's MLPs in int8 (ml.int8) and the pixel
-    # decoder's convolutions by Winograd's algorithm (none this small network's: too narrow).
+    # Its fast forms, and in float32 its encoder's third-stage MLPs in int8 (ml.int8), its
+    # other linear layers and attention on oneDNN (ml.onednn) and the pixel decoder's
+    # convolutions by Winograd's algorithm (none this small network's: too narrow).
     path = _assert_within_tolerance(ddcolor_model, input_size=256)
-    expected = "bfloat16, channels-last" if precision else "float32, channels-last, winograd, int8"
+    float32 = "float32, channels-last, winograd, onednn, int8"
+    expected = "bfloat16, channels-last" if precision else float32
     assert path == f"fast ({expected})"
 
 

@@ -226,12 +226,12 @@ def test_ddcolor_inputs_beyond_the_official_size_take_pytorchs_path(
     exports = _calls_counted(monkeypatch, ort_engine, "session")
     photo = make_photo(96, 64, seed=8)
     ml.configure(inference="fast")
-    # The larger size first: its eager run installs int8 and Winograd layers, which the export
-    # must not trace.
+    # The larger size first: its eager run installs int8, oneDNN and Winograd layers, which
+    # the export must not trace.
     sides = (576, 512, 576, 512)
     results = [ml.colorize(photo, model=ddcolor_model, input_size=side) for side in sides]
     paths = [result.info["coloria"]["inference"] for result in results]
-    eager = "fast (float32, channels-last, winograd, int8)"
+    eager = "fast (float32, channels-last, winograd, onednn, int8)"
     assert paths == [eager, ORT_LABEL, eager, ORT_LABEL]
     assert len(exports) == 1
     ml.configure(inference="exact")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml import inference, winograd
+from ml import inference, onednn, winograd
 
 # Relative to the output's range: Winograd's transforms add and subtract terms up to 8x a tile's
 # values, so its rounding differs from the direct convolution's by about 1e-5 of the range.
@@ -225,19 +225,19 @@ def test_the_products_run_on_onednn_and_fall_back_to_bmm(monkeypatch):
     transformed = winograd.filters(weight)
     assert transformed.shape == (36, 160, 128)
     products = []
-    linear = winograd._onednn_linear()
+    linear = onednn.product()
     if torch.backends.mkldnn.is_available():
         assert linear is not None
         monkeypatch.setattr(
-            winograd, "_onednn_linear", lambda: lambda *args: products.append(1) or linear(*args)
+            onednn, "product", lambda: lambda *args: products.append(1) or linear(*args)
         )
     with torch.no_grad():
         direct = F.conv2d(x, weight, bias, padding=1)
-        onednn = winograd.conv3x3(x, transformed, bias)
+        on_onednn = winograd.conv3x3(x, transformed, bias)
         # The filters packed once as oneDNN reads them (where it runs them): the same bits.
         packed = winograd.packed(transformed, rows=35)
-        assert torch.equal(winograd.conv3x3(x, packed, bias), onednn)
-        monkeypatch.setattr(winograd, "_onednn_linear", lambda: None)
+        assert torch.equal(winograd.conv3x3(x, packed, bias), on_onednn)
+        monkeypatch.setattr(onednn, "product", lambda: None)
         bmm = winograd.conv3x3(x, transformed, bias)
     assert len(products) == 2 * 36 * (1 if linear is not None else 0)  # a band of 36, twice
-    assert _close(onednn, direct) and _close(bmm, direct)
+    assert _close(on_onednn, direct) and _close(bmm, direct)
