@@ -130,11 +130,13 @@ def to_gray(image: Image.Image) -> np.ndarray:
     Grayscale modes are read as they are (16-bit ones keep their precision); colour photos are
     desaturated by keeping their luminance, so their lightness is what the result keeps.
     """
+    from ml import color_fast
+
     mode = image.mode
     if mode == "1":  # bilevel scans: numpy reads their pixels as booleans, so go through L
-        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        return color_fast.gray_of_codes(np.asarray(image.convert("L")))
     if mode in ("L", "LA", "La"):
-        return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0
+        return color_fast.gray_of_codes(np.asarray(image if mode == "L" else image.getchannel(0)))
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         values = np.asarray(image, dtype=np.float32)
         top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
@@ -142,11 +144,9 @@ def to_gray(image: Image.Image) -> np.ndarray:
     if mode == "F":
         values = np.asarray(image, dtype=np.float32)
         return np.clip(values / (255.0 if values.max(initial=0) > 1.0 else 1.0), 0.0, 1.0)
-    from ml import color_fast
-
     rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     if _is_gray(rgb):
-        return rgb[..., 0].astype(np.float32) / 255.0
+        return color_fast.gray_of_codes(rgb[..., 0])
     # The luminance of each pixel's linear RGB, LUMA-weighted, back to sRGB: what
     # color_fast.gray_of_rgb computes, the same bit for bit, faster.
     return color_fast.gray_of_rgb(rgb)
@@ -224,4 +224,6 @@ def mean_chroma(image: Image.Image) -> float:
 
 def gray_image(gray: np.ndarray) -> Image.Image:
     """The 8-bit grayscale image of gray values, e.g. to show what a model was given."""
-    return Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
+    from ml import color_fast
+
+    return Image.fromarray(color_fast.codes_of_gray(np.asarray(gray)))

@@ -20,7 +20,7 @@ from torch import nn
 from ml import inference
 from ml.catalogue.zhang import TEMPERATURE
 from ml.checkpoints import load_into
-from ml.color import Chroma, gray_to_lightness, rgb_to_lab
+from ml.color import Chroma, gray_image, gray_to_lightness, rgb_to_lab
 from ml.registry import as_colour_points
 
 L_CENT = 50.0  # L is fed to the network as (L - L_CENT) / L_NORM
@@ -195,7 +195,7 @@ NETWORKS: dict[str, type[nn.Module]] = {"eccv16": ECCV16, "siggraph17": SIGGRAPH
 
 def working_lightness(gray: np.ndarray, size: int = WORKING_SIZE) -> np.ndarray:
     """L of the image resized to size x size as the official release does it (8-bit bicubic)."""
-    image = Image.fromarray(np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8))
+    image = gray_image(gray)
     small = np.asarray(image.resize((size, size), resample=Image.BICUBIC), dtype=np.float32)
     return gray_to_lightness(small / 255.0)
 

@@ -118,8 +118,7 @@ def test_compose_of_a_one_row_and_a_one_column_photo(threads):
 
 def test_the_8bit_gray_tables_are_the_reference_formulas_values():
     gray, lightness, y, linear_y = color_fast._gray8_tables()
-    codes = Image.fromarray(np.arange(256, dtype=np.uint8)[None])
-    assert np.array_equal(gray, color.to_gray(codes)[0])  # what to_gray gives an 8-bit photo
+    assert np.array_equal(gray, np.arange(256, dtype=np.float32) / 255.0)  # k / 255 in float32
     assert np.array_equal(lightness, color.gray_to_lightness(gray))
     assert np.array_equal(y, (lightness + 16.0) / 116.0)  # as lab_to_linear_rgb computes it
     assert np.array_equal(linear_y, colorspace._f_inv(y) * colorspace.WHITE_D65[1])
@@ -131,6 +130,30 @@ def test_gray_of_a_colour_photo_equals_the_reference_formula(threads):
     got = color.to_gray(Image.fromarray(rgb))
     assert got.dtype == np.float32
     assert np.array_equal(got, reference_gray(rgb))
+
+
+def test_an_8bit_gray_photo_reads_as_its_codes_over_255(threads):
+    codes = np.random.default_rng(9).integers(0, 256, (91, 157), dtype=np.uint8)
+    expected = codes.astype(np.float32) / 255.0  # the formula: in float32, each code over 255
+    scan = Image.fromarray(codes)
+    grey_as_colour = Image.fromarray(np.repeat(codes[..., None], 3, axis=2))
+    for image in (scan, scan.convert("LA"), grey_as_colour):
+        got = color.to_gray(image)
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+    bilevel = scan.convert("1")
+    expected = np.asarray(bilevel.convert("L")).astype(np.float32) / 255.0
+    assert np.array_equal(color.to_gray(bilevel), expected) and set(np.unique(expected)) == {0, 1}
+
+
+def test_the_8bit_codes_of_gray_values_are_the_rounded_formula(threads):
+    values = list(grays(40, 61).values())
+    halves = (np.arange(256, dtype=np.float32) + 0.5) / 255.0  # ties: rounded to even
+    outside = np.linspace(-0.3, 1.3, 61, dtype=np.float32)
+    gray = np.concatenate([*values, np.resize(halves, (5, 61)), outside[None]])
+    for each in (gray, gray.astype(np.float64)):
+        expected = np.round(np.clip(each, 0, 1) * 255).astype(np.uint8)
+        assert np.array_equal(color_fast.codes_of_gray(each), expected)
+    assert np.array_equal(np.asarray(color.gray_image(gray)), color_fast.codes_of_gray(gray))
 
 
 def test_a_colour_photo_whose_sampled_rows_are_grey_is_still_colour():
