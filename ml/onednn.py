@@ -161,7 +161,7 @@ def _attention_forward(
     heads = attention.num_heads
     q, k, v = (
         linear(x, w, b).unflatten(-1, (heads, dim // heads)).transpose(1, 2)
-        for x, w, b in zip((query, key, value), weights, biases, strict=False)
+        for x, w, b in zip((query, key, value), weights[:3], biases, strict=True)
     )
     attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, length, dim)
     return linear(attended, weights[3], attention.out_proj.bias), None
