@@ -50,6 +50,11 @@ MIN_CHANNELS = 128  # below (input or output channels) the direct convolution wo
 # DeOldify-Stable's network 0.65x exact there against 0.72x from 32 x 32, its filters 468 MB
 # against 162 (Artistic 0.59x against 0.60x).
 MIN_PIXELS = 16 * 16
+# Above (a layer's transformed filters: 4x its weight's bytes) a convolution stays direct:
+# DeOldify-Stable's middle convolutions (2048 <-> 4096 channels at 1/32 scale) would hold 1.15 GB
+# each, 2.3 of the 2.8 GB its filters took at render factor 35. Without them its fast path there
+# peaked at 4.8 GB rather than 6.4-6.6 and ran 6 % slower (0.49x exact; 2-core Zen 4 EPYC).
+MAX_FILTER_BYTES = 256 * 2**20
 BAND_BYTES = 16 * 2**20  # the transformed tiles of a band: within the last-level cache (32 MB)
 ATTRIBUTE = "winograd_modules"
 FILTERS = "_winograd_filters"  # where an installed network keeps its transformed filters
@@ -225,8 +230,8 @@ def suits(module: nn.Module, x: torch.Tensor) -> bool:
 
 def _suits(conv: Conv, x: torch.Tensor) -> bool:
     """A 3 x 3 convolution of stride 1, padding equal to a dilation of 1 or 2 (2 on an even
-    size), with MIN_CHANNELS channels or more on both sides, of a float32 input of MIN_PIXELS or
-    more on the CPU."""
+    size), with MIN_CHANNELS channels or more on both sides and filters of MAX_FILTER_BYTES at
+    most, of a float32 input of MIN_PIXELS or more on the CPU."""
     out_channels, in_channels, *kernel = conv.weight.shape
     even = x.shape[2] % 2 == 0 == x.shape[3] % 2
     return (
@@ -236,10 +241,16 @@ def _suits(conv: Conv, x: torch.Tensor) -> bool:
         and conv.padding == conv.dilation
         and (conv.dilation == 1 or (conv.dilation == 2 and even))
         and min(in_channels, out_channels) >= MIN_CHANNELS
+        and filter_bytes(out_channels, in_channels) <= MAX_FILTER_BYTES
         and x.shape[2] * x.shape[3] >= MIN_PIXELS
         and x.dtype == torch.float32
         and x.device.type == "cpu"  # its transforms and oneDNN's products are the CPU's
     )
+
+
+def filter_bytes(out_channels: int, in_channels: int) -> int:
+    """Bytes of a convolution's transformed filters (float32, 6 x 6 per channel pair)."""
+    return out_channels * in_channels * IN_TILE * IN_TILE * 4
 
 
 def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:

@@ -77,6 +77,17 @@ def test_only_plain_3x3_convolutions_of_enough_channels_suit():
     assert not winograd.suits(nn.utils.spectral_norm(nn.Conv2d(128, 128, 3, padding=1)), x)
 
 
+def test_a_convolution_whose_filters_would_hold_too_much_stays_direct(monkeypatch):
+    # DeOldify-Stable's middle convolutions (2048 <-> 4096 channels) would hold 1.15 GB each.
+    assert winograd.filter_bytes(4096, 2048) > winograd.MAX_FILTER_BYTES
+    assert winograd.filter_bytes(768, 768) <= winograd.MAX_FILTER_BYTES  # BigColor's widest
+    x = torch.zeros(1, 128, 32, 32)
+    wider, narrower = nn.Conv2d(128, 160, 3, padding=1), nn.Conv2d(128, 128, 3, padding=1)
+    monkeypatch.setattr(winograd, "MAX_FILTER_BYTES", winograd.filter_bytes(128, 128))
+    assert winograd.suits(narrower, x) and not winograd.suits(wider, x)
+    assert winograd.filter_bytes(128, 128) == 128 * 128 * 36 * 4
+
+
 def test_the_convolutions_are_as_before_after_the_block():
     torch.manual_seed(1)
     net = Convs().eval()
