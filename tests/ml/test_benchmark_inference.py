@@ -51,3 +51,18 @@ def test_a_real_model_is_measured_in_its_own_processes():
     assert table_row.startswith("zhang-eccv16-coloria")
     assert f"{row['net_fast'] / row['net_exact']:5.2f}" in table_row
     assert f"{row['pipe_large_fast'] / row['pipe_large_exact']:5.2f}" in table_row
+
+
+def test_the_random_weights_are_the_same_at_every_run(tmp_path):
+    # The same weights, so the same colours: a photo's out-of-gamut colours, which compose
+    # fits one by one, weigh on the 12-megapixel pipeline.
+    files = []
+    for run in ("first", "second", "other seed"):
+        directory = tmp_path / run
+        directory.mkdir()
+        benchmark_inference.random_weights(
+            "coloria-lite", directory, seed=7 if run == "other seed" else 0
+        )
+        (written,) = directory.iterdir()
+        files.append(written.read_bytes())
+    assert files[0] == files[1] and files[0] != files[2]
