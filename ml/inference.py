@@ -58,11 +58,11 @@ TORCH, ORT = "torch", "onnxruntime"
 # official layout (no official weights reachable here), the first 20 validation photos (a
 # photo pair takes about 25 s): Artistic mean 0.000, max 0.96; Stable mean 0.000, max 0.73.
 # DDColor runs eagerly: its fast forms (DDColor.use_fast_forms), Winograd's convolutions in the
-# pixel decoder, its encoder's third-stage MLPs in int8 (ml.int8). 2-core AVX-512 EPYC, fresh
-# processes, 512 x 512, network / pipeline / 12 MP: DDColor-T 0.62 / 0.64 / 0.69, DDColor-L 0.55
-# / 0.50 / 0.56 (fast forms and Winograd alone: 0.63, 0.74). 100 validation photos, weights made
-# to vary as trained ones (vary_like_trained): DDColor-T mean 0.001, max 1.49; DDColor-L 0.044,
-# 2.17 (its whole encoder in int8: max 3.51, out of the tolerance).
+# pixel decoder, its encoder's third-stage MLPs in int8 (ml.int8), its other linear layers on
+# oneDNN (ml.onednn). 2-core Zen 4 EPYC, fresh processes, 512 x 512, network / pipeline / 12 MP:
+# DDColor-T 0.48 / 0.43 / 0.55, DDColor-L 0.47 / 0.51 / 0.58 (0.55 and 0.49 without oneDNN's).
+# 100 validation photos, weights made to vary as trained ones (vary_like_trained): DDColor-T mean
+# 0.009, max 1.72; DDColor-L 0.011, 1.81 (its whole encoder in int8 reached max 3.51, out of it).
 # BigColor runs eagerly: its fast forms (BigColor.use_fast_forms: the generator's upsampling
 # convolutions from the small maps, ml.upsampled_conv, 16 multiply-adds where they took 36; its
 # shortcuts before the upsampling; each conditional batch norm in one pass) and Winograd's
