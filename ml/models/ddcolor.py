@@ -448,13 +448,13 @@ class DDColor(nn.Module):
         kernels = (mixed[:, :, None, :, None] * identity[:, None, :]).flatten(1, 2).flatten(2)
         # The upsampling's 1 x 1 convolution, its ReLU and the kernels: one MLP per image, a
         # band of pixels at a time (the hidden map, C x 16 channels at 1/4 scale, never whole).
-        features, conv = scales[-1], upsample.conv[0]
-        pixels = features.permute(0, 2, 3, 1).flatten(1, 2)  # (N, pixels, C), channels-last
+        quarter, conv = scales[-1], upsample.conv[0]  # (N, C, H / 4, W / 4)
+        pixels = quarter.permute(0, 2, 3, 1).flatten(1, 2)  # (N, pixels, C), channels-last
         first = conv.normalised_weight().flatten(1)
         planes = torch.stack(
             [onednn.relu_mlp(p, first, conv.bias, k) for p, k in zip(pixels, kernels, strict=True)]
         )
-        planes = planes.unflatten(1, features.shape[2:]).permute(0, 3, 1, 2)
+        planes = planes.unflatten(1, quarter.shape[2:]).permute(0, 3, 1, 2)
         return upsample.blur(upsample.shuf(planes)) + F.conv2d(x, weight[:, queries:], refine.bias)
 
     def load_state_dict(
