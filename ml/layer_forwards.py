@@ -54,6 +54,14 @@ def made(module: nn.Module, key: str) -> list[Any]:
     return list(vars(module).get(key, {}).values())
 
 
+def tensor_bytes(module: nn.Module, key: str) -> int:
+    """Bytes of the tensors the installed forwards have made, each one a tensor or a tuple or
+    list of them (ml.winograd's filters, ml.onednn's packed weights)."""
+    held = made(module, key)
+    tensors = [t for each in held for t in (each if isinstance(each, tuple | list) else [each])]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 @contextlib.contextmanager
 def installed(install_on: Callable, remove_from: Callable, module: nn.Module) -> Iterator[None]:
     """`install_on(module)` for the block, then `remove_from(module)`."""

@@ -194,9 +194,7 @@ def remove(module: nn.Module) -> None:
 
 def held_bytes(module: nn.Module) -> int:
     """Bytes of the packed weights (as many as the float32 weights they copy)."""
-    held = layer_forwards.made(module, PACKED)
-    tensors = [t for each in held for t in (each if isinstance(each, list) else [each])]
-    return sum(t.numel() * t.element_size() for t in tensors)
+    return layer_forwards.tensor_bytes(module, PACKED)
 
 
 def installed(module: nn.Module) -> Any:

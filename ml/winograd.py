@@ -296,12 +296,7 @@ def remove(module: nn.Module) -> None:
 
 def held_bytes(module: nn.Module) -> int:
     """Bytes of the transformed filters the installed convolutions hold."""
-    held = layer_forwards.made(module, FILTERS)
-    return sum(t.numel() * t.element_size() for each in held for t in _tensors(each))
-
-
-def _tensors(transformed: Any) -> tuple[torch.Tensor, ...]:
-    return transformed if isinstance(transformed, tuple) else (transformed,)
+    return layer_forwards.tensor_bytes(module, FILTERS)
 
 
 def installed(module: nn.Module) -> Any:
