@@ -31,10 +31,14 @@ def faults_of_a_block():
 
 
 block()
-# The fewest of five: the second block may not fit the first's freed place (PyTorch asks for
-# 64-byte alignment, a little more than the block, and a small allocation may follow the freed
-# block), so the heap grows once by a block; from then on the two places serve in turn.
-print(memory.reusing, min(faults_of_a_block() for _ in range(5)))
+# All twenty, for the fewest: the next block may not fit the freed one's place. PyTorch asks for
+# 64-byte alignment, so glibc carves a little more than the block and frees the small remainder
+# beside it into its per-thread cache, where it does not merge: while it stays there, the freed
+# block cannot merge into the heap's top and the heap grows by a block. Seen here: growth at
+# one to three of the first blocks, then two places serving in turn; in full CI runs, at the
+# second block and once at the first six (a fewest of five then read 16 384). The cache holds
+# at most 7 chunks of a size, so the growth ends.
+print(memory.reusing, *(faults_of_a_block() for _ in range(20)))
 """
 
 needs_glibc = pytest.mark.skipif(
@@ -42,27 +46,27 @@ needs_glibc = pytest.mark.skipif(
 )
 
 
-def _second_blocks_faults(setting: str) -> tuple[str, int]:
+def _blocks_faults(setting: str) -> tuple[str, list[int]]:
     env = {**os.environ, "COLORIA_REUSE_MEMORY": setting}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, check=True
     )
-    reusing, faults = done.stdout.split()
-    return reusing, int(faults)
+    reusing, *faults = done.stdout.split()
+    return reusing, [int(count) for count in faults]
 
 
 @needs_glibc
 def test_a_freed_block_serves_the_next_one():
-    reusing, faults = _second_blocks_faults("1")
+    reusing, faults = _blocks_faults("1")
     assert reusing == "True"
-    assert faults < 1000
+    assert min(faults) < 1000, faults
 
 
 @needs_glibc
 def test_off_leaves_glibc_mapping_each_block_afresh():
-    reusing, faults = _second_blocks_faults("0")
+    reusing, faults = _blocks_faults("0")
     assert reusing == "False"
-    assert faults > 10_000
+    assert min(faults) > 10_000, faults
 
 
 @needs_glibc
