@@ -171,7 +171,8 @@ def compose(gray: np.ndarray, chroma: Chroma, lightness: Lightness | None = None
 
     Per pixel, the chroma is upsampled by `resize_bilinear`'s arithmetic, and then joined by
     `gray_to_lightness` and `lab_to_rgb` (space "lab") or by `yuv_to_rgb` (space "yuv"), rounded
-    to 8 bits; ml.color_fast computes exactly that in stripes, on every core. `lightness`: a
+    to 8 bits; ml.color_fast computes exactly that in stripes, on every core (compiled loops
+    where Numba is installed: ml.compose_kernels). `lightness`: a
     `color_fast.Lightness` of `gray`, the part of it computed beforehand (the same bits, sooner)."""
     from ml import color_fast
 

@@ -12,7 +12,10 @@ checks it on generated photos). What makes them several times faster on a 12- or
 - 8-bit sRGB decoding is a 256-entry table of the reference formula's own values, and the final
   sRGB encoding and rounding to 8 bits a table of the exact float32 thresholds between codes;
 - stripes are shared between threads: numpy's loops release the GIL, so two cores do twice the
-  work (threads as many as the CPUs this process may use, at most MAX_THREADS).
+  work (threads as many as the CPUs this process may use, at most MAX_THREADS);
+- where Numba is installed, compose's stripes run as compiled loops over the pixels
+  (ml.compose_kernels: the same operations in the same order) rather than numpy's passes over
+  whole planes, all but Lab's cube, which stays numpy's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from ml import colorspace as ref
+from ml import compose_kernels
 
 # 128K pixels a stripe (a float32 plane is 512 KB): fewer stripes cost more in Python calls,
 # larger ones fall out of the CPU cache (measured: 16K-128K pixels, 128K fastest).
@@ -244,6 +248,9 @@ def compose_rgb(
     row_axis, col_axis = ref._axis(height, ab.shape[0]), ref._axis(width, ab.shape[1])
     out = np.empty((height, width, 3), dtype=np.uint8)
     stripe = _yuv_stripe if space == "yuv" else _lab_stripe
+    compiled = compose_kernels.available() and (
+        _compiled_yuv_stripe if space == "yuv" else _compiled_lab_stripe
+    )
 
     def work(stripes: list[slice]) -> None:
         most = stripes[0].stop - stripes[0].start
@@ -252,12 +259,16 @@ def compose_rgb(
         for rows in stripes:
             count = rows.stop - rows.start
             buffers = scratch.get(count, width)
+            known = None if lightness is None else lightness.rows(rows)  # None: not done
+            if compiled:
+                axes = (row_axis, col_axis)
+                compiled(gray[rows], planes, axes, rows, buffers, out[rows], known)
+                continue
             first, second, spare = buffers[:3]
             picked = tuple(a[rows] for a in row_axis)
             _upsample_rows(planes[0], picked, col_axis, first, spare)
             _upsample_rows(planes[1], picked, col_axis, second, spare)
             more = buffers[2:] if wide is None else wide.get(count, width)
-            known = None if lightness is None else lightness.rows(rows)  # None: not done
             stripe(gray[rows], first, second, more, out[rows], known)
 
     for_each_stripe(height, width, work)
@@ -371,6 +382,55 @@ def _lab_stripe(
         for index, channel in enumerate((red, green, blue)):
             channel[outside] = fitted[:, index]
     _to_8bit((red, green, blue), spare, out)
+
+
+def _compiled_lab_stripe(gray, planes, axes, rows, buffers, out, known) -> None:
+    """_upsample_rows and _lab_stripe for one stripe, by ml.compose_kernels' compiled loops
+    (the same bits): chroma `planes` (a, b at the model's size), `axes`: the photo's row and
+    column axes (ml.colorspace._axis)."""
+    table_lightness, upsampled, lab_f, *_ = compose_kernels.kernels()
+    lightness, y, linear_y, spare, a, b, fx, fz, flags = buffers[:9]
+    if known is None:
+        values, lightness_of, _, linear_y_of = _gray8_tables()
+        if not table_lightness(gray, values, lightness_of, linear_y_of, lightness, linear_y):
+            _lightness_y(gray, lightness, y, linear_y, spare, flags.view(np.uint8))
+    else:
+        lightness, linear_y = known
+    upsampled(*planes, *axes, rows.start, a, b)
+    lab_f(lightness, a, b, fx, fz)
+    with np.errstate(all="ignore"):
+        _f_inv(fx, out=fx)
+        _f_inv(fz, out=fz)
+    outside = flags.view(np.bool_)[..., : gray.shape[1]]
+    if compiled_rgb_codes(fx, linear_y, fz, out, outside):
+        fitted = _fitted_linear(np.stack([lightness[outside], a[outside], b[outside]], axis=-1))
+        codes = np.empty((len(fitted), 3), dtype=np.uint8)
+        _to_8bit([np.ascontiguousarray(c) for c in fitted.T], spare.ravel()[: len(codes)], codes)
+        out[outside] = codes
+
+
+def _compiled_yuv_stripe(gray, planes, axes, rows, buffers, out, known=None) -> None:
+    """_upsample_rows and _yuv_stripe for one stripe, by ml.compose_kernels' compiled loops
+    (the same bits)."""
+    _, upsampled, _, _, yuv_codes = compose_kernels.kernels()
+    u, v = buffers[:2]
+    upsampled(*planes, *axes, rows.start, u, v)
+    yuv_codes(gray, u, v, ref.RGB_FROM_YUV, out)
+
+
+# The gamut's limits in linear RGB, in float32 (numpy compares a float32 plane with a Python
+# float in float32).
+_LIMITS = np.array([-ref._EPS_LOW, 1 + ref._EPS_HIGH], dtype=np.float32)
+
+
+def compiled_rgb_codes(cube_x, linear_y, cube_z, out: np.ndarray, outside: np.ndarray) -> int:
+    """ml.compose_kernels.rgb_codes with this module's constants: the 8-bit RGB of a stripe
+    from f(X)^3, linear Y and f(Z)^3 into `out`, out-of-gamut pixels marked in `outside` (and
+    left); returns how many are."""
+    rgb_codes = compose_kernels.kernels()[3]
+    white, matrix, tables = ref.WHITE_D65, ref.RGB_FROM_XYZ, _srgb8_tables()
+    return rgb_codes(cube_x, linear_y, cube_z, white, matrix, _LIMITS, tables, _BUCKET_SHIFT,
+                     out, outside)  # fmt: skip
 
 
 def _lightness_and_y(gray: np.ndarray, lightness: np.ndarray, y: np.ndarray, spare) -> None:

@@ -1,15 +1,17 @@
-"""The fast full-resolution kernels (ml.color_fast) against ml.color's reference formulas, on
-generated photos: the same 8-bit result, bit for bit (tolerance 0), in one thread or several."""
+"""The fast full-resolution kernels (ml.color_fast, ml.compose_kernels) against ml.color's
+reference formulas, on generated photos: the same 8-bit result, bit for bit (tolerance 0), in
+one thread or several, compiled or by numpy's passes."""
 
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ml import color, color_fast, colorspace
+from ml import color, color_fast, colorspace, compose_kernels
 from ml.color import Chroma
 
 
@@ -61,9 +63,19 @@ def threads(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def kernels(request, monkeypatch):
+    """compose's Lab stripes by ml.compose_kernels' compiled loops (Numba is a requirement), or
+    by numpy's passes, as where Numba is not installed."""
+    assert compose_kernels.available()
+    if request.param == "numpy":
+        monkeypatch.setattr(compose_kernels, "available", lambda: False)
+    return request.param
+
+
 @pytest.mark.parametrize("space", ["lab", "yuv"])
 @pytest.mark.parametrize("chroma_shape", [(13, 17), (97, 203)], ids=["upsampled", "downsampled"])
-def test_compose_equals_the_reference_formulas(threads, space, chroma_shape):
+def test_compose_equals_the_reference_formulas(threads, kernels, space, chroma_shape):
     rng = np.random.default_rng(4)
     spread = 0.4 if space == "yuv" else 110.0  # far outside the gamut too
     ab = rng.uniform(-spread, spread, (*chroma_shape, 2)).astype(np.float32)
@@ -74,7 +86,7 @@ def test_compose_equals_the_reference_formulas(threads, space, chroma_shape):
         assert np.array_equal(got, want), (name, np.abs(got.astype(int) - want).max())
 
 
-def test_compose_with_its_lightness_computed_beforehand_equals_the_reference(threads):
+def test_compose_with_its_lightness_computed_beforehand_equals_the_reference(threads, kernels):
     """ml.colorize computes a photo's L* beside a guided model's solve (color_fast.Lightness):
     the same bits, whether by table (8-bit gray) or by formula, out of gamut too."""
     ab = np.random.default_rng(14).uniform(-110, 110, (13, 17, 2)).astype(np.float32)
@@ -108,12 +120,83 @@ def test_only_a_single_threaded_model_has_its_lightness_computed_beside_it():
     assert ml.lightness_beside(object(), gray) is None  # a network's threads would wait on it
 
 
-def test_compose_of_a_one_row_and_a_one_column_photo(threads):
+def test_compose_of_a_one_row_and_a_one_column_photo(threads, kernels):
     ab = np.random.default_rng(5).uniform(-40, 40, (4, 4, 2)).astype(np.float32)
     for shape in ((1, 300), (300, 1), (1, 1)):
         gray = np.random.default_rng(6).random(shape, dtype=np.float32)
         got = np.asarray(color.compose(gray, Chroma(ab=ab)))
         assert np.array_equal(got.reshape(*shape, 3), reference_compose(gray, ab, "lab"))
+
+
+def test_compiled_and_numpy_compose_agree_on_chroma_no_model_should_give(monkeypatch):
+    """Huge, infinite and NaN chroma: whatever the formulas make of them, both ways make it."""
+    ab = np.random.default_rng(15).uniform(-1e4, 1e4, (9, 11, 2)).astype(np.float32)
+    ab[0, :3, 0], ab[1, :3, 1] = (np.inf, -np.inf, np.nan), (np.nan, np.inf, -np.inf)
+    ab[2, :4] = np.float32(3e38)
+    for (name, gray), space in itertools.product(grays(37, 53).items(), ("lab", "yuv")):
+        chroma = Chroma(ab=ab if space == "lab" else ab / 300, space=space)
+        compiled = np.asarray(color.compose(gray, chroma))
+        with monkeypatch.context() as patch:
+            patch.setattr(compose_kernels, "available", lambda: False)
+            assert np.array_equal(compiled, np.asarray(color.compose(gray, chroma))), (name, space)
+
+
+def test_compose_kernels_compile_where_numba_cannot_keep_them(monkeypatch):
+    """Numba refuses `cache=True` when no place for its cache is writable (a read-only install,
+    no writable home): the loops are then compiled in each process, and still compose."""
+    import numba
+
+    real = numba.njit
+
+    def refusing(*args, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'rgb_codes': no locator available")
+        return real(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", refusing)
+    loops = compose_kernels.kernels.__wrapped__()
+    monkeypatch.setattr(compose_kernels, "kernels", lambda: loops)
+    gray, ab = grays(20, 30)["noise"], np.full((3, 3, 2), 30.0, dtype=np.float32)
+    for space, chroma in (("lab", ab), ("yuv", ab / 300)):
+        got = np.asarray(color.compose(gray, Chroma(ab=chroma, space=space)))
+        assert np.array_equal(got, reference_compose(gray, chroma, space))
+    assert all(loop.signatures for loop in loops)  # compiled, and ran
+
+
+def _numpy_rgb_codes(cube_x, linear_y, cube_z):
+    """color_fast._lab_stripe's steps from f(X)^3, linear Y, f(Z)^3: codes and out of gamut."""
+    x, z = cube_x * colorspace.WHITE_D65[0], cube_z * colorspace.WHITE_D65[2]
+    red, green, blue = (x * m[0] + linear_y * m[1] + z * m[2] for m in colorspace.RGB_FROM_XYZ)
+    low = np.minimum(np.minimum(red, green), blue) < -colorspace._EPS_LOW
+    high = np.maximum(np.maximum(red, green), blue) > 1 + colorspace._EPS_HIGH
+    out = np.empty((*x.shape, 3), dtype=np.uint8)
+    color_fast._to_8bit((red, green, blue), np.empty_like(x), out)
+    return out, low | high
+
+
+def test_the_compiled_rgb_codes_equal_numpys_for_any_float32():
+    """Every kind of float32 as f(X)^3, Y and f(Z)^3: in gamut and out, at the gamut's limits,
+    negative zero, subnormal, infinite, NaN, random bit patterns."""
+    rng = np.random.default_rng(16)
+    special = np.array([0.0, -0.0, 1e-45, -1e-45, 1.0, 1.0001, -1e-6, np.inf, -np.inf, np.nan,
+                        -np.nan, 3e38], dtype=np.float32)  # fmt: skip
+    edges = np.array([-colorspace._EPS_LOW, 1 + colorspace._EPS_HIGH], dtype=np.float32)
+    near = (edges.view(np.int32)[:, None] + np.arange(-2, 3)).ravel().view(np.float32)
+    planes = []
+    for _ in range(3):
+        values = np.concatenate([
+            rng.uniform(-0.2, 1.2, 60_000).astype(np.float32),
+            rng.integers(-(2**31), 2**31, 20_000).astype(np.int32).view(np.float32),
+            rng.choice(np.concatenate([special, near]), 20_000),
+        ])  # fmt: skip
+        planes.append(rng.permutation(values).reshape(250, 400))
+    cube_x, linear_y, cube_z = planes
+    linear_y[:50] = near[rng.integers(0, len(near), (50, 400))]  # channels at the limits
+    want, want_outside = _numpy_rgb_codes(cube_x, linear_y, cube_z)
+    got, outside = np.zeros_like(want), np.zeros(cube_x.shape, dtype=bool)
+    count = color_fast.compiled_rgb_codes(cube_x, linear_y, cube_z, got, outside)
+    assert count == outside.sum() > 0 and np.array_equal(outside, want_outside)
+    assert np.array_equal(got[~outside], want[~outside])
 
 
 def test_the_8bit_gray_tables_are_the_reference_formulas_values():
