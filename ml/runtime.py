@@ -342,11 +342,12 @@ WARM_ALL = "all-installed"
 
 
 def warm(keys: tuple[str, ...] | list[str] | None = None) -> list[str]:
-    """Load models and run each once on a small generated photo, so that a worker's first job
-    pays neither the loading nor a fast path's tracing (COLORIA_WARM_MODELS: model keys, or
-    "all-installed"). Returns the keys warmed; a model whose weights are missing is skipped with
-    a warning. A model that needs what a generated photo cannot give (strokes, a reference
-    photo) is only loaded."""
+    """Load models and run each once on a small generated photo, its result composed, so that a
+    worker's first job pays neither the loading nor a fast path's tracing nor loading compose's
+    compiled loops (COLORIA_WARM_MODELS: model keys, or "all-installed"). Returns the keys
+    warmed; a model whose weights are missing is skipped with a warning. A model that needs what
+    a generated photo cannot give (strokes, a reference photo) is only loaded."""
+    from ml.color import compose
     from ml.registry import all_specs, get_spec
 
     wanted = list(config.settings.warm_models if keys is None else keys)
@@ -359,7 +360,8 @@ def warm(keys: tuple[str, ...] | list[str] | None = None) -> list[str]:
         try:
             with in_use(spec) as predictor:
                 if not spec.missing_required({}):
-                    predictor.predict(_warm_up_photo(), **spec.clean_params({}))
+                    photo = _warm_up_photo()
+                    compose(photo, predictor.predict(photo, **spec.clean_params({})))
         except WeightsNotInstalled as exc:
             log.warning("not warming %s: %s", key, exc)
             continue

@@ -170,7 +170,9 @@ def test_mode_settings_from_the_environment(monkeypatch):
 
 
 def test_warm_loads_each_model_once(monkeypatch, hint_model):
-    from ml import registry
+    from ml import color, registry
+
+    real_compose = color.compose
 
     loads: list[str] = []
     real = registry.load_code
@@ -182,9 +184,12 @@ def test_warm_loads_each_model_once(monkeypatch, hint_model):
         return loaded
 
     monkeypatch.setattr(runtime, "load_code", counting)
+    composed = []  # each result composed too: compose's compiled loops are loaded at start
+    monkeypatch.setattr(color, "compose", lambda *args: composed.append(real_compose(*args)))
     ml.configure(warm_models=("zhang-eccv16", "zhang-siggraph17", "zhang-eccv16"), inference="fast")
     assert runtime.warm() == ["zhang-eccv16", "zhang-siggraph17"]
     assert len(loads) == 2
+    assert [image.size for image in composed] == [(256, 192)] * 2
     predictor = runtime.load_predictor(ml.get_spec("zhang-eccv16"))
     # Made at start, so the first job does not make it: ECCV16's fast path runs eagerly, with
     # Winograd's filters transformed on its first call (other networks trace there).
