@@ -1,5 +1,6 @@
 """The whole pipeline per stage, on photos of 1, 12 and 24 megapixels (`python -m ml.benchmark
---pipeline --stages`, or `python -m ml.pipeline_benchmark`).
+--pipeline --stages`, or `python -m ml.pipeline_benchmark`); compose compiled against numpy's
+passes (`python -m ml.pipeline_benchmark --compose`).
 
 What a worker does with a job, stage by stage: decode the uploaded JPEG (`open_image`), read
 its gray values (`to_gray`), the model's prediction at its working size, `compose` (chroma
@@ -188,6 +189,44 @@ def measure_png_levels(
     return results
 
 
+def measure_compose(
+    sizes_mp: tuple[float, ...] = SIZES_MP, model: str = "coloria-lite", out=sys.stdout
+) -> list[dict[str, Any]]:
+    """compose's seconds with its compiled loops (ml.compose_kernels) and by numpy's passes (as
+    where Numba is not installed), in turns in this process, medians of 5: a network's result
+    on a sepia scan saved as colour (its gray computed by formula) and on a grayscale scan
+    (8-bit gray: its L* by table)."""
+    from ml import compose_kernels, get_spec, runtime
+    from ml.color import compose, open_image, to_gray
+
+    print(f"compose of {model}'s result, median of 5 (seconds): compiled, numpy, ratio", file=out)
+    spec, results = get_spec(model), []
+    predictor = runtime.load_predictor(spec, "cpu")
+    compiled = compose_kernels.kernels
+    for megapixels in sizes_mp:
+        scan = open_image(photo_jpeg(megapixels))
+        for kind, gray in (
+            ("colour scan", to_gray(scan)),
+            ("gray scan", to_gray(scan.convert("L"))),
+        ):
+            chroma = predictor.predict(gray, **spec.clean_params({}))
+            times: dict[str, list[float]] = {"compiled": [], "numpy": []}
+            for _ in range(6):  # the first round untimed
+                for way, kernels in (("compiled", compiled), ("numpy", lambda: None)):
+                    compose_kernels.kernels = kernels
+                    started = time.perf_counter()
+                    compose(gray, chroma)
+                    times[way].append(time.perf_counter() - started)
+            compose_kernels.kernels = compiled
+            fast, slow = (statistics.median(times[way][1:]) for way in ("compiled", "numpy"))
+            results.append(
+                {"megapixels": megapixels, "kind": kind, "compiled": fast, "numpy": slow}
+            )
+            print(f"  {megapixels:>5g} MP {kind:<12} {fast:7.3f} {slow:7.3f} {fast / slow:6.2f}",
+                  file=out, flush=True)  # fmt: skip
+    return results
+
+
 def _pillow_png(image: Image.Image, level: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=level)
@@ -211,6 +250,8 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     if arguments[:1] == ["--png"]:
         measure_png_levels()
+    elif arguments[:1] == ["--compose"]:
+        measure_compose()
     else:
         chosen = tuple(arguments) or MODELS
         measure(models=chosen)

@@ -23,3 +23,14 @@ def test_png_levels_are_compared_on_a_result():
     )
     assert [row["level"] for row in rows] == [1, 6]
     assert rows[1]["mb"] <= rows[0]["mb"] * 1.05  # level 6 is never much larger
+
+
+def test_compose_is_timed_compiled_and_by_numpy_on_both_kinds_of_scan():
+    from ml import compose_kernels
+
+    kernels = compose_kernels.kernels
+    out = io.StringIO()
+    rows = pipeline_benchmark.measure_compose(sizes_mp=(0.02,), model="zhang-eccv16", out=out)
+    assert [row["kind"] for row in rows] == ["colour scan", "gray scan"]
+    assert all(row["compiled"] > 0 and row["numpy"] > 0 for row in rows)
+    assert compose_kernels.kernels is kernels  # compiled again afterwards
