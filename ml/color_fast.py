@@ -388,49 +388,73 @@ def _compiled_lab_stripe(gray, planes, axes, rows, buffers, out, known) -> None:
     """_upsample_rows and _lab_stripe for one stripe, by ml.compose_kernels' compiled loops
     (the same bits): chroma `planes` (a, b at the model's size), `axes`: the photo's row and
     column axes (ml.colorspace._axis)."""
-    table_lightness, upsampled, lab_f, *_ = compose_kernels.kernels()
+    loops = compose_kernels.kernels()
     lightness, y, linear_y, spare, a, b, fx, fz, flags = buffers[:9]
     if known is None:
         values, lightness_of, _, linear_y_of = _gray8_tables()
-        if not table_lightness(gray, values, lightness_of, linear_y_of, lightness, linear_y):
+        flat = (gray.reshape(-1), values, lightness_of, linear_y_of)
+        if not loops.table_lightness(*flat, lightness.reshape(-1), linear_y.reshape(-1)):
             _lightness_y(gray, lightness, y, linear_y, spare, flags.view(np.uint8))
     else:
         lightness, linear_y = known
-    upsampled(*planes, *axes, rows.start, a, b)
-    lab_f(lightness, a, b, fx, fz)
+    loops.upsampled(*planes, *axes, rows.start, a, b)
+    lightness, linear_y, a, b, fx, fz = (p.reshape(-1) for p in (lightness, linear_y, a, b, fx, fz))
+    loops.lab_f(lightness, a, b, fx, fz)
     with np.errstate(all="ignore"):
         _f_inv(fx, out=fx)
         _f_inv(fz, out=fz)
-    outside = flags.view(np.bool_)[..., : gray.shape[1]]
-    if compiled_rgb_codes(fx, linear_y, fz, out, outside):
-        fitted = _fitted_linear(np.stack([lightness[outside], a[outside], b[outside]], axis=-1))
-        codes = np.empty((len(fitted), 3), dtype=np.uint8)
-        _to_8bit([np.ascontiguousarray(c) for c in fitted.T], spare.ravel()[: len(codes)], codes)
+    linear, outside, count = _compiled_linear(fx, linear_y, fz, flags.view(np.bool_).ravel())
+    out = out.reshape(-1, 3)
+    loops.codes(linear, _srgb8_tables(), _BUCKET_SHIFT, out)
+    if count:  # out of gamut: the reference's own fit, for these pixels only
+        lab = np.stack([lightness[outside], a[outside], b[outside]], axis=-1)
+        codes = np.empty(lab.shape, dtype=np.uint8)
+        loops.codes(_compiled_fitted_linear(lab), _srgb8_tables(), _BUCKET_SHIFT, codes)
         out[outside] = codes
+
+
+def _compiled_linear(cube_x, linear_y, cube_z, flags, nan_outside: bool = False) -> tuple:
+    """Linear RGB (3, n) from f(X)^3, linear Y and f(Z)^3 (ml.compose_kernels.linear_rgb),
+    which pixels are out of the gamut (a view of `flags`, bool scratch of n or more) and how
+    many."""
+    linear = np.empty((3, len(cube_x)), dtype=np.float32)
+    outside = flags[: len(cube_x)]
+    white, matrix = ref.WHITE_D65, ref.RGB_FROM_XYZ
+    count = compose_kernels.kernels().linear_rgb(
+        cube_x, linear_y, cube_z, white, matrix, _LIMITS, nan_outside, linear, outside
+    )
+    return linear, outside, count
+
+
+def _compiled_fitted_linear(lab: np.ndarray) -> np.ndarray:
+    """_fitted_linear's linear RGB, as (3, n), by the compiled loops but for numpy's own
+    hypot, arctan2 and cube, called on arrays laid out as _fitted_linear's."""
+    chroma, hue = np.hypot(lab[:, 1], lab[:, 2]), np.arctan2(lab[:, 2], lab[:, 1])
+    fitted, cubes = np.empty_like(lab), np.empty((3, len(lab)), dtype=np.float32)
+    compose_kernels.kernels().fit(lab, chroma, hue, ref._chroma_table(), fitted, *cubes)
+    with np.errstate(all="ignore"):
+        for plane in cubes:
+            _f_inv(plane, out=plane)
+    flags = np.empty(len(lab), dtype=bool)
+    linear, still, count = _compiled_linear(*cubes, flags, nan_outside=True)
+    if count:  # where interpolating the table overshot the gamut's edge
+        linear[:, still] = ref.lab_to_linear_rgb(ref._bisect_into_gamut(fitted[still])).T
+    return linear
 
 
 def _compiled_yuv_stripe(gray, planes, axes, rows, buffers, out, known=None) -> None:
     """_upsample_rows and _yuv_stripe for one stripe, by ml.compose_kernels' compiled loops
     (the same bits)."""
-    _, upsampled, _, _, yuv_codes = compose_kernels.kernels()
+    loops = compose_kernels.kernels()
     u, v = buffers[:2]
-    upsampled(*planes, *axes, rows.start, u, v)
-    yuv_codes(gray, u, v, ref.RGB_FROM_YUV, out)
+    loops.upsampled(*planes, *axes, rows.start, u, v)
+    loops.yuv_codes(gray.reshape(-1), u.reshape(-1), v.reshape(-1), ref.RGB_FROM_YUV,
+                    out.reshape(-1, 3))  # fmt: skip
 
 
 # The gamut's limits in linear RGB, in float32 (numpy compares a float32 plane with a Python
 # float in float32).
 _LIMITS = np.array([-ref._EPS_LOW, 1 + ref._EPS_HIGH], dtype=np.float32)
-
-
-def compiled_rgb_codes(cube_x, linear_y, cube_z, out: np.ndarray, outside: np.ndarray) -> int:
-    """ml.compose_kernels.rgb_codes with this module's constants: the 8-bit RGB of a stripe
-    from f(X)^3, linear Y and f(Z)^3 into `out`, out-of-gamut pixels marked in `outside` (and
-    left); returns how many are."""
-    rgb_codes = compose_kernels.kernels()[3]
-    white, matrix, tables = ref.WHITE_D65, ref.RGB_FROM_XYZ, _srgb8_tables()
-    return rgb_codes(cube_x, linear_y, cube_z, white, matrix, _LIMITS, tables, _BUCKET_SHIFT,
-                     out, outside)  # fmt: skip
 
 
 def _lightness_and_y(gray: np.ndarray, lightness: np.ndarray, y: np.ndarray, spare) -> None:
