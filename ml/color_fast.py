@@ -435,7 +435,7 @@ def _compiled_fitted_linear(lab: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         for plane in cubes:
             _f_inv(plane, out=plane)
-    flags = np.empty(len(lab), dtype=bool)
+    flags = np.empty(len(lab), dtype=bool)  # f(Y)^3 is linear Y: the white's Y is 1
     linear, still, count = _compiled_linear(*cubes, flags, nan_outside=True)
     if count:  # where interpolating the table overshot the gamut's edge
         linear[:, still] = ref.lab_to_linear_rgb(ref._bisect_into_gamut(fitted[still])).T
