@@ -255,7 +255,7 @@ def compose_rgb(
     def work(stripes: list[slice]) -> None:
         most = stripes[0].stop - stripes[0].start
         scratch = _Planes(most, width, 10)
-        wide = _Planes(most, width, 8, np.float64) if space == "yuv" else None
+        wide = _Planes(most, width, 8, np.float64) if space == "yuv" and not compiled else None
         for rows in stripes:
             count = rows.stop - rows.start
             buffers = scratch.get(count, width)
@@ -404,12 +404,12 @@ def _compiled_lab_stripe(gray, planes, axes, rows, buffers, out, known) -> None:
         _f_inv(fx, out=fx)
         _f_inv(fz, out=fz)
     linear, outside, count = _compiled_linear(fx, linear_y, fz, flags.view(np.bool_).ravel())
-    out = out.reshape(-1, 3)
-    loops.codes(linear, _srgb8_tables(), _BUCKET_SHIFT, out)
+    out, tables = out.reshape(-1, 3), _srgb8_tables()
+    loops.codes(linear, tables, _BUCKET_SHIFT, out)
     if count:  # out of gamut: the reference's own fit, for these pixels only
         lab = np.stack([lightness[outside], a[outside], b[outside]], axis=-1)
         codes = np.empty(lab.shape, dtype=np.uint8)
-        loops.codes(_compiled_fitted_linear(lab), _srgb8_tables(), _BUCKET_SHIFT, codes)
+        loops.codes(_compiled_fitted_linear(lab), tables, _BUCKET_SHIFT, codes)
         out[outside] = codes
 
 

@@ -211,13 +211,15 @@ def measure_compose(
         ):
             chroma = predictor.predict(gray, **spec.clean_params({}))
             times: dict[str, list[float]] = {"compiled": [], "numpy": []}
-            for _ in range(6):  # the first round untimed
-                for way, kernels in (("compiled", compiled), ("numpy", lambda: None)):
-                    compose_kernels.kernels = kernels
-                    started = time.perf_counter()
-                    compose(gray, chroma)
-                    times[way].append(time.perf_counter() - started)
-            compose_kernels.kernels = compiled
+            try:
+                for _ in range(6):  # the first round untimed
+                    for way, kernels in (("compiled", compiled), ("numpy", lambda: None)):
+                        compose_kernels.kernels = kernels
+                        started = time.perf_counter()
+                        compose(gray, chroma)
+                        times[way].append(time.perf_counter() - started)
+            finally:  # the process's compose compiled again, whatever happened
+                compose_kernels.kernels = compiled
             fast, slow = (statistics.median(times[way][1:]) for way in ("compiled", "numpy"))
             results.append(
                 {"megapixels": megapixels, "kind": kind, "compiled": fast, "numpy": slow}
