@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml import layer_forwards, onednn
+from ml import color_fast, layer_forwards, onednn, winograd_kernels
 
 OUT_TILE = 4  # m: a tile's outputs per side
 IN_TILE = OUT_TILE + 2  # m + r - 1: a tile's inputs per side
@@ -142,6 +142,46 @@ def conv3x3(x: torch.Tensor, transformed: Any, bias: torch.Tensor | None) -> tor
     return out[:, :height, :width].permute(0, 3, 1, 2)
 
 
+def compiled_conv3x3(
+    x: torch.Tensor, transformed: Any, bias: torch.Tensor | None, dilation: int = 1
+) -> torch.Tensor:
+    """`conv3x3` (at a dilation of 1, or of 2 on an even size) by ml.winograd_kernels' loops:
+    the input read and the output written in place, channels-last, a band's tiles split across
+    threads."""
+    loops = winograd_kernels.kernels()
+    n, channels, height, width = x.shape
+    out_channels = transformed[0].shape[0]
+    shape, out_shape = (n, height, width, channels), (n, height, width, out_channels)
+    flat = x.permute(0, 2, 3, 1).contiguous().view(-1).numpy()
+    out = x.new_empty(out_shape)
+    bias = bias.detach() if bias is not None else x.new_zeros(out_channels)
+    sub = (n * dilation * dilation, channels, height // dilation, width // dilation)
+    rows, cols = -(-sub[2] // OUT_TILE), -(-sub[3] // OUT_TILE)
+    band = _band_rows(sub, out_channels)
+    for top in range(0, rows, band):
+        geometry = (dilation, top, min(band, rows - top), cols)
+        tiles = winograd_kernels.band_tiles(shape, geometry)
+        inputs = x.new_empty((IN_TILE * IN_TILE, tiles, channels))
+        _split(tiles, loops.input_tiles, flat, shape, geometry, out=inputs.view(-1).numpy())
+        planes = tuple(p.reshape(-1).numpy() for p in _products(inputs, transformed))
+        args = (planes, bias.numpy(), out_shape, geometry)
+        _split(tiles, loops.output_tiles, *args, out=out.view(-1).numpy())
+    return out.permute(0, 3, 1, 2)
+
+
+def _split(tiles: int, loop: Any, *args: Any, out: Any) -> None:
+    """Run a compiled loop over a band's tiles, split across threads."""
+    color_fast.run_parts(range(tiles), lambda part: loop(*args, part.start, part.stop, out))
+
+
+def _products(inputs: torch.Tensor, transformed: Any) -> Any:
+    """The 36 products of a band's transformed tiles (36, tiles, in) and filters (36, out, in)
+    or `packed`'s: on oneDNN (each filter packed or not), else as one batched product."""
+    if not onednn.available():
+        return torch.bmm(inputs, transformed.transpose(1, 2))
+    return [onednn.linear(i, f, None) for i, f in zip(inputs, transformed, strict=True)]
+
+
 def _band_rows(shape: Any, out_channels: int) -> int:
     """The rows of tiles in one of conv3x3's bands for an input of `shape` (N, C, H, W)."""
     n, channels, _, width = shape
@@ -166,12 +206,9 @@ def _band(padded: torch.Tensor, transformed: Any) -> torch.Tensor:
     _, b_b, a_a = _transforms()
     spread = tiles.permute(4, 5, 0, 1, 2, 3).reshape(a * a, -1)
     inputs = (b_b @ spread).view(a * a, n * rows * cols, -1)
-    if not onednn.available():
-        products = torch.bmm(inputs, transformed.transpose(1, 2))
-    else:  # 36 products of (tiles, in) by (in, out), each filter packed (`packed`) or not
-        products = torch.stack(
-            [onednn.linear(i, f, None) for i, f in zip(inputs, transformed, strict=True)]
-        )
+    products = _products(inputs, transformed)
+    if not isinstance(products, torch.Tensor):
+        products = torch.stack(products)
     out = (a_a @ products.view(a * a, -1)).view(m, m, n, rows, cols, -1)
     return out.permute(2, 3, 0, 4, 1, 5).reshape(n, m * rows, m * cols, -1)
 
@@ -265,6 +302,8 @@ def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:
             shape = x.shape if conv.dilation == 1 else (4 * n, channels, height // 2, width // 2)
             tiles = _band_tiles(shape, conv.weight.shape[0])
             made[module] = packed(filters(as_conv(module).weight), tiles)
+    if winograd_kernels.available():
+        return compiled_conv3x3(x, made[module], conv.bias, conv.dilation)
     run = functools.partial(conv3x3, transformed=made[module], bias=conv.bias)
     return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
 

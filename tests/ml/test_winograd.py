@@ -3,12 +3,14 @@ the direct convolution within float32 rounding, only where they suit, and only i
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml import inference, onednn, winograd
+from ml import color_fast, inference, onednn, winograd, winograd_kernels
 
 # Relative to the output's range: Winograd's transforms add and subtract terms up to 8x a tile's
 # values, so its rounding differs from the direct convolution's by about 1e-5 of the range.
@@ -18,6 +20,16 @@ RELATIVE = 1e-4
 def _close(result: torch.Tensor, expected: torch.Tensor) -> bool:
     scale = expected.abs().max().item()
     return (result - expected).abs().max().item() <= RELATIVE * scale
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def transforms(request, monkeypatch):
+    """The tiles' transforms by ml.winograd_kernels' compiled loops (Numba is a requirement), or
+    by PyTorch's operations, as where Numba is not installed."""
+    assert winograd_kernels.available()
+    if request.param == "torch":
+        monkeypatch.setattr(winograd_kernels, "available", lambda: False)
+    return request.param
 
 
 class Convs(nn.Module):
@@ -44,7 +56,7 @@ class Convs(nn.Module):
     [(1, True, (33, 38), 1), (1, False, (32, 32), 2), (2, True, (34, 38), 1)],
     ids=["odd-size", "no-bias-batch-2", "dilation-2"],
 )
-def test_the_winograd_convolutions_give_the_direct_result(dilation, bias, size, batch):
+def test_the_winograd_convolutions_give_the_direct_result(transforms, dilation, bias, size, batch):
     torch.manual_seed(0)
     net = Convs(dilation, bias).eval()
     x = torch.randn(batch, 128, *size)
@@ -183,13 +195,13 @@ def test_a_spectral_norm_convolution_runs_by_winograd_with_its_normalised_weight
     assert _close(result, expected) and not torch.equal(result, expected)
 
 
-def test_bands_of_tile_rows_give_the_result_of_one_pass(monkeypatch):
+def test_bands_of_tile_rows_give_the_result_of_one_pass(transforms, monkeypatch):
     torch.manual_seed(4)
     net = Convs().eval()
     x = torch.randn(1, 128, 45, 33)
     bands = []
-    band = winograd._band
-    monkeypatch.setattr(winograd, "_band", lambda *args: bands.append(1) or band(*args))
+    products = winograd._products
+    monkeypatch.setattr(winograd, "_products", lambda *args: bands.append(1) or products(*args))
     with torch.no_grad():
         direct = net(x)
         with winograd.installed(net):
@@ -252,3 +264,57 @@ def test_the_products_run_on_onednn_and_fall_back_to_bmm(monkeypatch):
         bmm = winograd.conv3x3(x, transformed, bias)
     assert len(products) == 2 * 36 * (1 if linear is not None else 0)  # a band of 36, twice
     assert _close(on_onednn, direct) and _close(bmm, direct)
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_the_compiled_transforms_give_pytorchs_result_at_any_size_and_split(dilation, monkeypatch):
+    # Borders on every side (sizes not a multiple of 4, down to one tile's worth and less), a
+    # batch, channel counts that are no multiple of the vector width, bands of one tile row,
+    # and the band's tiles split across 1-3 threads: each tile is computed alone, so any split
+    # gives the same bits.
+    torch.manual_seed(7)
+    for n, in_channels, out_channels, height, width in [
+        (2, 131, 129, 2, 6), (1, 128, 200, 9, 14), (3, 140, 128, 26, 18)
+    ]:  # fmt: skip
+        height += height % dilation  # a dilation of 2 takes this path on even sizes only
+        x = torch.randn(n, in_channels, height, width).contiguous(memory_format=torch.channels_last)
+        weight = torch.randn(out_channels, in_channels, 3, 3) / (9 * in_channels) ** 0.5
+        bias = torch.randn(out_channels)
+        transformed = winograd.filters(weight)
+        direct = F.conv2d(x, weight, bias, padding=dilation, dilation=dilation)
+        run = functools.partial(winograd.conv3x3, transformed=transformed, bias=bias)
+        by_torch = run(x) if dilation == 1 else winograd._dilated_by_two(x, run)
+        results = []
+        for threads in (1, 2, 3):
+            monkeypatch.setattr(color_fast, "threads", lambda threads=threads: threads)
+            results.append(winograd.compiled_conv3x3(x, transformed, bias, dilation))
+        monkeypatch.setattr(winograd, "BAND_BYTES", 1)
+        results.append(winograd.compiled_conv3x3(x, transformed, bias, dilation))
+        monkeypatch.undo()
+        assert results[0].is_contiguous(memory_format=torch.channels_last)
+        assert all(torch.equal(result, results[0]) for result in results[1:])
+        assert _close(results[0], direct) and _close(by_torch, direct)
+        assert _close(results[0], by_torch) and not torch.equal(results[0], by_torch)
+
+
+def test_the_compiled_transforms_compile_where_numba_cannot_keep_them(monkeypatch):
+    """Numba refuses `cache=True` when no place for its cache is writable (a read-only install,
+    no writable home): the loops are then compiled in each process, and still convolve."""
+    import numba
+
+    real = numba.njit
+
+    def refusing(*args, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'input_tiles': no locator available")
+        return real(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", refusing)
+    loops = winograd_kernels.kernels.__wrapped__()
+    monkeypatch.setattr(winograd_kernels, "kernels", lambda: loops)
+    torch.manual_seed(8)
+    x = torch.randn(1, 128, 8, 8).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(128, 128, 3, 3) * 0.03
+    result = winograd.compiled_conv3x3(x, winograd.filters(weight), None)
+    assert _close(result, F.conv2d(x, weight, None, padding=1))
+    assert all(loop.signatures for loop in loops)  # compiled, and ran
