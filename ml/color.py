@@ -228,3 +228,35 @@ def gray_image(gray: np.ndarray) -> Image.Image:
     from ml import color_fast
 
     return Image.fromarray(color_fast.codes_of_gray(np.asarray(gray)))
+
+
+def resized(
+    image: Image.Image, size: tuple[int, int], resample: Any, parallel: bool
+) -> Image.Image:
+    """image.resize(size, resample), or where `parallel` the same pixels made a band of output
+    rows per thread (PIL releases the GIL while it resamples: a 12-megapixel photo's bicubic
+    resize to 256 x 256 took 11 ms on two cores, not 20). A band resamples the box of source rows
+    its output rows cover, with the filter's support reaching beyond it as the whole resize's
+    does; the bands are exact only where their boxes' edges are exact in floating point, so
+    only an output height that is a power of two is split (as in halves, quarters)."""
+    from ml import color_fast
+
+    width, height = size
+    bands = 1 << (color_fast.threads().bit_length() - 1)  # a power of two
+    if not parallel or bands < 2 or height & (height - 1) or height < bands:
+        return image.resize(size, resample)
+    tops = [height * band // bands for band in range(bands + 1)]
+    scale = image.height / height
+    pieces: dict[int, Image.Image] = {}
+
+    def resize_bands(part: list[int]) -> None:
+        for band in part:
+            top, bottom = tops[band], tops[band + 1]
+            box = (0, top * scale, image.width, bottom * scale)
+            pieces[band] = image.resize((width, bottom - top), resample, box=box)
+
+    color_fast.run_parts(list(range(bands)), resize_bands)
+    out = Image.new(image.mode, size)
+    for band, piece in pieces.items():
+        out.paste(piece, (0, tops[band]))
+    return out

@@ -137,3 +137,30 @@ def test_composing_needs_memory_for_the_output_only_not_per_pixel_temporaries():
         tracemalloc.stop()
     extra_pixels = 3000 * 2000
     assert peaks[4000] - peaks[1000] < 5 * extra_pixels
+
+
+@pytest.mark.parametrize("size", [(256, 256), (100, 64), (37, 512), (300, 199)])
+def test_a_resize_made_in_bands_of_rows_is_the_whole_resize(size, monkeypatch):
+    # A band of output rows a thread (where the height is a power of two: elsewhere the whole
+    # resize): the same pixels, for photos larger and smaller than the result.
+    from ml import color_fast
+
+    rng = np.random.default_rng(3)
+    banded_runs = []
+    run_parts = color_fast.run_parts
+
+    def counted(parts, work):
+        banded_runs.append(len(parts))
+        run_parts(parts, work)
+
+    monkeypatch.setattr(color_fast, "run_parts", counted)
+    for shape in ((1237, 1650), (90, 71)):
+        image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+        for threads in (1, 2, 3, 4):
+            monkeypatch.setattr(color_fast, "threads", lambda threads=threads: threads)
+            for resample in (Image.Resampling.BICUBIC, Image.Resampling.BILINEAR):
+                whole = np.asarray(image.resize(size, resample))
+                banded = np.asarray(color.resized(image, size, resample, parallel=True))
+                assert np.array_equal(banded, whole), (shape, threads, resample)
+    power_of_two = size[1] & (size[1] - 1) == 0
+    assert banded_runs == ([2, 2, 2, 2, 4, 4] * 2 if power_of_two else [])
