@@ -21,6 +21,13 @@ oneDNN's, 0.47x, 0.61x and 0.92x. The result differs from the direct convolution
 rounding (about 1e-5 of the output's range). A dilation of 2 runs as four interleaved
 sub-images at dilation 1 (space to batch).
 
+The tiles' transforms run as compiled loops (ml.winograd_kernels: read from the input and
+written to the output in place, where PyTorch's pad, unfold, 36 x 36 products and copies took
+as long as the 36 products on a Zen 5 EPYC): there, 0.55x the direct convolution at 512
+channels and 32 x 32 (0.61x with PyTorch's transforms), 0.62x at 256 and 64 x 64 (0.79x),
+0.73x at 303 and 336 x 336 (0.86x). Which convolution runs is measured, not guessed: at the
+first call of each shape both run, and the faster is kept (`CHOOSE`).
+
 A network opts in by naming the submodules whose convolutions may take this path (its class's
 `winograd_modules`); ml.inference installs them on its float32 `fast` path (`install`), which
 runs such a network eagerly, not traced. Not in bfloat16: the transforms' sums of large and
@@ -31,6 +38,7 @@ weights they replace (ECCV16: about 470 MB).
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, NamedTuple
 
 import torch
@@ -56,6 +64,21 @@ MIN_PIXELS = 16 * 16
 # peaked at 4.8 GB rather than 6.4-6.6 and ran 6 % slower (0.49x exact; 2-core Zen 4 EPYC).
 MAX_FILTER_BYTES = 256 * 2**20
 BAND_BYTES = 16 * 2**20  # the transformed tiles of a band: within the last-level cache (32 MB)
+# Whether a convolution runs by Winograd's algorithm where it suits: where it ran faster than
+# the direct convolution on its shape (MEASURED: once per shape and thread count in a process,
+# at its first call, as cuDNN's benchmark mode chooses), or ALWAYS. Which one wins depends on
+# the processor more than the thresholds above say: on a 2-core Zen 5 EPYC (AVX-512), against
+# oneDNN's direct convolutions, 0.55x at 512 channels and 32 x 32, 0.62x at 256 and 64 x 64,
+# 0.74x at 300 and 168 x 168, but 1.10x at 256 and 21 x 21 (DeOldify-Stable's 22 middle
+# convolutions at render factor 21), 1.22x at 192 and 128 x 176 (BigColor), 1.39x at 128 and
+# 42 x 42, 2.05x at 128 and 70 x 70 (DeOldify's decoder); on AVX2 EPYCs, whose direct
+# convolutions are slower, 128 channels at 128 x 128 won (0.86x).
+MEASURED, ALWAYS = "measured", "always"
+CHOOSE = MEASURED
+MEASURED_ROUNDS = 1  # timed runs of each, after one untimed: 3 extra runs of the layer, once
+WIN_MARGIN = 0.95  # Winograd's is kept where it takes under this much of the direct time
+faster: dict[tuple, bool] = {}  # by (out, in, N, C, H, W, dilation, threads)
+clock = time.perf_counter
 ATTRIBUTE = "winograd_modules"
 FILTERS = "_winograd_filters"  # where an installed network keeps its transformed filters
 
@@ -292,10 +315,21 @@ def filter_bytes(out_channels: int, in_channels: int) -> int:
 
 def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:
     """The module's forward once installed (`conv`: its geometry, the weight's shape only):
-    Winograd's where it suits this input, its filters transformed at first use (only those the
-    network uses are made; a spectral-norm weight is normalised once, there, not every call)."""
+    Winograd's where it suits this input and ran faster than the direct convolution on its
+    shape (`faster`), its filters transformed at first use (only those the network uses are
+    made; a spectral-norm weight is normalised once, there, not every call)."""
     if not _suits(conv, x):
         return type(module).forward(module, x)
+    shape = (*conv.weight.shape[:2], *x.shape, conv.dilation, torch.get_num_threads())
+    chosen = faster.get(shape) if CHOOSE == MEASURED else True
+    if chosen is None:
+        return _measure(module, conv, made, x, shape)
+    if not chosen:
+        return type(module).forward(module, x)
+    return _winograd(module, conv, made, x)
+
+
+def _winograd(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> torch.Tensor:
     if module not in made:
         with torch.no_grad():
             n, channels, height, width = x.shape
@@ -306,6 +340,29 @@ def _forward(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor) -> Any:
         return compiled_conv3x3(x, made[module], conv.bias, conv.dilation)
     run = functools.partial(conv3x3, transformed=made[module], bias=conv.bias)
     return run(x) if conv.dilation == 1 else _dilated_by_two(x, run)
+
+
+def _measure(module: nn.Module, conv: Conv, made: dict, x: torch.Tensor, shape: tuple) -> Any:
+    """Both convolutions of x, each run once untimed (oneDNN makes its direct convolution's
+    primitive, Winograd's filters are transformed) then timed, alternately; whether Winograd's
+    won is kept in `faster` for this shape, its filters dropped if it lost. Returns the chosen
+    one's result."""
+    runs = {
+        False: lambda: type(module).forward(module, x),
+        True: lambda: _winograd(module, conv, made, x),
+    }
+    times: dict[bool, list[float]] = {False: [], True: []}
+    results = {}
+    for _ in range(1 + MEASURED_ROUNDS):
+        for by_winograd, run in runs.items():
+            started = clock()
+            results[by_winograd] = run()
+            times[by_winograd].append(clock() - started)
+    best = {by_winograd: min(spent[1:]) for by_winograd, spent in times.items()}
+    faster[shape] = chosen = best[True] < WIN_MARGIN * best[False]
+    if not chosen:
+        made.pop(module, None)
+    return results[chosen]
 
 
 def opted_in(module: nn.Module) -> list[tuple[nn.Module, Conv]]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import ml
-from ml import runtime
+from ml import runtime, winograd
 from tests.conftest import make_photo
 
 MB = 2**20
@@ -83,7 +83,7 @@ def test_a_predictor_is_measured_by_the_networks_it_holds():
     assert runtime.measure(KerasLike()) == 4000
 
 
-def test_real_models_are_measured_when_loaded(toy_family):
+def test_real_models_are_measured_when_loaded(toy_family, monkeypatch):
     ml.configure(inference="exact")
     ml.colorize(make_photo(), model="zhang-eccv16")
     ml.colorize(make_photo(), model="toy-slow")
@@ -94,7 +94,9 @@ def test_real_models_are_measured_when_loaded(toy_family):
     assert 0 < sizes["toy-slow"] < MB
 
     # In `fast`, ECCV16's default, its size also counts what its trace holds: Winograd's
-    # transformed filters, 4x the weights of the convolutions they serve (ml.winograd).
+    # transformed filters, 4x the weights of the convolutions they serve (ml.winograd; here
+    # where each suits, not only where it runs faster).
+    monkeypatch.setattr(winograd, "CHOOSE", winograd.ALWAYS)
     del predictor
     runtime.unload_all()
     ml.configure(inference="")

@@ -22,6 +22,14 @@ def _close(result: torch.Tensor, expected: torch.Tensor) -> bool:
     return (result - expected).abs().max().item() <= RELATIVE * scale
 
 
+@pytest.fixture(autouse=True)
+def winograd_wherever_it_suits(monkeypatch):
+    """Winograd's convolutions wherever they suit, not only where they ran faster (as
+    `fast` chooses: tested below), with no choice kept from another test."""
+    monkeypatch.setattr(winograd, "CHOOSE", winograd.ALWAYS)
+    monkeypatch.setattr(winograd, "faster", {})
+
+
 @pytest.fixture(params=["compiled", "torch"])
 def transforms(request, monkeypatch):
     """The tiles' transforms by ml.winograd_kernels' compiled loops (Numba is a requirement), or
@@ -318,3 +326,54 @@ def test_the_compiled_transforms_compile_where_numba_cannot_keep_them(monkeypatc
     result = winograd.compiled_conv3x3(x, winograd.filters(weight), None)
     assert _close(result, F.conv2d(x, weight, None, padding=1))
     assert all(loop.signatures for loop in loops)  # compiled, and ran
+
+
+def _timed(monkeypatch, durations: list[float]) -> list[float]:
+    """winograd's clock, made to time its measured runs (untimed and timed, alternately direct
+    and Winograd's) as `durations` say; returns what is left of them."""
+    ticks = [0.0]
+    for duration in durations:
+        ticks += [ticks[-1], ticks[-1] + duration]
+    left = ticks[1:]
+    monkeypatch.setattr(winograd, "clock", lambda: left.pop(0))
+    return left
+
+
+@pytest.mark.parametrize("winograd_faster", [True, False])
+def test_each_shape_runs_the_convolution_that_ran_faster(winograd_faster, monkeypatch):
+    # At a shape's first call both run, once untimed and once timed each; the faster is kept
+    # for that shape (threads included), and runs from then on without measuring again.
+    monkeypatch.setattr(winograd, "CHOOSE", winograd.MEASURED)
+    torch.manual_seed(9)
+    net = Convs().eval()
+    x = torch.randn(1, 128, 24, 20)
+    timed = (9.0, 5.0) if winograd_faster else (9.0, 9.5)  # direct, Winograd: 0.95x wins
+    left = _timed(monkeypatch, [1.0, 1.0, *timed] * 2)  # the two convolutions that suit
+    with torch.no_grad():
+        direct = net(x)
+        with winograd.installed(net):
+            measured = net(x)
+            assert not left  # each of the two measured once, the stride-2 one not at all
+            assert len(winograd.faster) == 2
+            assert set(winograd.faster.values()) == {winograd_faster}
+            again = net(x)  # no measuring: the clock has no time left to give
+            assert (winograd.held_bytes(net) > 0) == winograd_faster  # a loser's filters go
+    assert torch.equal(measured, again)
+    if winograd_faster:
+        assert _close(measured, direct) and not torch.equal(measured, direct)
+    else:
+        assert torch.equal(measured, direct)
+    (shape,) = [key for key in winograd.faster if key[:2] == (160, 128)]
+    assert shape == (160, 128, 1, 128, 24, 20, 1, torch.get_num_threads())
+
+
+def test_the_measured_choice_runs_on_the_real_clock(monkeypatch):
+    monkeypatch.setattr(winograd, "CHOOSE", winograd.MEASURED)
+    torch.manual_seed(10)
+    net = Convs(dilation=2).eval()
+    x = torch.randn(1, 128, 32, 32).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        direct = net(x)
+        with winograd.installed(net):
+            result = net(x)
+    assert len(winograd.faster) == 2 and _close(result, direct)
