@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ml import numba_loops
+
 _F32 = np.float32
 
 
@@ -41,15 +43,10 @@ class Loops(NamedTuple):
 @functools.cache
 def kernels() -> Loops | None:
     """The compiled loops, or None where Numba is not installed."""
-    try:
-        import numba
-    except ImportError:
-        return None
-    loops = (table_lightness, upsampled, lab_f, linear_rgb, codes, fit, yuv_codes)
-    try:
-        return Loops(*(numba.njit(nogil=True, cache=True)(loop) for loop in loops))
-    except RuntimeError:  # no writable place for its cache: compiled in each process instead
-        return Loops(*(numba.njit(nogil=True)(loop) for loop in loops))
+    loops = numba_loops.compiled(
+        (table_lightness, upsampled, lab_f, linear_rgb, codes, fit, yuv_codes)
+    )
+    return None if loops is None else Loops(*loops)
 
 
 def available() -> bool:

@@ -31,6 +31,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ml import numba_loops
+
 try:
     from numba.extending import register_jitable
 except ImportError:  # the loops are not compiled (`kernels`)
@@ -52,15 +54,8 @@ class Loops(NamedTuple):
 @functools.cache
 def kernels() -> Loops | None:
     """The compiled loops, or None where Numba is not installed."""
-    try:
-        import numba
-    except ImportError:
-        return None
-    loops = (input_tiles, output_tiles)
-    try:
-        return Loops(*(numba.njit(nogil=True, cache=True)(loop) for loop in loops))
-    except RuntimeError:  # no writable place for its cache: compiled in each process instead
-        return Loops(*(numba.njit(nogil=True)(loop) for loop in loops))
+    loops = numba_loops.compiled((input_tiles, output_tiles))
+    return None if loops is None else Loops(*loops)
 
 
 def available() -> bool:

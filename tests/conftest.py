@@ -231,6 +231,22 @@ def _isolated_ml(random_weights_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
+def numba_refusing_its_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba.njit as where no place for its cache is writable (a read-only install, no writable
+    home): it refuses `cache=True` (ml.numba_loops then compiles in each process)."""
+    import numba
+
+    real = numba.njit
+
+    def refusing(*args, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'loop': no locator available")
+        return real(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", refusing)
+
+
+@pytest.fixture
 def fresh_cache():
     """An empty cache before and after the test: rate limits and throttles count in it."""
     from django.core.cache import cache

@@ -141,19 +141,11 @@ def test_compiled_and_numpy_compose_agree_on_chroma_no_model_should_give(monkeyp
             assert np.array_equal(compiled, np.asarray(color.compose(gray, chroma))), (name, space)
 
 
-def test_compose_kernels_compile_where_numba_cannot_keep_them(monkeypatch):
-    """Numba refuses `cache=True` when no place for its cache is writable (a read-only install,
-    no writable home): the loops are then compiled in each process, and still compose."""
-    import numba
-
-    real = numba.njit
-
-    def refusing(*args, **options):
-        if options.get("cache"):
-            raise RuntimeError("cannot cache function 'rgb_codes': no locator available")
-        return real(*args, **options)
-
-    monkeypatch.setattr(numba, "njit", refusing)
+def test_compose_kernels_compile_where_numba_cannot_keep_them(
+    monkeypatch, numba_refusing_its_cache
+):
+    """Without a writable place for Numba's cache the loops are compiled in each process, and
+    still compose."""
     loops = compose_kernels.kernels.__wrapped__()
     monkeypatch.setattr(compose_kernels, "kernels", lambda: loops)
     gray, ab = grays(20, 30)["noise"], np.full((3, 3, 2), 30.0, dtype=np.float32)

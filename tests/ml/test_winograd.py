@@ -305,19 +305,11 @@ def test_the_compiled_transforms_give_pytorchs_result_at_any_size_and_split(dila
         assert _close(results[0], by_torch) and not torch.equal(results[0], by_torch)
 
 
-def test_the_compiled_transforms_compile_where_numba_cannot_keep_them(monkeypatch):
-    """Numba refuses `cache=True` when no place for its cache is writable (a read-only install,
-    no writable home): the loops are then compiled in each process, and still convolve."""
-    import numba
-
-    real = numba.njit
-
-    def refusing(*args, **options):
-        if options.get("cache"):
-            raise RuntimeError("cannot cache function 'input_tiles': no locator available")
-        return real(*args, **options)
-
-    monkeypatch.setattr(numba, "njit", refusing)
+def test_the_compiled_transforms_compile_where_numba_cannot_keep_them(
+    monkeypatch, numba_refusing_its_cache
+):
+    """Without a writable place for Numba's cache the loops are compiled in each process, and
+    still convolve."""
     loops = winograd_kernels.kernels.__wrapped__()
     monkeypatch.setattr(winograd_kernels, "kernels", lambda: loops)
     torch.manual_seed(8)
