@@ -82,12 +82,13 @@ def _tile(tile, geometry):
 
 
 @register_jitable
-def _pixel(image, zeros, row_start, sub_col, sub_width, dilation, col_phase):
-    """A tile's pixel's channels (a view): in the image (row_start: where its row starts, or
-    -1 outside), or `zeros`, at a column of the sub-image (outside it too)."""
-    channels = len(zeros)
+def _pixel(image, outside, row_start, sub_col, sub_width, dilation, col_phase):
+    """A tile's pixel's channels (a view) at a column of the sub-image: in the image (row_start:
+    where its row starts, or -1 outside it), or `outside` where the pixel is (zeros to read, or
+    scratch to write what no output keeps)."""
+    channels = len(outside)
     if row_start < 0 or sub_col < 0 or sub_col >= sub_width:
-        return zeros
+        return outside
     at = row_start + (dilation * sub_col + col_phase) * channels
     return image[at : at + channels]
 
