@@ -293,12 +293,12 @@ def test_the_compiled_transforms_give_pytorchs_result_at_any_size_and_split(dila
         run = functools.partial(winograd.conv3x3, transformed=transformed, bias=bias)
         by_torch = run(x) if dilation == 1 else winograd._dilated_by_two(x, run)
         results = []
-        for threads in (1, 2, 3):
-            monkeypatch.setattr(color_fast, "threads", lambda threads=threads: threads)
+        with monkeypatch.context() as patch:
+            for threads in (1, 2, 3):
+                patch.setattr(color_fast, "threads", lambda threads=threads: threads)
+                results.append(winograd.compiled_conv3x3(x, transformed, bias, dilation))
+            patch.setattr(winograd, "BAND_BYTES", 1)
             results.append(winograd.compiled_conv3x3(x, transformed, bias, dilation))
-        monkeypatch.setattr(winograd, "BAND_BYTES", 1)
-        results.append(winograd.compiled_conv3x3(x, transformed, bias, dilation))
-        monkeypatch.undo()
         assert results[0].is_contiguous(memory_format=torch.channels_last)
         assert all(torch.equal(result, results[0]) for result in results[1:])
         assert _close(results[0], direct) and _close(by_torch, direct)
