@@ -114,44 +114,43 @@ def input_tiles(x, shape, geometry, first, last, out) -> None:
         n, row_phase, col_phase, r, c = _tile(tile, geometry)
         for i in range(6):
             start = _row_start(n, 4 * r + i - 1, row_phase, shape, dilation)
-            done = 6 * i * channels
             _b_t(
-                _pixel(x, zeros, start, 4 * c - 1, sub_width, dilation, col_phase),
-                _pixel(x, zeros, start, 4 * c, sub_width, dilation, col_phase),
-                _pixel(x, zeros, start, 4 * c + 1, sub_width, dilation, col_phase),
-                _pixel(x, zeros, start, 4 * c + 2, sub_width, dilation, col_phase),
-                _pixel(x, zeros, start, 4 * c + 3, sub_width, dilation, col_phase),
-                _pixel(x, zeros, start, 4 * c + 4, sub_width, dilation, col_phase),
-                rows_done[done : done + channels],
-                rows_done[done + channels : done + 2 * channels],
-                rows_done[done + 2 * channels : done + 3 * channels],
-                rows_done[done + 3 * channels : done + 4 * channels],
-                rows_done[done + 4 * channels : done + 5 * channels],
-                rows_done[done + 5 * channels : done + 6 * channels],
+                (
+                    _pixel(x, zeros, start, 4 * c - 1, sub_width, dilation, col_phase),
+                    _pixel(x, zeros, start, 4 * c, sub_width, dilation, col_phase),
+                    _pixel(x, zeros, start, 4 * c + 1, sub_width, dilation, col_phase),
+                    _pixel(x, zeros, start, 4 * c + 2, sub_width, dilation, col_phase),
+                    _pixel(x, zeros, start, 4 * c + 3, sub_width, dilation, col_phase),
+                    _pixel(x, zeros, start, 4 * c + 4, sub_width, dilation, col_phase),
+                ),
+                _six(rows_done, 6 * i * channels, channels, channels),
             )
         for j in range(6):  # B^T down the column: planes j, 6 + j, ... 30 + j
-            d = j * channels
-            o = j * plane + tile * channels
             _b_t(
-                rows_done[d : d + channels],
-                rows_done[d + 6 * channels : d + 7 * channels],
-                rows_done[d + 12 * channels : d + 13 * channels],
-                rows_done[d + 18 * channels : d + 19 * channels],
-                rows_done[d + 24 * channels : d + 25 * channels],
-                rows_done[d + 30 * channels : d + 31 * channels],
-                out[o : o + channels],
-                out[o + 6 * plane : o + 6 * plane + channels],
-                out[o + 12 * plane : o + 12 * plane + channels],
-                out[o + 18 * plane : o + 18 * plane + channels],
-                out[o + 24 * plane : o + 24 * plane + channels],
-                out[o + 30 * plane : o + 30 * plane + channels],
+                _six(rows_done, j * channels, 6 * channels, channels),
+                _six(out, j * plane + tile * channels, 6 * plane, channels),
             )
 
 
 @register_jitable
-def _b_t(d0, d1, d2, d3, d4, d5, e0, e1, e2, e3, e4, e5) -> None:
-    """B^T of six vectors (d0 .. d5: a tile's row or column, channel by channel) into e0 .. e5
+def _six(flat, start, step, length):
+    """Six views of `length` values of a flat array, `step` apart from `start`."""
+    return (
+        flat[start : start + length],
+        flat[start + step : start + step + length],
+        flat[start + 2 * step : start + 2 * step + length],
+        flat[start + 3 * step : start + 3 * step + length],
+        flat[start + 4 * step : start + 4 * step + length],
+        flat[start + 5 * step : start + 5 * step + length],
+    )
+
+
+@register_jitable
+def _b_t(d, e) -> None:
+    """B^T of six vectors (d: a tile's row or column, channel by channel) into six others, e
     (views: the loop runs over contiguous values, which the compiler vectorises)."""
+    d0, d1, d2, d3, d4, d5 = d
+    e0, e1, e2, e3, e4, e5 = e
     for ch in range(len(d0)):
         a0, a1, a2, a3, a4, a5 = d0[ch], d1[ch], d2[ch], d3[ch], d4[ch], d5[ch]
         e0[ch] = _F32(4.0) * a0 - _F32(5.0) * a2 + a4
@@ -173,45 +172,34 @@ def output_tiles(products, bias, shape, geometry, first, last, out) -> None:
         n, row_phase, col_phase, r, c = _tile(tile, geometry)
         at = tile * channels
         for j in range(6):
-            d = j * channels
-            _a_t(
+            m = (
                 products[j][at : at + channels],
                 products[6 + j][at : at + channels],
                 products[12 + j][at : at + channels],
                 products[18 + j][at : at + channels],
                 products[24 + j][at : at + channels],
                 products[30 + j][at : at + channels],
-                cols_done[d : d + channels],
-                cols_done[d + 6 * channels : d + 7 * channels],
-                cols_done[d + 12 * channels : d + 13 * channels],
-                cols_done[d + 18 * channels : d + 19 * channels],
-                bias,
-                False,
             )
+            columns = _six(cols_done, j * channels, 6 * channels, channels)[:4]  # 4 of 6 rows
+            _a_t(m, columns, bias, False)
         for a in range(4):
             start = _row_start(n, 4 * r + a, row_phase, shape, dilation)
             if start < 0:
                 break
-            d = 6 * a * channels
-            _a_t(
-                cols_done[d : d + channels],
-                cols_done[d + channels : d + 2 * channels],
-                cols_done[d + 2 * channels : d + 3 * channels],
-                cols_done[d + 3 * channels : d + 4 * channels],
-                cols_done[d + 4 * channels : d + 5 * channels],
-                cols_done[d + 5 * channels : d + 6 * channels],
+            e = (
                 _pixel(out, sink, start, 4 * c, sub_width, dilation, col_phase),
                 _pixel(out, sink, start, 4 * c + 1, sub_width, dilation, col_phase),
                 _pixel(out, sink, start, 4 * c + 2, sub_width, dilation, col_phase),
                 _pixel(out, sink, start, 4 * c + 3, sub_width, dilation, col_phase),
-                bias,
-                True,
             )
+            _a_t(_six(cols_done, 6 * a * channels, channels, channels), e, bias, True)
 
 
 @register_jitable
-def _a_t(m0, m1, m2, m3, m4, m5, e0, e1, e2, e3, bias, biased) -> None:
-    """A^T of six vectors into e0 .. e3 (+ bias where `biased`), as `_b_t`."""
+def _a_t(m, e, bias, biased) -> None:
+    """A^T of six vectors, m, into four, e (+ bias where `biased`), as `_b_t`."""
+    m0, m1, m2, m3, m4, m5 = m
+    e0, e1, e2, e3 = e
     for ch in range(len(m0)):
         a0, a1, a2, a3, a4, a5 = m0[ch], m1[ch], m2[ch], m3[ch], m4[ch], m5[ch]
         b = bias[ch] if biased else _F32(0.0)
